@@ -1,0 +1,118 @@
+"""NumPy / CuPy dispatch without a global switch.
+
+Code that computes asks its inputs which library they belong to::
+
+    xp = get_array_module(x)
+    y = xp.maximum(x, 0)
+
+so the same function runs on the CPU (NumPy) and on an NVIDIA GPU (CuPy), and both can be
+tested in one process. Moving data is explicit: ``to_device(x, "gpu")`` and ``to_numpy(x)``.
+
+Device names are ``"cpu"``, ``"gpu"`` and ``"auto"``: ``auto`` means the GPU when CuPy imports
+and a CUDA device answers, else the CPU; ``gpu`` without one raises ``DeviceError`` with one
+sentence that says what is missing.
+"""
+
+from functools import lru_cache
+
+import numpy as np
+
+DEVICES = ("auto", "cpu", "gpu")
+
+
+class DeviceError(RuntimeError):
+    """The requested device cannot be used (CuPy missing, no CUDA device, bad name)."""
+
+
+@lru_cache(maxsize=1)
+def _cupy_or_reason():
+    """Return ``(cupy_module, None)`` when a GPU answers, else ``(None, reason)``.
+
+    Cached: probing CUDA is slow and its answer does not change within a process.
+    """
+    try:
+        import cupy
+    except Exception as exc:  # ImportError, or a broken CUDA install raising at import
+        return None, f"CuPy is not installed or does not import ({type(exc).__name__})"
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:
+        return None, f"CuPy found no CUDA device ({type(exc).__name__})"
+    if count < 1:
+        return None, "CuPy found no CUDA device"
+    return cupy, None
+
+
+def gpu_available():
+    """True when CuPy imports and at least one CUDA device answers."""
+    return _cupy_or_reason()[0] is not None
+
+
+def resolve_device(device="auto"):
+    """Turn ``"auto" | "cpu" | "gpu"`` into ``"cpu"`` or ``"gpu"``.
+
+    Raises ``DeviceError`` for an unknown name or for ``"gpu"`` without a usable GPU.
+    """
+    if device not in DEVICES:
+        raise DeviceError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
+    if device == "cpu":
+        return "cpu"
+    cupy, reason = _cupy_or_reason()
+    if device == "gpu" and cupy is None:
+        raise DeviceError(f"--device gpu was asked for but {reason}; use --device cpu")
+    return "gpu" if cupy is not None else "cpu"
+
+
+def array_module_for(device):
+    """The array library (``numpy`` or ``cupy``) for a device name (resolved first)."""
+    if resolve_device(device) == "gpu":
+        return _cupy_or_reason()[0]
+    return np
+
+
+def get_array_module(*arrays):
+    """``cupy`` if any argument is a CuPy array, else ``numpy``.
+
+    Cheap when CuPy is not installed: a NumPy array never triggers the CuPy import.
+    """
+    for a in arrays:
+        if type(a).__module__.startswith("cupy"):
+            import cupy
+
+            return cupy
+    return np
+
+
+def is_gpu_array(x):
+    """True for a CuPy array."""
+    return type(x).__module__.startswith("cupy")
+
+
+def to_device(x, device):
+    """Copy ``x`` to ``device`` (``"cpu"``, ``"gpu"`` or ``"auto"``); no copy if it is there."""
+    if resolve_device(device) == "gpu":
+        cupy = _cupy_or_reason()[0]
+        return cupy.asarray(x)
+    return to_numpy(x)
+
+
+def to_numpy(x):
+    """A NumPy array for ``x`` (CuPy arrays are copied to the host, anything else converted)."""
+    if is_gpu_array(x):
+        return x.get()
+    return np.asarray(x)
+
+
+def device_of(x):
+    """``"gpu"`` for a CuPy array, else ``"cpu"``."""
+    return "gpu" if is_gpu_array(x) else "cpu"
+
+
+def describe_device(device):
+    """A short human description, e.g. ``"cpu (NumPy 2.1.0)"`` or ``"gpu (NVIDIA H100, CuPy 13)"``."""
+    if resolve_device(device) == "gpu":
+        cupy = _cupy_or_reason()[0]
+        props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
+        name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+        return f"gpu ({name}, CuPy {cupy.__version__})"
+    return f"cpu (NumPy {np.__version__})"

@@ -1,0 +1,40 @@
+import numpy as np
+import pytest
+
+from nn import backend
+from nn.backend import DeviceError, get_array_module, resolve_device, to_device, to_numpy
+
+
+def test_numpy_arrays_dispatch_to_numpy():
+    assert get_array_module(np.zeros(3)) is np
+    assert get_array_module(np.zeros(3), 1.0, [1, 2]) is np
+
+
+def test_cpu_resolves_to_cpu_and_round_trips():
+    assert resolve_device("cpu") == "cpu"
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    y = to_device(x, "cpu")
+    assert isinstance(y, np.ndarray) and y.dtype == np.float32
+    np.testing.assert_array_equal(to_numpy(y), x)
+
+
+def test_unknown_device_is_a_clear_error():
+    with pytest.raises(DeviceError, match="unknown device 'tpu'"):
+        resolve_device("tpu")
+
+
+def test_auto_falls_back_to_cpu_without_gpu(monkeypatch):
+    monkeypatch.setattr(backend, "_cupy_or_reason", lambda: (None, "CuPy is not installed"))
+    assert resolve_device("auto") == "cpu"
+    with pytest.raises(DeviceError, match="--device gpu was asked for but CuPy is not installed"):
+        resolve_device("gpu")
+
+
+@pytest.mark.gpu
+def test_gpu_round_trip():
+    import cupy
+
+    x = np.arange(5, dtype=np.float32)
+    g = to_device(x, "gpu")
+    assert get_array_module(g) is cupy
+    np.testing.assert_array_equal(to_numpy(g), x)
