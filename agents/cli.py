@@ -1,0 +1,330 @@
+"""What both command lines share: arguments, loading, the two modes, output files, summary.
+
+An agent module builds its parser with ``build_parser`` (the common options), adds its own
+options, and hands ``run`` a factory that makes the agent from the parsed arguments::
+
+    parser = build_parser("basic", __doc__, default_max_side=512)
+    parser.add_argument("--colors", ...)
+    sys.exit(main(parser, "basic", make_agent, argv))
+
+The agent contract (both agents follow it):
+
+- ``agent.name``: ``"basic"`` or ``"improved"``; used in the output file names.
+- ``agent.full_resolution``: True when ``colorize`` can take a gray image larger than the
+  training image (the improved agent); then training happens at ``--max-side`` and the output
+  keeps the photo's full size. Otherwise the whole photo is processed at the working size.
+- ``agent.fit(rgb)``: learn from a colour image (H, W, 3) uint8.
+- ``agent.colorize(gray)``: (H, W) float gray on 0..255 -> (H, W, 3) RGB on 0..255.
+- ``agent.training_output(left_rgb)``: what the protocol shows for the training half (the basic
+  agent: its representative colours; the improved agent: the original).
+- ``agent.summary()``: a JSON-safe dict of what the agent chose and learnt (parameters, curves).
+
+Bad input of any kind ends in one line ``error: ...`` on stderr and exit status 2; nothing is
+written until every result is computed, and each file is written atomically.
+"""
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from colorize.color import rgb_to_gray
+from colorize.halves import ProtocolError, check_protocol_size, compose_halves, split_halves
+from colorize.io import (
+    ImageError,
+    OutputError,
+    ensure_output_dir,
+    is_grayscale,
+    read_rgb,
+    resize_max_side,
+    write_json,
+    write_png,
+)
+from colorize.metrics import baseline_scores, score
+from colorize.plots import comparison_figure
+from nn.backend import DEVICES, DeviceError, describe_device, resolve_device
+
+DEFAULT_IMAGE = Path(__file__).resolve().parent.parent / "images" / "chelsea.png"
+EXIT_BAD_INPUT = 2
+
+
+class UsageError(ValueError):
+    """A command-line problem that is the user's to fix; printed as ``error: ...``."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line ``error: ...`` and exit status 2.
+
+    argparse's default prints the usage block first; the project promises a single line.
+    """
+
+    def error(self, message):
+        raise UsageError(message)
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1, with a message that names the value."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text):
+    """argparse type: an integer >= 0 (seeds)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 0, got {value}")
+    return value
+
+
+def max_side_int(text):
+    """argparse type for ``--max-side``: at least the protocol's minimum of 8 pixels."""
+    value = positive_int(text)
+    if value < 8:
+        raise argparse.ArgumentTypeError(f"must be at least 8 pixels, got {value}")
+    return value
+
+
+def build_parser(agent_name, description, default_max_side):
+    """The options both agents share; the agent module adds its own."""
+    parser = OneLineParser(
+        prog=f"python -m agents.{agent_name}",
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "image", nargs="?", default=str(DEFAULT_IMAGE), metavar="IMAGE",
+        help="photo to process (default: the bundled images/chelsea.png)",
+    )
+    parser.add_argument("--out", default="out", metavar="DIR", help="output folder (default: out/)")
+    parser.add_argument(
+        "--max-side", type=max_side_int, default=default_max_side, metavar="PX",
+        help=f"working size: longer side in pixels (default: {default_max_side}); larger photos "
+        "are resized with a notice",
+    )
+    parser.add_argument(
+        "--reference", metavar="COLOR_IMAGE",
+        help="learn from this whole colour photo and colourize the whole IMAGE instead of the "
+        "left/right protocol",
+    )
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default: 0)")
+    parser.add_argument(
+        "--device", choices=DEVICES, default="auto",
+        help="auto (GPU when CuPy and a device answer), cpu or gpu (default: auto)",
+    )
+    parser.add_argument(
+        "--quiet", action="store_true", help="print nothing but the summary table",
+    )
+    return parser
+
+
+def show_progress(args):
+    """Progress bars only on a terminal and never with --quiet."""
+    return not args.quiet and sys.stderr.isatty()
+
+
+def notice(args, message):
+    """A one-line note on stderr (resizing and the like), silenced by --quiet."""
+    if not args.quiet:
+        print(message, file=sys.stderr)
+
+
+def _require_colour(rgb, path, role):
+    """Refuse a gray photo where colour must be learnt from, with advice."""
+    if is_grayscale(rgb):
+        if role == "image":
+            raise UsageError(
+                f"{path} is a gray photo, so its left half has no colour to learn from; "
+                "give a colour photo to learn from with --reference"
+            )
+        raise UsageError(f"reference {path} is a gray photo; a reference must carry colour")
+    return rgb
+
+
+def _working_copy(args, rgb, what):
+    """Resize to --max-side, saying so when it happens."""
+    small, resized = resize_max_side(rgb, args.max_side)
+    if resized:
+        h, w = rgb.shape[:2]
+        notice(args, f"note: {what} is {w}x{h}; working at {small.shape[1]}x{small.shape[0]} "
+                     f"(--max-side {args.max_side})")
+    return small
+
+
+def run_protocol(agent, args, rgb):
+    """Left half trains, right half is coloured; returns (output, metrics, sizes, timings)."""
+    work = _working_copy(args, rgb, Path(args.image).name)
+    check_protocol_size(work.shape)
+    full = rgb if agent.full_resolution else work
+    check_protocol_size(full.shape)
+
+    left_work, _ = split_halves(work)
+    left_full, right_full = split_halves(full)
+    start = time.perf_counter()
+    agent.fit(left_work)
+    fitted = time.perf_counter()
+    right_pred = agent.colorize(rgb_to_gray(right_full))
+    coloured = time.perf_counter()
+    output = compose_halves(agent.training_output(left_full), right_pred)
+    output = np.clip(np.rint(output), 0, 255).astype(np.uint8)
+
+    _, right_out = split_halves(output)
+    metrics = {"right": score(right_full, right_out), "baselines": baseline_scores(full)}
+    timings = {"fit_s": fitted - start, "colorize_s": coloured - fitted}
+    return full, output, metrics, timings
+
+
+def run_reference(agent, args, rgb):
+    """The whole reference trains, the whole IMAGE is coloured; scored if IMAGE had colour."""
+    reference = _require_colour(read_rgb(args.reference), args.reference, "reference")
+    ref_work = _working_copy(args, reference, Path(args.reference).name)
+    check_protocol_size(ref_work.shape)
+    target = rgb if agent.full_resolution else _working_copy(args, rgb, Path(args.image).name)
+
+    start = time.perf_counter()
+    agent.fit(ref_work)
+    fitted = time.perf_counter()
+    output = agent.colorize(rgb_to_gray(target))
+    coloured = time.perf_counter()
+    output = np.clip(np.rint(output), 0, 255).astype(np.uint8)
+
+    metrics = {"image": None if is_grayscale(target) else score(target, output)}
+    timings = {"fit_s": fitted - start, "colorize_s": coloured - fitted}
+    return target, output, metrics, timings
+
+
+def _json_safe(value):
+    """Floats that JSON can hold: inf / NaN (PSNR of identical images) become None."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def output_paths(args, agent_name):
+    """The three promised files, refusing any that would overwrite an input photo."""
+    stem = Path(args.image).stem
+    out = Path(args.out)
+    paths = {
+        "image": out / f"{stem}_{agent_name}.png",
+        "compare": out / f"{stem}_{agent_name}_compare.png",
+        "json": out / f"{stem}_{agent_name}.json",
+    }
+    inputs = [Path(args.image)] + ([Path(args.reference)] if args.reference else [])
+    for path in paths.values():
+        for source in inputs:
+            if path.exists() and source.exists() and path.resolve() == source.resolve():
+                raise UsageError(
+                    f"writing {path} would overwrite the input photo; choose another --out"
+                )
+    return paths
+
+
+def _score_line(name, scores):
+    if scores is None:
+        return f"{name:<14} (no colour to compare with)"
+    psnr = scores["psnr"]
+    psnr_text = "inf" if not math.isfinite(psnr) else f"{psnr:6.2f}"
+    return (f"{name:<14} {scores['rmse']:7.2f} {psnr_text:>7} {scores['ssim']:6.3f} "
+            f"{scores['delta_e2000']:7.2f} {scores['colorfulness']:7.2f}")
+
+
+def summary_table(agent_name, metrics):
+    """The printed summary: the agent's scores next to the baselines (protocol mode)."""
+    header = f"{'':<14} {'RMSE':>7} {'PSNR':>7} {'SSIM':>6} {'dE2000':>7} {'colour':>7}"
+    if "right" in metrics:
+        lines = ["scores on the right half (test data)", header,
+                 _score_line(f"{agent_name} agent", metrics["right"])]
+        for name, scores in metrics["baselines"].items():
+            lines.append(_score_line(f"base: {name}", scores))
+        lines.append(f"{'true colours':<14} {'':>7} {'':>7} {'':>6} {'':>7} "
+                     f"{metrics['right']['colorfulness_true']:7.2f}")
+    else:
+        lines = ["scores on the whole image", header, _score_line(f"{agent_name} agent", metrics["image"])]
+    return "\n".join(lines)
+
+
+def _figure_title(agent_name, metrics):
+    scores = metrics.get("right") or metrics.get("image")
+    if scores is None:
+        return f"{agent_name} agent"
+    where = "right half" if "right" in metrics else "image"
+    psnr = scores["psnr"]
+    psnr_text = "inf" if not math.isfinite(psnr) else f"{psnr:.2f} dB"
+    return (f"{agent_name} agent, {where}: PSNR {psnr_text}, SSIM {scores['ssim']:.3f}, "
+            f"CIEDE2000 {scores['delta_e2000']:.2f}")
+
+
+def run(args, agent_name, make_agent):
+    """Run one agent as the command line asked; returns the exit status."""
+    total_start = time.perf_counter()
+    device = resolve_device(args.device)
+    paths = output_paths(args, agent_name)
+    rgb = read_rgb(args.image)
+    agent = make_agent(args, device)
+
+    if args.reference:
+        processed, output, metrics, timings = run_reference(agent, args, rgb)
+    else:
+        _require_colour(rgb, args.image, "image")
+        processed, output, metrics, timings = run_protocol(agent, args, rgb)
+
+    ensure_output_dir(args.out)
+    gray = rgb_to_gray(processed)
+    panels = [("original", processed), ("gray input", gray), (f"{agent.name} agent", output)]
+    timings["total_s"] = time.perf_counter() - total_start
+    record = {
+        "agent": agent.name,
+        "image": str(args.image),
+        "mode": "reference" if args.reference else "protocol",
+        "reference": args.reference,
+        "size": {"input": list(rgb.shape[:2]), "output": list(output.shape[:2])},
+        "device": describe_device(device),
+        "seed": args.seed,
+        "parameters": agent.summary(),
+        "metrics": metrics,
+        "timings": timings,
+        "files": {k: str(v) for k, v in paths.items()},
+    }
+    write_png(paths["image"], output)
+    comparison_figure(paths["compare"], panels, title=_figure_title(agent.name, metrics))
+    write_json(paths["json"], _json_safe(record))
+    print(summary_table(agent.name, metrics))
+    if not args.quiet:
+        print(f"wrote {paths['image']}, {paths['compare']}, {paths['json']} "
+              f"in {timings['total_s']:.1f} s on {record['device']}")
+    return 0
+
+
+def main(parser, agent_name, make_agent, argv=None):
+    """Parse, run, and turn every user-facing failure into ``error: ...`` + exit status 2.
+
+    ``make_agent(args, device)`` builds the agent from the parsed arguments; it and the agent
+    raise ``UsageError`` (or the project's image, output, protocol and device errors) for
+    anything the user has to fix.
+    """
+    try:
+        args = parser.parse_args(argv)
+        return run(args, agent_name, make_agent)
+    except (UsageError, ImageError, OutputError, ProtocolError, DeviceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
