@@ -1,0 +1,157 @@
+"""Quantized chroma: colour prediction as classification (Zhang, Isola and Efros 2016).
+
+Regression to the mean chroma of all plausible colours gives the washed-out, sepia look:
+where a gray value could be red or green, the L2-optimal answer is their dull average. Zhang
+et al. instead classify each pixel into a bin of a quantized chroma plane, re-weight rare
+(saturated) bins during training, and decode the predicted distribution with an *annealed
+mean*, a compromise between the mean (smooth, dull) and the mode (vivid, blotchy).
+
+The plane is cut into square cells of side ``step`` centred on multiples of ``step``; only
+cells that the training image actually uses become classes (``Q`` of them), so the network
+never spends capacity on colours it cannot have seen.
+
+- Soft targets: each pixel's chroma ``c`` spreads over its ``neighbors`` nearest bin centres
+  ``q`` with Gaussian weights ``exp(-|c - q|^2 / (2 sigma^2))``, normalised to sum 1
+  (``sigma = step / 2``; Zhang et al. use 5 neighbours and sigma 5 on a grid of 10).
+- Class rebalancing: with the empirical bin distribution ``p`` smoothed by a Gaussian over
+  the plane (``p~``), the weight of bin ``q`` is ``w_q ∝ ((1 - lam) p~_q + lam / Q)^-1``,
+  scaled so that ``sum_q p~_q w_q = 1`` (lam = 0.5 in the paper).
+- Annealed mean: ``f_T(z) = softmax(logits / T)``, chroma ``= sum_q f_T(z)_q c_q``.
+  ``T = 1`` is the mean, ``T -> 0`` the mode; the paper's choice is ``T = 0.38``.
+
+Shapes: chroma values are ``(..., 2)``; class scores follow the engine's ``(N, Q, H, W)``.
+Everything that runs per pixel works on NumPy or CuPy through ``get_array_module``; fitting
+the bins (a histogram of one training image) runs on the host.
+"""
+
+import numpy as np
+
+from nn.backend import get_array_module, to_numpy
+
+
+class ChromaBins:
+    """The classes of a quantized chroma plane, and their rebalancing weights.
+
+    Parameters
+    ----------
+    centers : (Q, 2) float32 array, the chroma of each class (multiples of ``step``).
+    prior : (Q,) float32 array, the smoothed empirical frequency of each class (sums to 1).
+    step : float, side of a cell of the grid, in chroma units.
+    """
+
+    def __init__(self, centers, prior, step):
+        centers = np.asarray(to_numpy(centers), dtype=np.float32)
+        prior = np.asarray(to_numpy(prior), dtype=np.float32)
+        if centers.ndim != 2 or centers.shape[1] != 2 or centers.shape[0] < 1:
+            raise ValueError(f"centers must have shape (Q, 2) with Q >= 1, got {centers.shape}")
+        if prior.shape != (centers.shape[0],):
+            raise ValueError(f"prior must have shape ({centers.shape[0]},), got {prior.shape}")
+        if not step > 0:
+            raise ValueError(f"step must be positive, got {step}")
+        self.centers = centers
+        self.prior = prior
+        self.step = float(step)
+
+    @property
+    def n_bins(self):
+        """Q, the number of classes."""
+        return self.centers.shape[0]
+
+    @classmethod
+    def fit(cls, chroma, step, smoothing=1.0):
+        """Bins of the grid of side ``step`` that ``chroma`` (..., 2) uses, with their prior.
+
+        ``smoothing`` is the standard deviation, in cells, of the Gaussian that smooths the
+        histogram into the prior ``p~`` (Zhang et al. smooth with sigma 5 on a grid of 10,
+        half a cell; one cell suits the coarser grids a single photo can fill).
+        """
+        chroma = np.asarray(to_numpy(chroma), dtype=np.float64).reshape(-1, 2)
+        if chroma.shape[0] == 0:
+            raise ValueError("cannot fit chroma bins to an empty set of pixels")
+        cells = np.rint(chroma / step).astype(np.int64)
+        used, counts = np.unique(cells, axis=0, return_counts=True)
+        centers = used.astype(np.float64) * step
+        hist = counts / counts.sum()
+        if smoothing > 0:
+            d2 = ((used[:, None, :] - used[None, :, :]) ** 2).sum(axis=2)
+            kernel = np.exp(-d2 / (2.0 * smoothing**2))
+            hist = kernel @ hist
+            hist /= hist.sum()
+        return cls(centers.astype(np.float32), hist.astype(np.float32), step)
+
+    def rebalance_weights(self, lam=0.5):
+        """(Q,) float32 class weights ``w ∝ ((1 - lam) p~ + lam / Q)^-1`` with ``E_p~[w] = 1``.
+
+        ``lam = 1`` gives uniform weights (no rebalancing), ``lam = 0`` the full inverse prior.
+        """
+        if not 0.0 <= lam <= 1.0:
+            raise ValueError(f"lam must lie in [0, 1], got {lam}")
+        prior = self.prior.astype(np.float64)
+        w = 1.0 / ((1.0 - lam) * prior + lam / self.n_bins)
+        w /= (prior * w).sum()
+        return w.astype(np.float32)
+
+    def _centers_like(self, x):
+        xp = get_array_module(x)
+        return xp.asarray(self.centers)
+
+    def encode_hard(self, chroma):
+        """(..., 2) chroma -> (...) int64 index of the nearest bin centre."""
+        xp = get_array_module(chroma)
+        centers = self._centers_like(chroma)
+        flat = chroma.reshape(-1, 2).astype(np.float32)
+        d2 = ((flat[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2)
+        return xp.argmin(d2, axis=1).reshape(chroma.shape[:-1])
+
+    def encode_soft(self, chroma, neighbors=5, sigma=None):
+        """(N, 2, H, W) chroma -> (N, Q, H, W) float32 soft targets that sum to 1 per pixel.
+
+        Each pixel's weight goes to its ``neighbors`` nearest bins with Gaussian weights of
+        standard deviation ``sigma`` (default ``step / 2``); ``neighbors = 1`` is one-hot.
+        """
+        xp = get_array_module(chroma)
+        n, two, h, w = chroma.shape
+        if two != 2:
+            raise ValueError(f"chroma must have shape (N, 2, H, W), got {chroma.shape}")
+        sigma = self.step / 2.0 if sigma is None else float(sigma)
+        k = max(1, min(int(neighbors), self.n_bins))
+        centers = self._centers_like(chroma)
+        flat = chroma.transpose(0, 2, 3, 1).reshape(-1, 2).astype(np.float32)
+        d2 = ((flat[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2)
+        if k < self.n_bins:
+            # k-th smallest distance per row; everything farther gets no weight.
+            kth = xp.partition(d2, k - 1, axis=1)[:, k - 1 : k]
+            keep = d2 <= kth
+        else:
+            keep = xp.ones_like(d2, dtype=bool)
+        # Shift by the row minimum so the nearest bin has weight exp(0) = 1 (no underflow).
+        logits = -(d2 - d2.min(axis=1, keepdims=True)) / np.float32(2.0 * sigma * sigma)
+        weights = xp.where(keep, xp.exp(logits), np.float32(0.0))
+        weights /= weights.sum(axis=1, keepdims=True)
+        q = self.n_bins
+        return weights.reshape(n, h, w, q).transpose(0, 3, 1, 2).astype(np.float32)
+
+    def annealed_mean(self, logits, temperature=0.38):
+        """(N, Q, H, W) class scores -> (N, 2, H, W) chroma: ``sum_q softmax(z / T)_q c_q``."""
+        if not temperature > 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
+        xp = get_array_module(logits)
+        z = logits / logits.dtype.type(temperature)
+        z = z - z.max(axis=1, keepdims=True)
+        p = xp.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        centers = self._centers_like(logits).astype(logits.dtype)
+        return xp.einsum("nqhw,qc->nchw", p, centers)
+
+    def state(self):
+        """Host arrays that :meth:`from_state` rebuilds the bins from (for model files)."""
+        return {
+            "centers": self.centers,
+            "prior": self.prior,
+            "step": np.array(self.step, dtype=np.float64),
+        }
+
+    @classmethod
+    def from_state(cls, state):
+        """Rebuild the bins from :meth:`state`'s arrays."""
+        return cls(state["centers"], state["prior"], float(state["step"]))

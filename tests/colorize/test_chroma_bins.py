@@ -1,0 +1,79 @@
+"""Quantized chroma bins: fitting, soft encoding, rebalancing, annealed mean."""
+
+import numpy as np
+import pytest
+
+from colorize.chroma_bins import ChromaBins
+
+
+def _bins():
+    rng = np.random.default_rng(0)
+    # Mostly near-gray pixels, a few saturated red ones: the imbalance rebalancing targets.
+    dull = rng.normal(0, 3, size=(900, 2))
+    vivid = rng.normal(0, 3, size=(100, 2)) + np.array([40.0, 20.0])
+    return ChromaBins.fit(np.concatenate([dull, vivid]).astype(np.float32), step=10.0), dull, vivid
+
+
+def test_fit_keeps_only_used_cells_on_the_grid():
+    bins, dull, vivid = _bins()
+    assert np.allclose(bins.centers / 10.0, np.rint(bins.centers / 10.0))
+    cells = {tuple(c) for c in np.rint(np.concatenate([dull, vivid]) / 10.0).astype(int)}
+    assert {tuple(c) for c in np.rint(bins.centers / 10.0).astype(int)} == cells
+    assert bins.prior.sum() == pytest.approx(1.0, abs=1e-6)
+    assert bins.centers.dtype == np.float32
+
+
+def test_rebalancing_favours_rare_bins_and_has_unit_mean():
+    bins, _, _ = _bins()
+    w = bins.rebalance_weights(0.5)
+    assert float((bins.prior * w).sum()) == pytest.approx(1.0, rel=1e-5)
+    gray_bin = int(np.argmin((bins.centers ** 2).sum(1)))
+    red_bin = int(np.argmin(((bins.centers - [40, 20]) ** 2).sum(1)))
+    assert w[red_bin] > 2 * w[gray_bin]
+    assert np.allclose(bins.rebalance_weights(1.0), 1.0, atol=1e-5)
+    with pytest.raises(ValueError):
+        bins.rebalance_weights(1.5)
+
+
+def test_encode_hard_is_nearest_center():
+    bins, _, _ = _bins()
+    c = np.array([[[1.0, 2.0], [38.0, 21.0]]], dtype=np.float32)
+    labels = bins.encode_hard(c)
+    assert labels.shape == (1, 2)
+    assert np.allclose(bins.centers[labels[0, 0]], [0, 0])
+    assert np.allclose(bins.centers[labels[0, 1]], [40, 20])
+
+
+def test_encode_soft_sums_to_one_with_k_nonzero_and_peaks_at_nearest():
+    bins, _, _ = _bins()
+    rng = np.random.default_rng(1)
+    chroma = rng.normal(0, 5, size=(2, 2, 3, 4)).astype(np.float32)
+    soft = bins.encode_soft(chroma, neighbors=5)
+    assert soft.shape == (2, bins.n_bins, 3, 4) and soft.dtype == np.float32
+    assert np.allclose(soft.sum(axis=1), 1.0, atol=1e-5)
+    assert ((soft > 0).sum(axis=1) == min(5, bins.n_bins)).all()
+    hard = bins.encode_hard(chroma.transpose(0, 2, 3, 1))
+    assert (soft.argmax(axis=1) == hard).all()
+    one_hot = bins.encode_soft(chroma, neighbors=1)
+    assert np.array_equal(one_hot.argmax(axis=1), hard) and np.allclose(one_hot.max(axis=1), 1.0)
+
+
+def test_annealed_mean_interpolates_between_mean_and_mode():
+    centers = np.array([[0.0, 0.0], [30.0, 0.0], [0.0, 30.0]], dtype=np.float32)
+    bins = ChromaBins(centers, np.full(3, 1 / 3, np.float32), step=30.0)
+    p = np.array([0.5, 0.3, 0.2])
+    logits = np.log(p).astype(np.float32).reshape(1, 3, 1, 1)
+    mean = bins.annealed_mean(logits, temperature=1.0)[0, :, 0, 0]
+    assert np.allclose(mean, p @ centers, atol=1e-4)
+    mode = bins.annealed_mean(logits, temperature=0.01)[0, :, 0, 0]
+    assert np.allclose(mode, [0, 0], atol=1e-3)
+    mid = bins.annealed_mean(logits, temperature=0.38)[0, :, 0, 0]
+    assert 0 < mid[0] < mean[0]
+    assert bins.annealed_mean(logits).dtype == np.float32
+
+
+def test_state_round_trip():
+    bins, _, _ = _bins()
+    again = ChromaBins.from_state(bins.state())
+    assert np.array_equal(again.centers, bins.centers) and again.step == bins.step
+    assert np.array_equal(again.prior, bins.prior)
