@@ -1,0 +1,78 @@
+"""The coursework's left/right protocol.
+
+A colour photo of width ``W`` is cut at column ``W // 2``: the **left half** (columns
+``[0, W // 2)``) is the training data, the **right half** (columns ``[W // 2, W)``) the test
+data. For an odd width the right half is one column wider. The protocol needs at least
+``MIN_WIDTH x MIN_HEIGHT`` = 8 x 8 pixels, so each half is at least 4 columns wide and tall
+enough for 3 x 3 patches to carry context.
+"""
+
+from nn.backend import get_array_module
+
+from .color import rgb_to_gray
+
+MIN_WIDTH = 8
+MIN_HEIGHT = 8
+
+
+class ProtocolError(ValueError):
+    """A photo cannot be used under the left/right protocol; one sentence saying why."""
+
+
+def check_protocol_size(shape):
+    """Refuse a photo smaller than 8 x 8 pixels.
+
+    Args:
+        shape: ``(H, W)`` or ``(H, W, C)``.
+
+    Raises:
+        ProtocolError: naming the minimum and the actual size (width x height).
+    """
+    h, w = int(shape[0]), int(shape[1])
+    if w < MIN_WIDTH or h < MIN_HEIGHT:
+        raise ProtocolError(
+            f"the left/right protocol needs a photo of at least {MIN_WIDTH} x {MIN_HEIGHT} "
+            f"pixels (width x height, so each half is at least {MIN_WIDTH // 2} columns wide), "
+            f"but this one is {w} x {h}"
+        )
+
+
+def left_slice(width):
+    """Column slice of the left half: ``[0, width // 2)``."""
+    return slice(0, width // 2)
+
+
+def right_slice(width):
+    """Column slice of the right half: ``[width // 2, width)``."""
+    return slice(width // 2, width)
+
+
+def split_halves(img):
+    """``(H, W, ...)`` -> ``(left, right)`` views: columns ``[0, W//2)`` and ``[W//2, W)``."""
+    w = img.shape[1]
+    return img[:, left_slice(w)], img[:, right_slice(w)]
+
+
+def compose_halves(left, right):
+    """Inverse of :func:`split_halves`: the two halves side by side, ``(H, Wl + Wr, ...)``."""
+    if left.shape[0] != right.shape[0] or left.shape[2:] != right.shape[2:]:
+        raise ValueError(
+            f"halves do not fit together: left {tuple(left.shape)}, right {tuple(right.shape)}"
+        )
+    xp = get_array_module(left, right)
+    return xp.concatenate([left, right], axis=1)
+
+
+def protocol_inputs(rgb):
+    """What an agent sees under the protocol, after checking the size.
+
+    Args:
+        rgb: ``(H, W, 3)`` colour photo on 0..255.
+
+    Returns:
+        ``(left_rgb, right_gray, right_rgb)``: the training half in colour, the test half's
+        gray (float, no rounding) and the test half's true colours (for scoring only).
+    """
+    check_protocol_size(rgb.shape)
+    left, right = split_halves(rgb)
+    return left, rgb_to_gray(right), right

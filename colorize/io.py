@@ -1,0 +1,419 @@
+"""Reading and writing photos: any file Pillow decodes in, RGB uint8 arrays out; atomic writes.
+
+Reading (:func:`read_rgb`) turns every photo into an upright ``(H, W, 3)`` uint8 sRGB-coded
+array, whatever its mode:
+
+=============  ==================================================================
+mode           conversion
+=============  ==================================================================
+RGB            as is
+RGBA, LA, PA,  composited on a white background (transparent pixels become white),
+P / L / RGB    which is what a viewer shows on a white page
+with a
+transparency
+key
+P              palette looked up
+L, 1           gray replicated into R, G, B
+CMYK, YCbCr    Pillow's conversion to RGB
+I;16 (any      16-bit samples scaled to 8 bits with rounding: ``v8 = round(v16 / 257)``
+byte order)    (257 = 65535 / 255, so 0 -> 0 and 65535 -> 255 exactly)
+I (32-bit)     negative values clipped to 0; values already within 0..255 kept; values up
+               to 65535 read as 16-bit samples (that is what 16-bit PNGs decode to in
+               older Pillow versions); larger values scaled by the maximum
+F (float)      data within 0..1 read as fractions (times 255); otherwise clipped to
+               0..255; NaN becomes 0
+=============  ==================================================================
+
+The EXIF orientation tag is applied (:func:`PIL.ImageOps.exif_transpose`), so a phone photo
+taken in portrait comes out upright. The whole file is decoded (``Image.load``) before
+anything is returned, and Pillow's ``LOAD_TRUNCATED_IMAGES`` is held off while doing so: a
+truncated or corrupt file is an error, never a half-gray picture.
+
+Decompression bombs (a small file that decodes to a gigantic image) are refused by Pillow's
+own check, run with our limit ``max_pixels`` instead of Pillow's global default: Pillow warns
+above the limit and refuses above twice the limit; we turn both into :class:`ImageError`.
+
+Every way a file can be bad ends in :class:`ImageError` carrying one sentence that names the
+file and what is wrong; the command lines print it as ``error: ...``.
+
+Writing goes through :func:`atomic_path`: the data are written to a hidden temporary file in
+the destination folder and renamed over the destination with ``os.replace`` only once complete,
+so an interrupt or a crash leaves either the old file or the new one, never a partial file.
+"""
+
+import json
+import math
+import os
+import secrets
+import tempfile
+import threading
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from nn.backend import get_array_module, to_numpy
+
+DEFAULT_MAX_PIXELS = 100_000_000
+"""Largest photo read by default (100 megapixels, ~300 MB as RGB uint8)."""
+
+# Pillow keeps its bomb limit and truncation switch in module globals; we set them for the
+# duration of one decode and restore them, one reader at a time.
+_PILLOW_SETTINGS_LOCK = threading.Lock()
+
+
+class ImageError(ValueError):
+    """An input image cannot be used; the message is one sentence naming the file."""
+
+
+class OutputError(ValueError):
+    """An output folder or file cannot be created or written; one sentence naming it."""
+
+
+@contextmanager
+def _pillow_limits(max_pixels):
+    """Run Pillow with our bomb limit, bomb warnings raised as errors, truncation refused."""
+    with _PILLOW_SETTINGS_LOCK:
+        saved_limit = Image.MAX_IMAGE_PIXELS
+        saved_truncated = ImageFile.LOAD_TRUNCATED_IMAGES
+        Image.MAX_IMAGE_PIXELS = max_pixels
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved_limit
+            ImageFile.LOAD_TRUNCATED_IMAGES = saved_truncated
+
+
+def _check_path(path):
+    """Refuse a path that is missing, a directory, unreadable or empty, before Pillow sees it."""
+    p = Path(path)
+    if not p.exists():
+        raise ImageError(f"image file '{p}' does not exist")
+    if p.is_dir():
+        raise ImageError(f"'{p}' is a directory, not an image file")
+    if not p.is_file():
+        raise ImageError(f"'{p}' is not a regular file, so it cannot be read as an image")
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise ImageError(f"image file '{p}' cannot be read ({exc.strerror or exc})") from None
+    if size == 0:
+        raise ImageError(f"image file '{p}' is empty (0 bytes)")
+    return p
+
+
+def _composite_on_white(im):
+    """RGBA-convertible image with transparency -> RGB on a white background."""
+    rgba = im.convert("RGBA")
+    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(white, rgba).convert("RGB")
+
+
+def _wide_gray_to_uint8(a):
+    """Scale an ``I`` / ``I;16`` / ``F`` sample array to uint8 by the rules in the module doc."""
+    if a.dtype.kind == "f":
+        a = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=255.0, neginf=0.0)
+        if a.min() >= 0.0 and a.max() <= 1.0:
+            a = a * 255.0
+        return np.clip(np.rint(a), 0, 255).astype(np.uint8)
+    a = np.maximum(a.astype(np.int64), 0)
+    top = int(a.max()) if a.size else 0
+    if top <= 255 and a.dtype != np.uint16:
+        return a.astype(np.uint8)
+    if top <= 65535:
+        # round(v / 257) in integers: 0 -> 0, 65535 -> 255, 8-bit values scaled up by 257 return
+        return ((a + 128) // 257).astype(np.uint8)
+    return np.clip(np.rint(a * (255.0 / top)), 0, 255).astype(np.uint8)
+
+
+def _to_rgb_array(im):
+    """A decoded Pillow image of any mode -> (H, W, 3) uint8 array."""
+    mode = im.mode
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info:
+        return np.asarray(_composite_on_white(im), dtype=np.uint8)
+    if mode == "RGB":
+        return np.asarray(im, dtype=np.uint8)
+    if mode.startswith("I") or mode == "F":
+        if mode.startswith("I;16"):
+            samples = np.asarray(im).astype(np.uint16)
+        else:
+            samples = np.asarray(im)
+        gray = _wide_gray_to_uint8(samples)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    return np.asarray(im.convert("RGB"), dtype=np.uint8)
+
+
+def read_rgb(path, *, max_pixels=DEFAULT_MAX_PIXELS):
+    """Read any photo Pillow decodes as an upright RGB image.
+
+    Args:
+        path: file path (str or PathLike).
+        max_pixels: largest ``width * height`` accepted (decompression-bomb guard); ``None``
+            disables the limit.
+
+    Returns:
+        ``(H, W, 3)`` uint8 NumPy array, EXIF orientation applied.
+
+    Raises:
+        ImageError: the file is missing, a directory, empty, not an image, truncated or
+            corrupt, of an unsupported mode, or larger than ``max_pixels``.
+    """
+    p = _check_path(path)
+    try:
+        with _pillow_limits(max_pixels), Image.open(p) as im:
+            width, height = im.size
+            if max_pixels is not None and width * height > max_pixels:
+                raise ImageError(
+                    f"image file '{p}' is {width} x {height} pixels, more than the limit of "
+                    f"{max_pixels:,} pixels (a possible decompression bomb)"
+                )
+            im.load()
+            upright = ImageOps.exif_transpose(im)
+            rgb = _to_rgb_array(upright)
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(
+            f"image file '{p}' decodes to more than {max_pixels:,} pixels and is refused as a "
+            "possible decompression bomb"
+        ) from None
+    except UnidentifiedImageError:
+        raise ImageError(f"'{p}' is not an image file that Pillow can read") from None
+    except PermissionError as exc:
+        raise ImageError(f"image file '{p}' cannot be read ({exc.strerror})") from None
+    except MemoryError:
+        raise ImageError(f"image file '{p}' is too large to decode in the available memory") from None
+    except Exception as exc:
+        # Pillow's decoders signal corrupt data with many types (OSError "image file is
+        # truncated", SyntaxError, struct.error, ValueError, ...); all mean the same to a user.
+        reason = str(exc).strip().rstrip(".") or type(exc).__name__
+        raise ImageError(f"image file '{p}' is truncated or corrupt ({reason})") from None
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
+        raise ImageError(f"image file '{p}' has no pixels that can be read as RGB")
+    return np.ascontiguousarray(rgb)
+
+
+def is_grayscale(rgb, tol=2):
+    """True when every pixel has ``max(R, G, B) - min(R, G, B) <= tol``.
+
+    Args:
+        rgb: ``(H, W, 3)`` array (uint8 or float on 0..255), NumPy or CuPy.
+        tol: allowed spread between channels (JPEG compression of a gray photo leaves a
+            little colour noise, hence a default of 2 levels).
+    """
+    xp = get_array_module(rgb)
+    x = rgb.astype(xp.int16) if rgb.dtype == xp.uint8 else rgb
+    spread = x.max(axis=-1) - x.min(axis=-1)
+    return bool(spread.max() <= tol) if spread.size else True
+
+
+def _resize_channel(channel, size_hw, resample):
+    """Resize one 2-D array with Pillow; uint8 through mode 'L', anything else through 'F'."""
+    h, w = size_hw
+    if channel.dtype == np.uint8:
+        out = Image.fromarray(channel).resize((w, h), resample)
+        return np.asarray(out, dtype=np.uint8)
+    out = Image.fromarray(channel.astype(np.float32)).resize((w, h), resample)
+    return np.asarray(out, dtype=np.float32).astype(channel.dtype, copy=False)
+
+
+def resize_to(img, size_hw, *, resample=None):
+    """Resize ``img`` to ``(h, w)`` with Pillow.
+
+    Args:
+        img: ``(H, W)`` or ``(H, W, C)`` array, uint8 or float (NumPy or CuPy; the result goes
+            back to the input's library). Float data are resized channel by channel in
+            Pillow's 32-bit float mode 'F' (float64 input is computed in float32, then cast
+            back), so chroma predictions keep their sign and range.
+        size_hw: target ``(h, w)``.
+        resample: a ``PIL.Image.Resampling`` filter; default Lanczos for uint8 images and
+            bicubic for float data (bicubic overshoots less around strong chroma edges).
+
+    Returns:
+        ``(h, w)`` or ``(h, w, C)`` array of the input dtype.
+    """
+    h, w = (int(s) for s in size_hw)
+    if h < 1 or w < 1:
+        raise ValueError(f"target size must be at least 1 x 1, got {h} x {w}")
+    xp = get_array_module(img)
+    a = to_numpy(img)
+    if a.shape[:2] == (h, w):
+        return img
+    if resample is None:
+        resample = Image.Resampling.LANCZOS if a.dtype == np.uint8 else Image.Resampling.BICUBIC
+    if a.dtype == np.uint8 and a.ndim == 3 and a.shape[2] == 3:
+        out = np.asarray(Image.fromarray(a).resize((w, h), resample), dtype=np.uint8)
+    elif a.ndim == 2:
+        out = _resize_channel(a, (h, w), resample)
+    elif a.ndim == 3:
+        out = np.stack([_resize_channel(a[:, :, c], (h, w), resample) for c in range(a.shape[2])], axis=2)
+    else:
+        raise ValueError(f"resize expects an (H, W) or (H, W, C) array, got shape {a.shape}")
+    return xp.asarray(out)
+
+
+def resize_max_side(img, max_side):
+    """Shrink ``img`` so that its longer side is at most ``max_side`` pixels.
+
+    The aspect ratio is kept (each side rounded, at least 1 pixel). Images already small
+    enough are returned unchanged (same object).
+
+    Args:
+        img: ``(H, W)`` gray (uint8 or float) or ``(H, W, 3)`` uint8/float array.
+        max_side: positive int.
+
+    Returns:
+        ``(resized_img, resized)`` where ``resized`` tells whether anything changed.
+    """
+    if isinstance(max_side, bool) or not isinstance(max_side, (int, np.integer)) or max_side < 1:
+        raise ValueError(f"max_side must be a positive integer, got {max_side!r}")
+    h, w = img.shape[:2]
+    longest = max(h, w)
+    if longest <= max_side:
+        return img, False
+    scale = max_side / longest
+    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    return resize_to(img, size), True
+
+
+def _fsync_dir(folder):
+    """Make a rename durable on POSIX; a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_path(path):
+    """Yield a temporary path next to ``path``; on success rename it over ``path``.
+
+    The temporary name is ``.<stem>.<random>.tmp<suffix>`` in the same folder (same file
+    system, so ``os.replace`` is atomic; the real suffix last, so Pillow and matplotlib pick
+    the format from the name). On any exception, ``KeyboardInterrupt`` included, the
+    temporary file is removed and ``path`` is left as it was.
+
+    Usage::
+
+        with atomic_path("out/a.png") as tmp:
+            Image.fromarray(rgb).save(tmp)
+    """
+    target = Path(path)
+    tmp = target.with_name(f".{target.stem}.{secrets.token_hex(6)}.tmp{target.suffix}")
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(target.parent)
+
+
+def _as_uint8_image(img):
+    """(H, W) or (H, W, 3) array -> uint8 NumPy array (floats rounded and clipped to 0..255)."""
+    a = to_numpy(img)
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
+        raise ValueError(f"expected an (H, W) or (H, W, 3) image, got shape {a.shape}")
+    if a.dtype != np.uint8:
+        a = np.clip(np.rint(np.nan_to_num(a.astype(np.float64))), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(a)
+
+
+def write_png(path, rgb):
+    """Write an image as PNG, atomically.
+
+    Args:
+        path: destination file (its folder must exist).
+        rgb: ``(H, W, 3)`` or ``(H, W)`` array; floats are rounded and clipped to 0..255.
+
+    Returns:
+        ``Path`` of the written file.
+    """
+    img = Image.fromarray(_as_uint8_image(rgb))
+    with atomic_path(path) as tmp:
+        img.save(tmp, format="PNG")
+    return Path(path)
+
+
+def _json_safe(obj):
+    """Recursively turn NumPy values, tuples and paths into JSON types; non-finite -> None.
+
+    JSON has no NaN or infinity; ``None`` (``null``) is what JavaScript's ``JSON.stringify``
+    writes too. So a PSNR of ``inf`` (identical images) is written as ``null``.
+    """
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        value = float(obj)
+        return value if math.isfinite(value) else None
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if hasattr(obj, "__array__") or isinstance(obj, np.ndarray):
+        return _json_safe(to_numpy(obj).tolist())
+    return obj
+
+
+def write_json(path, obj):
+    """Write ``obj`` as indented JSON (2 spaces), atomically.
+
+    NumPy scalars and arrays become numbers and lists; NaN and infinities become ``null``.
+
+    Returns:
+        ``Path`` of the written file.
+    """
+    text = json.dumps(_json_safe(obj), indent=2, allow_nan=False) + "\n"
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+    return Path(path)
+
+
+def ensure_output_dir(path):
+    """Create the output folder (and parents) and check that files can be written in it.
+
+    Returns:
+        the folder as a ``Path``.
+
+    Raises:
+        OutputError: it exists as a file, cannot be created, or is not writable.
+    """
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"output folder '{folder}' exists but is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"output folder '{folder}' cannot be created ({exc.strerror or type(exc).__name__})"
+        ) from None
+    try:
+        # A real write: permission bits alone do not tell (root, read-only mounts, ACLs).
+        with tempfile.TemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        raise OutputError(
+            f"output folder '{folder}' is not writable ({exc.strerror or type(exc).__name__})"
+        ) from None
+    return folder

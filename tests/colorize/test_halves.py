@@ -1,0 +1,57 @@
+"""colorize.halves: the left/right protocol split, composition and size check."""
+
+import numpy as np
+import pytest
+
+from colorize.color import rgb_to_gray
+from colorize.halves import (
+    MIN_HEIGHT,
+    MIN_WIDTH,
+    ProtocolError,
+    check_protocol_size,
+    compose_halves,
+    left_slice,
+    protocol_inputs,
+    right_slice,
+    split_halves,
+)
+
+
+@pytest.mark.parametrize("w", [8, 9, 10, 11, 257])
+def test_split_columns_and_compose_inverse(w):
+    img = np.random.default_rng(w).integers(0, 256, (8, w, 3), dtype=np.uint8)
+    left, right = split_halves(img)
+    assert left.shape[1] == w // 2 and right.shape[1] == w - w // 2
+    np.testing.assert_array_equal(left, img[:, : w // 2])
+    np.testing.assert_array_equal(right, img[:, w // 2 :])
+    np.testing.assert_array_equal(compose_halves(left, right), img)
+    assert right_slice(w) == slice(w // 2, w) and left_slice(w) == slice(0, w // 2)
+    gray = rgb_to_gray(img)
+    gl, gr = split_halves(gray)
+    assert gl.shape == (8, w // 2) and gr.shape == (8, w - w // 2)
+
+
+def test_compose_refuses_mismatched_halves():
+    with pytest.raises(ValueError):
+        compose_halves(np.zeros((8, 4, 3)), np.zeros((7, 4, 3)))
+
+
+def test_minimum_size():
+    assert (MIN_WIDTH, MIN_HEIGHT) == (8, 8)
+    check_protocol_size((8, 8))
+    check_protocol_size((8, 8, 3))
+    for shape in [(7, 8), (8, 7), (1, 1), (100, 5, 3)]:
+        with pytest.raises(ProtocolError) as info:
+            check_protocol_size(shape)
+        msg = str(info.value)
+        assert "8 x 8" in msg and f"{shape[1]} x {shape[0]}" in msg and "\n" not in msg
+
+
+def test_protocol_inputs():
+    rgb = np.random.default_rng(0).integers(0, 256, (9, 11, 3), dtype=np.uint8)
+    left, right_gray, right = protocol_inputs(rgb)
+    np.testing.assert_array_equal(left, rgb[:, :5])
+    np.testing.assert_array_equal(right, rgb[:, 5:])
+    np.testing.assert_allclose(right_gray, rgb_to_gray(rgb[:, 5:]))
+    with pytest.raises(ProtocolError):
+        protocol_inputs(rgb[:, :7])

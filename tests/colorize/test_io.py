@@ -1,0 +1,326 @@
+"""colorize.io: every image mode read correctly, every bad file refused with ImageError,
+writes atomic."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFile
+
+from colorize import io
+from colorize.io import ImageError, OutputError
+
+IMAGES = os.path.join(os.path.dirname(__file__), "..", "..", "images")
+
+
+def _rgb(h=6, w=10, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def test_rgb_png_round_trip(tmp_path):
+    rgb = _rgb()
+    p = tmp_path / "a.png"
+    io.write_png(p, rgb)
+    out = io.read_rgb(p)
+    assert out.dtype == np.uint8 and out.shape == (6, 10, 3)
+    np.testing.assert_array_equal(out, rgb)
+
+
+def test_bundled_photos_read():
+    for name in ("chelsea.png", "coffee.png", "astronaut.png", "rocket.png"):
+        rgb = io.read_rgb(os.path.join(IMAGES, name))
+        assert rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.dtype == np.uint8
+        assert not io.is_grayscale(rgb)
+
+
+def test_rgba_composited_on_white(tmp_path):
+    rgba = np.zeros((4, 5, 4), np.uint8)
+    rgba[..., 0] = 200
+    rgba[0, :, 3] = 255  # opaque red-ish row
+    rgba[1, :, 3] = 0  # fully transparent
+    rgba[2, :, 3] = 128  # half
+    p = tmp_path / "a.png"
+    Image.fromarray(rgba).save(p)
+    out = io.read_rgb(p)
+    np.testing.assert_array_equal(out[0, 0], [200, 0, 0])
+    np.testing.assert_array_equal(out[1, 0], [255, 255, 255])
+    half = 128 / 255
+    expect = np.array([200 * half + 255 * (1 - half), 255 * (1 - half), 255 * (1 - half)])
+    assert np.abs(out[2, 0].astype(float) - expect).max() <= 1.0
+
+
+def test_la_composited_on_white(tmp_path):
+    la = np.zeros((3, 4, 2), np.uint8)
+    la[..., 0] = 40
+    la[0, :, 1] = 255
+    la[1, :, 1] = 0
+    p = tmp_path / "la.png"
+    Image.merge("LA", [Image.fromarray(la[..., 0]), Image.fromarray(la[..., 1])]).save(p)
+    out = io.read_rgb(p)
+    np.testing.assert_array_equal(out[0, 0], [40, 40, 40])
+    np.testing.assert_array_equal(out[1, 0], [255, 255, 255])
+
+
+def test_palette_and_palette_transparency(tmp_path):
+    rgb = np.zeros((4, 4, 3), np.uint8)
+    rgb[:2] = [10, 200, 30]
+    rgb[2:] = [250, 5, 5]
+    im = Image.fromarray(rgb).convert("P", palette=Image.Palette.ADAPTIVE, colors=4)
+    p = tmp_path / "p.png"
+    im.save(p)
+    assert Image.open(p).mode == "P"
+    np.testing.assert_array_equal(io.read_rgb(p), rgb)
+    # A palette GIF with a transparent index: transparent pixels become white.
+    idx = np.asarray(im)
+    gif = tmp_path / "p.gif"
+    im.save(gif, transparency=int(idx[0, 0]))
+    out = io.read_rgb(gif)
+    np.testing.assert_array_equal(out[0, 0], [255, 255, 255])
+    np.testing.assert_array_equal(out[3, 3], [250, 5, 5])
+
+
+def test_gray_and_bilevel(tmp_path):
+    g = np.arange(20, dtype=np.uint8).reshape(4, 5) * 12
+    p = tmp_path / "l.png"
+    Image.fromarray(g).save(p)
+    out = io.read_rgb(p)
+    for c in range(3):
+        np.testing.assert_array_equal(out[..., c], g)
+    assert io.is_grayscale(out)
+    b = tmp_path / "b.png"
+    Image.fromarray(g > 100).convert("1").save(b)
+    out = io.read_rgb(b)
+    np.testing.assert_array_equal(out[..., 0], np.where(g > 100, 255, 0))
+
+
+def test_cmyk_jpeg(tmp_path):
+    im = Image.new("CMYK", (16, 8), (0, 255, 255, 0))  # no cyan, full magenta+yellow: red
+    p = tmp_path / "c.jpg"
+    im.save(p, quality=95)
+    assert Image.open(p).mode == "CMYK"
+    out = io.read_rgb(p)
+    assert out.shape == (8, 16, 3)
+    assert out[..., 0].min() > 240 and out[..., 1:].max() < 15
+
+
+def test_sixteen_bit_png_scaled(tmp_path):
+    v = np.array([[0, 257, 32768, 65535], [1000, 2000, 50000, 65280]], dtype=np.uint16)
+    p = tmp_path / "16.png"
+    Image.fromarray(v).save(p)
+    assert Image.open(p).mode.startswith("I")
+    out = io.read_rgb(p)
+    np.testing.assert_array_equal(out[..., 1], np.rint(v / 257).astype(np.uint8))
+    assert out[0, 0, 0] == 0 and out[0, 3, 0] == 255 and out[0, 1, 0] == 1
+
+
+def test_float_tiff_fractions(tmp_path):
+    f = np.array([[0.0, 0.5], [0.25, 1.0]], dtype=np.float32)
+    p = tmp_path / "f.tif"
+    Image.fromarray(f).save(p)
+    out = io.read_rgb(p)
+    np.testing.assert_array_equal(out[..., 2], [[0, 128], [64, 255]])
+
+
+def test_int32_mode(tmp_path):
+    a = np.array([[0, 100], [200, 255]], dtype=np.int32)
+    p = tmp_path / "i.tif"
+    Image.fromarray(a).save(p)
+    assert Image.open(p).mode == "I"
+    np.testing.assert_array_equal(io.read_rgb(p)[..., 0], a)
+
+
+def test_exif_orientation_applied(tmp_path):
+    rgb = np.zeros((10, 30, 3), np.uint8)
+    rgb[:, :5] = [255, 0, 0]  # red band on the left edge
+    im = Image.fromarray(rgb)
+    exif = im.getexif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    p = tmp_path / "rot.jpg"
+    im.save(p, exif=exif, quality=95)
+    out = io.read_rgb(p)
+    assert out.shape == (30, 10, 3)
+    # Rotating 90 degrees clockwise moves the left edge to the top.
+    assert out[:3, :, 0].mean() > 200 and out[-3:, :, 0].mean() < 50
+
+
+def _jpeg_bytes(tmp_path):
+    p = tmp_path / "full.jpg"
+    Image.fromarray(_rgb(64, 64, seed=3)).save(p, quality=90)
+    return p.read_bytes()
+
+
+def test_truncated_jpeg_refused(tmp_path):
+    data = _jpeg_bytes(tmp_path)
+    p = tmp_path / "cut.jpg"
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageError, match="truncated or corrupt"):
+        io.read_rgb(p)
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+
+
+def test_truncated_jpeg_refused_even_if_pillow_global_set(tmp_path, monkeypatch):
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    data = _jpeg_bytes(tmp_path)
+    p = tmp_path / "cut.jpg"
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageError):
+        io.read_rgb(p)
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True
+
+
+def test_corrupt_png_refused(tmp_path):
+    p = tmp_path / "ok.png"
+    Image.fromarray(_rgb(32, 32)).save(p)
+    data = bytearray(p.read_bytes())
+    data[60:200] = bytes(140)  # zero out part of the compressed data
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ImageError, match="bad.png"):
+        io.read_rgb(bad)
+
+
+def _file(folder, name, data):
+    path = folder / name
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    "make, pattern",
+    [
+        (lambda d: d / "missing.png", "does not exist"),
+        (lambda d: d, "is a directory"),
+        (lambda d: _file(d, "empty.png", b""), "is empty"),
+        (lambda d: _file(d, "text.jpg", b"hello, I am not a photo\n"), "not an image file"),
+    ],
+    ids=["missing", "directory", "empty", "text"],
+)
+def test_bad_paths_refused_with_one_sentence(tmp_path, make, pattern):
+    path = make(tmp_path)
+    with pytest.raises(ImageError, match=pattern) as info:
+        io.read_rgb(path)
+    msg = str(info.value)
+    assert str(path) in msg and "\n" not in msg
+
+
+def test_decompression_bomb_refused_and_pillow_limit_restored(tmp_path):
+    p = tmp_path / "big.png"
+    Image.fromarray(_rgb(100, 100)).save(p)
+    before = Image.MAX_IMAGE_PIXELS
+    with pytest.raises(ImageError, match="decompression bomb"):
+        io.read_rgb(p, max_pixels=1000)  # 10,000 > 2 * 1000: Pillow's error
+    with pytest.raises(ImageError, match="decompression bomb"):
+        io.read_rgb(p, max_pixels=6000)  # between the limit and twice it: Pillow's warning
+    assert Image.MAX_IMAGE_PIXELS == before
+    assert io.read_rgb(p, max_pixels=10_000).shape == (100, 100, 3)
+    assert io.DEFAULT_MAX_PIXELS == 100_000_000
+
+
+def test_is_grayscale_tolerance():
+    g = np.full((4, 4, 3), 100, np.uint8)
+    assert io.is_grayscale(g)
+    g[0, 0] = [100, 102, 101]
+    assert io.is_grayscale(g) and not io.is_grayscale(g, tol=1)
+    g[1, 1] = [0, 255, 0]  # uint8 arithmetic must not wrap
+    assert not io.is_grayscale(g)
+
+
+def test_resize_max_side():
+    rgb = _rgb(40, 100)
+    out, resized = io.resize_max_side(rgb, 50)
+    assert resized and out.shape == (20, 50, 3) and out.dtype == np.uint8
+    same, resized = io.resize_max_side(rgb, 100)
+    assert not resized and same is rgb
+    g = np.random.default_rng(0).random((40, 100)).astype(np.float32) * 255
+    out, resized = io.resize_max_side(g, 25)
+    assert resized and out.shape == (10, 25) and out.dtype == np.float32
+    g8 = g.astype(np.uint8)
+    out, _ = io.resize_max_side(g8, 25)
+    assert out.shape == (10, 25) and out.dtype == np.uint8
+    # A constant image stays constant (filter weights sum to one).
+    flat, _ = io.resize_max_side(np.full((30, 60, 3), 77, np.uint8), 20)
+    assert (flat == 77).all()
+    with pytest.raises(ValueError):
+        io.resize_max_side(rgb, 0)
+
+
+def test_resize_to_float_chroma():
+    rng = np.random.default_rng(1)
+    chroma = rng.normal(0, 30, (8, 12, 2)).astype(np.float32)
+    up = io.resize_to(chroma, (32, 48))
+    assert up.shape == (32, 48, 2) and up.dtype == np.float32
+    assert up.min() < 0  # sign kept, not clipped to 0..255
+    # Upsampling a linear ramp with a smooth filter reproduces the ramp away from borders.
+    ramp = np.tile(np.arange(16, dtype=np.float64), (4, 1))
+    up = io.resize_to(ramp, (4, 32))
+    assert up.dtype == np.float64
+    expect = np.broadcast_to((np.arange(32)[4:-4] + 0.5) / 2 - 0.5, (4, 24))
+    np.testing.assert_allclose(up[:, 4:-4], expect, atol=1e-3)
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path, monkeypatch):
+    target = tmp_path / "out.png"
+    old = _rgb(5, 5, seed=1)
+    io.write_png(target, old)
+    before = sorted(os.listdir(tmp_path))
+
+    def failing_save(self, fp, *args, **kwargs):
+        with open(fp, "wb") as f:
+            f.write(b"\x89PNG partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Image.Image, "save", failing_save)
+    with pytest.raises(KeyboardInterrupt):
+        io.write_png(target, _rgb(5, 5, seed=2))
+    monkeypatch.undo()
+    assert sorted(os.listdir(tmp_path)) == before
+    np.testing.assert_array_equal(io.read_rgb(target), old)
+
+
+def test_atomic_path_names_and_cleanup(tmp_path):
+    target = tmp_path / "fig.png"
+    with pytest.raises(RuntimeError):
+        with io.atomic_path(target) as tmp:
+            assert tmp.parent == tmp_path and tmp.name.startswith(".") and tmp.suffix == ".png"
+            tmp.write_bytes(b"half")
+            raise RuntimeError("boom")
+    assert os.listdir(tmp_path) == []
+    with io.atomic_path(target) as tmp:
+        tmp.write_bytes(b"done")
+    assert os.listdir(tmp_path) == ["fig.png"] and target.read_bytes() == b"done"
+
+
+def test_write_json_non_finite_and_numpy(tmp_path):
+    p = tmp_path / "s.json"
+    io.write_json(p, {"psnr": float("inf"), "x": np.float32(1.5), "n": np.int64(3),
+                      "nan": float("nan"), "arr": np.arange(3), "t": (1, 2)})
+    text = p.read_text()
+    assert "Infinity" not in text and "NaN" not in text
+    data = json.loads(text)
+    assert data == {"psnr": None, "x": 1.5, "n": 3, "nan": None, "arr": [0, 1, 2], "t": [1, 2]}
+    assert text.startswith('{\n  "')
+    assert os.listdir(tmp_path) == ["s.json"]
+
+
+def test_ensure_output_dir(tmp_path):
+    d = io.ensure_output_dir(tmp_path / "a" / "b")
+    assert d.is_dir() and os.listdir(d) == []
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(OutputError, match="is a file"):
+        io.ensure_output_dir(f)
+    with pytest.raises(OutputError, match="cannot be created"):
+        io.ensure_output_dir(f / "sub")
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root ignores permissions")
+def test_ensure_output_dir_not_writable(tmp_path):
+    d = tmp_path / "ro"
+    d.mkdir()
+    d.chmod(0o500)
+    try:
+        with pytest.raises(OutputError, match="not writable"):
+            io.ensure_output_dir(d)
+    finally:
+        d.chmod(0o700)
