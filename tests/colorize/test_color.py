@@ -137,3 +137,17 @@ def test_in_gamut_chroma_untouched_and_shape_checked():
     np.testing.assert_allclose(rgb_to_chroma(out), rgb_to_chroma(rgb) * 0.5, atol=1e-9)
     with pytest.raises(ValueError):
         chroma_to_rgb(np.zeros((4, 4)), np.zeros((4, 4, 3)))
+
+
+@pytest.mark.gpu
+def test_cupy_matches_numpy():
+    import cupy
+
+    rgb = _grid(8).astype(np.float32)
+    g = cupy.asarray(rgb)
+    np.testing.assert_allclose(rgb_to_gray(g).get(), rgb_to_gray(rgb), rtol=1e-6)
+    np.testing.assert_allclose(rgb_to_lab(g).get(), rgb_to_lab(rgb), atol=1e-3)
+    np.testing.assert_allclose(lab_to_rgb(rgb_to_lab(g)).get(), rgb, atol=1e-2)
+    chroma = rgb_to_chroma(g) * 5
+    out = chroma_to_rgb(rgb_to_gray(g), chroma)
+    np.testing.assert_allclose(out.get(), chroma_to_rgb(rgb_to_gray(rgb), chroma.get()), atol=1e-3)
