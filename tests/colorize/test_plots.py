@@ -1,0 +1,100 @@
+"""colorize.plots: figures are written atomically, readable, and need no pyplot."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+from PIL import Image
+
+from colorize import plots
+from colorize.color import rgb_to_gray
+
+
+def _rgb(h=30, w=40, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def test_comparison_figure_all_panel_kinds(tmp_path):
+    rgb = _rgb()
+    pred = np.clip(rgb.astype(np.float64) + 10.5, 0, 255)
+    panels = [
+        ("original", rgb),
+        ("gray", rgb_to_gray(rgb)),
+        ("output\nPSNR 30.1 dB\nSSIM 0.91", pred),
+        ("CIEDE2000", plots.error_map(rgb, pred), "magma"),
+    ]
+    path = tmp_path / "cmp.png"
+    assert plots.comparison_figure(path, panels, title="chelsea: basic agent") == path
+    assert os.listdir(tmp_path) == ["cmp.png"]
+    with Image.open(path) as im:
+        assert im.format == "PNG" and im.size[0] > 600 and im.size[0] > im.size[1]
+
+
+def test_comparison_figure_refuses_bad_panels(tmp_path):
+    with pytest.raises(ValueError):
+        plots.comparison_figure(tmp_path / "x.png", [])
+    with pytest.raises(ValueError):
+        plots.comparison_figure(tmp_path / "x.png", [("bad", np.zeros((4, 4, 2)))])
+    assert os.listdir(tmp_path) == []
+
+
+def test_line_plot_with_marks_and_log_axis(tmp_path):
+    path = tmp_path / "loss.png"
+    plots.line_plot(
+        path,
+        {"train": ([1, 2, 3, 4], [1.0, 0.5, 0.3, 0.2]), "validation": (np.arange(1, 5), [1.1, 0.6, 0.45, 0.5])},
+        "epoch",
+        "loss",
+        title="training",
+        logy=True,
+        marks=[(3, "best epoch"), (3, 0.45, "restored")],
+    )
+    with Image.open(path) as im:
+        assert im.size[0] > 500
+    svg = tmp_path / "k.svg"
+    plots.line_plot(svg, {"validation": ([2, 3, 4], [9.0, np.nan, 7.0])}, "k", "CIEDE2000")
+    assert svg.read_text().lstrip().startswith("<?xml")
+    with pytest.raises(ValueError):
+        plots.line_plot(tmp_path / "bad.png", {"a": ([1, 2], [1.0])}, "x", "y")
+    assert sorted(os.listdir(tmp_path)) == ["k.svg", "loss.png"]
+
+
+def test_interrupted_save_leaves_old_figure(tmp_path, monkeypatch):
+    path = tmp_path / "fig.png"
+    plots.comparison_figure(path, [("a", _rgb())])
+    old = path.read_bytes()
+
+    def interrupted(self, fname, *args, **kwargs):
+        with open(fname, "wb") as f:
+            f.write(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Figure, "savefig", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        plots.comparison_figure(path, [("b", _rgb(seed=1))])
+    assert os.listdir(tmp_path) == ["fig.png"] and path.read_bytes() == old
+
+
+def test_error_map_values():
+    a = _rgb(8, 9)
+    emap = plots.error_map(a, a)
+    assert emap.shape == (8, 9) and emap.dtype == np.float64 and (emap == 0).all()
+    b = a.copy()
+    b[2, 3] = 255 - b[2, 3]
+    emap = plots.error_map(a, b)
+    assert emap[2, 3] > 5 and np.count_nonzero(emap) == 1
+
+
+def test_no_pyplot_and_no_backend_switch(tmp_path):
+    code = (
+        "import sys, matplotlib, numpy as np\n"
+        "from colorize import plots\n"
+        f"plots.comparison_figure({str(tmp_path / 'a.png')!r}, [('x', np.zeros((8, 8, 3)))])\n"
+        f"plots.line_plot({str(tmp_path / 'b.png')!r}, {{'s': ([0, 1], [1, 2])}}, 'x', 'y')\n"
+        "assert 'matplotlib.pyplot' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
