@@ -1,0 +1,95 @@
+"""im2col / col2im built from K x K strided slices (NumPy and CuPy alike).
+
+For a kernel offset ``(i, j)`` the input pixels that meet weight ``W[:, :, i, j]`` over all
+output positions form one strided slice of the zero-padded input::
+
+    x_pad[:, :, i*d : i*d + s*(H_out - 1) + 1 : s,  j*d : j*d + s*(W_out - 1) + 1 : s]
+
+so one slice per offset handles stride ``s``, padding ``p`` and dilation ``d`` at once, with
+
+    H_out = (H + 2p - d(kh - 1) - 1) // s + 1      (and likewise W_out).
+
+Columns are laid out as ``(N, C, kh, kw, H_out, W_out)``: reshaped to ``(N, C*kh*kw,
+H_out*W_out)`` they multiply a weight matrix ``(F, C*kh*kw)`` in one batched GEMM whose result
+is already NCHW, so no transposing copy is needed on either side. ``col2im`` is the adjoint:
+it adds slice by slice into a zero-padded buffer (overlapping windows accumulate through
+``+=`` on views, with no ``add.at`` scatter, which CuPy does not provide).
+"""
+
+from nn.backend import get_array_module
+
+
+def pair(value):
+    """``3 -> (3, 3)``; a 2-sequence is returned as a tuple of ints."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"expected an int or a pair, got {value!r}")
+        return int(value[0]), int(value[1])
+    return int(value), int(value)
+
+
+def conv_output_size(size, kernel, stride, padding, dilation):
+    """``(size + 2p - d(k - 1) - 1) // s + 1``: output length of a convolution along one axis."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _output_hw(h, w, kernel, stride, padding, dilation):
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    h_out = conv_output_size(h, kh, sh, ph, dh)
+    w_out = conv_output_size(w, kw, sw, pw, dw)
+    if h_out < 1 or w_out < 1:
+        raise ValueError(
+            f"input {h}x{w} is too small for kernel {kh}x{kw} with stride {stride}, "
+            f"padding {padding} and dilation {dilation}"
+        )
+    return h_out, w_out
+
+
+def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
+    """Unfold ``x: (N, C, H, W)`` into columns ``(N, C, kh, kw, H_out, W_out)``.
+
+    ``cols[n, c, i, j, y, z] = x_pad[n, c, y*s + i*d, z*s + j*d]`` (zero outside ``x``).
+    """
+    xp = get_array_module(x)
+    kernel, stride, padding, dilation = (pair(v) for v in (kernel_size, stride, padding, dilation))
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    n, c, h, w = x.shape
+    h_out, w_out = _output_hw(h, w, kernel, stride, padding, dilation)
+    if ph or pw:
+        x_pad = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+        x_pad[:, :, ph:ph + h, pw:pw + w] = x
+    else:
+        x_pad = x
+    cols = xp.empty((n, c, kh, kw, h_out, w_out), dtype=x.dtype)
+    for i in range(kh):
+        top = i * dh
+        for j in range(kw):
+            left = j * dw
+            cols[:, :, i, j] = x_pad[:, :, top:top + sh * (h_out - 1) + 1:sh,
+                                     left:left + sw * (w_out - 1) + 1:sw]
+    return cols
+
+
+def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1):
+    """Fold columns ``(N, C, kh, kw, H_out, W_out)`` back to ``x_shape = (N, C, H, W)``.
+
+    The adjoint of :func:`im2col`: every column entry is added to the input pixel it was
+    copied from, so pixels shared by overlapping windows receive the sum of their entries.
+    """
+    xp = get_array_module(cols)
+    kernel, stride, padding, dilation = (pair(v) for v in (kernel_size, stride, padding, dilation))
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    n, c, h, w = x_shape
+    h_out, w_out = _output_hw(h, w, kernel, stride, padding, dilation)
+    if cols.shape != (n, c, kh, kw, h_out, w_out):
+        raise ValueError(f"columns of shape {cols.shape} do not fit an input of shape {x_shape}")
+    x_pad = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    for i in range(kh):
+        top = i * dh
+        for j in range(kw):
+            left = j * dw
+            x_pad[:, :, top:top + sh * (h_out - 1) + 1:sh,
+                  left:left + sw * (w_out - 1) + 1:sw] += cols[:, :, i, j]
+    if ph or pw:
+        return x_pad[:, :, ph:ph + h, pw:pw + w]
+    return x_pad

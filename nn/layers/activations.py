@@ -1,0 +1,99 @@
+"""Element-wise activations and softmax. Each caches the least that its backward needs."""
+
+from nn.backend import get_array_module
+from nn.layers.base import Layer
+
+
+class ReLU(Layer):
+    """``y = max(x, 0)``; ``dx = dout * [x > 0]`` (the kink at 0 gets gradient 0)."""
+
+    def forward(self, x):
+        self._mask = x > 0
+        return x * self._mask
+
+    def backward(self, dout):
+        return dout * self._mask
+
+
+class LeakyReLU(Layer):
+    """``y = x`` for ``x > 0``, else ``negative_slope * x``."""
+
+    def __init__(self, negative_slope=0.01):
+        super().__init__()
+        self.negative_slope = float(negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
+
+    def _slope(self, x):
+        xp = get_array_module(x)
+        # Python floats are weak scalars in NumPy 2, so where() keeps x's dtype.
+        return xp.where(x > 0, x.dtype.type(1), x.dtype.type(self.negative_slope))
+
+    def forward(self, x):
+        self._scale = self._slope(x)
+        return x * self._scale
+
+    def backward(self, dout):
+        return dout * self._scale
+
+
+class Tanh(Layer):
+    """``y = tanh(x)``; ``dx = dout * (1 - y^2)``."""
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        self._y = xp.tanh(x)
+        return self._y
+
+    def backward(self, dout):
+        return dout * (1 - self._y * self._y)
+
+
+class Sigmoid(Layer):
+    """``y = 1 / (1 + e^-x)``, computed as ``0.5 tanh(x / 2) + 0.5`` (no overflow);
+    ``dx = dout * y (1 - y)``."""
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        self._y = 0.5 * xp.tanh(0.5 * x) + 0.5
+        return self._y
+
+    def backward(self, dout):
+        return dout * self._y * (1 - self._y)
+
+
+def softmax(x, axis=1):
+    """``exp(x - max) / sum(exp(x - max))`` along ``axis`` (shifted, so it never overflows)."""
+    xp = get_array_module(x)
+    e = xp.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def log_softmax(x, axis=1):
+    """``x - logsumexp(x)`` along ``axis``, stable for large logits."""
+    xp = get_array_module(x)
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+class Softmax(Layer):
+    """Softmax along ``axis`` (channels by default).
+
+    Backward (Jacobian-vector product): ``dx = y * (dout - sum(dout * y, axis))``.
+    """
+
+    def __init__(self, axis=1):
+        super().__init__()
+        self.axis = int(axis)
+
+    def extra_repr(self):
+        return f"axis={self.axis}"
+
+    def forward(self, x):
+        self._y = softmax(x, self.axis)
+        return self._y
+
+    def backward(self, dout):
+        y = self._y
+        return y * (dout - (dout * y).sum(axis=self.axis, keepdims=True))

@@ -1,0 +1,195 @@
+"""The layer contract and the parameter tree shared by layers and containers.
+
+A layer is a forward/backward pair (the CS231n contract, as a class):
+
+- ``forward(x) -> y`` computes the output and caches what ``backward`` needs;
+- ``backward(dout) -> dx`` takes ``dL/dy`` (same shape as ``y``), returns ``dL/dx`` and
+  *overwrites* ``self.grads[name] = dL/dparams[name]`` for every parameter; it never mutates
+  ``dout`` and keeps the dtype (float32 in, float32 out; float64 for gradient checks);
+- ``params`` and ``grads`` are dicts with the same keys; ``buffers`` holds state that is saved
+  but not trained (batch-norm running statistics);
+- ``training`` switches train / eval behaviour (dropout, batch-norm); ``train()`` / ``eval()``
+  set it recursively.
+
+Containers are layers whose ``children()`` are other layers; names compose with dots, so the
+weight of the first layer inside the body of the third layer of a Sequential is
+``"2.body.0.W"``. ``parameters()`` walks that tree and yields ``(name, param, grad)``, reading
+``grads`` at the time of the walk, so an optimizer that walks it in ``step()`` always sees the
+gradients of the latest ``backward``.
+"""
+
+import os
+import tempfile
+
+import numpy as np
+
+from nn.backend import get_array_module, to_device, to_numpy
+from nn.errors import StateDictError
+
+
+class Layer:
+    """Base class: no parameters, identity-free; subclasses implement forward and backward."""
+
+    def __init__(self):
+        self.params = {}
+        self.grads = {}
+        self.buffers = {}
+        self.training = True
+
+    def forward(self, x):
+        raise NotImplementedError
+
+    def backward(self, dout):
+        raise NotImplementedError
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def children(self):
+        """``[(name, layer), ...]`` of direct sub-layers (empty for a plain layer)."""
+        return []
+
+    def extra_repr(self):
+        """Arguments shown by ``repr`` and ``summary``."""
+        return ""
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+    # -- modes -----------------------------------------------------------------------------
+    def train(self, mode=True):
+        """Set training mode on this layer and every sub-layer; returns ``self``."""
+        self.training = bool(mode)
+        for _, child in self.children():
+            child.train(mode)
+        return self
+
+    def eval(self):
+        """Evaluation mode (dropout off, batch-norm uses running statistics); returns ``self``."""
+        return self.train(False)
+
+    def reset_rng(self):
+        """Restart every random stream from its seed (dropout); used by gradient checks."""
+        for _, child in self.children():
+            child.reset_rng()
+
+    # -- the parameter tree ----------------------------------------------------------------
+    def parameters(self, prefix=""):
+        """Yield ``(name, param, grad)`` for every parameter; ``grad`` is None before backward."""
+        for key, value in self.params.items():
+            yield prefix + key, value, self.grads.get(key)
+        for name, child in self.children():
+            yield from child.parameters(f"{prefix}{name}.")
+
+    def named_buffers(self, prefix=""):
+        """Yield ``(name, buffer)`` for every buffer (saved, not trained)."""
+        for key, value in self.buffers.items():
+            yield prefix + key, value
+        for name, child in self.children():
+            yield from child.named_buffers(f"{prefix}{name}.")
+
+    def num_parameters(self):
+        """Total number of trainable scalars."""
+        return sum(int(p.size) for _, p, _ in self.parameters())
+
+    def _slots(self, prefix=""):
+        """Yield ``(name, dict, key)`` for every parameter and buffer, for in-place updates."""
+        for key in self.params:
+            yield prefix + key, self.params, key
+        for key in self.buffers:
+            yield prefix + key, self.buffers, key
+        for name, child in self.children():
+            yield from child._slots(f"{prefix}{name}.")
+
+    def _grad_dicts(self):
+        yield self.grads
+        for _, child in self.children():
+            yield from child._grad_dicts()
+
+    def state_dict(self):
+        """``{name: copy}`` of every parameter and buffer, in tree order.
+
+        Copies, not views: a saved state dict is not changed by later optimizer steps, which
+        is what early stopping needs when it keeps the best weights.
+        """
+        return {name: d[key].copy() for name, d, key in self._slots()}
+
+    def load_state_dict(self, state):
+        """Copy ``state`` into the parameters and buffers in place (strict).
+
+        Keys must match exactly, and every array must have the same shape and dtype; arrays
+        may live on either device and are moved to the model's. In-place copies keep the
+        arrays' identity, so an optimizer built before the load keeps working.
+        """
+        slots = {name: (d, key) for name, d, key in self._slots()}
+        missing = [k for k in slots if k not in state]
+        unexpected = [k for k in state if k not in slots]
+        if missing or unexpected:
+            raise StateDictError(
+                f"state dict does not match the model: missing {missing or 'nothing'}, "
+                f"unexpected {unexpected or 'nothing'}"
+            )
+        for name, (d, key) in slots.items():
+            target, value = d[key], state[name]
+            if tuple(value.shape) != tuple(target.shape) or value.dtype != target.dtype:
+                raise StateDictError(
+                    f"state dict entry {name!r} has shape {tuple(value.shape)} and dtype "
+                    f"{value.dtype}, the model expects {tuple(target.shape)} and {target.dtype}"
+                )
+        for name, (d, key) in slots.items():
+            target = d[key]
+            xp = get_array_module(target)
+            target[...] = to_numpy(state[name]) if xp is np else xp.asarray(state[name])
+
+    def save(self, path):
+        """Write the state dict to ``path`` as ``.npz`` (host arrays), atomically."""
+        path = os.fspath(path)
+        state = {name: to_numpy(value) for name, value in self.state_dict().items()}
+        folder = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(suffix=".npz.tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(handle, **state)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        return path
+
+    def load(self, path):
+        """Load a state dict saved by :meth:`save` (strict); returns ``self``."""
+        try:
+            with np.load(os.fspath(path), allow_pickle=False) as data:
+                state = {key: data[key] for key in data.files}
+        except (OSError, ValueError) as exc:
+            raise StateDictError(f"cannot read model file {os.fspath(path)!r}: {exc}") from exc
+        self.load_state_dict(state)
+        return self
+
+    # -- placement -------------------------------------------------------------------------
+    def to(self, device):
+        """Move parameters, gradients and buffers to ``"cpu"``, ``"gpu"`` or ``"auto"``."""
+        for _, d, key in self._slots():
+            d[key] = to_device(d[key], device)
+        for grads in self._grad_dicts():
+            for key in grads:
+                grads[key] = to_device(grads[key], device)
+        return self
+
+    def astype(self, dtype):
+        """Cast parameters, gradients and buffers to ``dtype`` (float64 for gradient checks)."""
+        for _, d, key in self._slots():
+            d[key] = d[key].astype(dtype)
+        for grads in self._grad_dicts():
+            for key in grads:
+                grads[key] = grads[key].astype(dtype)
+        return self
+
+    @property
+    def device(self):
+        """``"gpu"`` when the parameters are CuPy arrays, else ``"cpu"``."""
+        for _, p, _ in self.parameters():
+            return "gpu" if type(p).__module__.startswith("cupy") else "cpu"
+        for _, b in self.named_buffers():
+            return "gpu" if type(b).__module__.startswith("cupy") else "cpu"
+        return "cpu"

@@ -1,0 +1,38 @@
+"""Fully connected layer."""
+
+import numpy as np
+
+from nn.init import initialize
+from nn.layers.base import Layer
+
+
+class Dense(Layer):
+    """``y = x @ W + b``.
+
+    x: (N, in_features) (any leading dims), W: (in_features, out_features), b: (out_features,).
+    Backward: ``dW = x^T dout``, ``db = sum(dout)``, ``dx = dout W^T``.
+    ``init`` is ``"he"`` (ReLU-like followers) or ``"xavier"``; ``rng`` is a seed or Generator.
+    """
+
+    def __init__(self, in_features, out_features, *, init="he", rng=None, dtype=np.float32):
+        super().__init__()
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.params["W"] = initialize(init, (self.in_features, self.out_features),
+                                      self.in_features, self.out_features, rng, dtype)
+        self.params["b"] = np.zeros(self.out_features, dtype=dtype)
+        self._x = None
+
+    def extra_repr(self):
+        return f"{self.in_features}, {self.out_features}"
+
+    def forward(self, x):
+        self._x = x
+        return x @ self.params["W"] + self.params["b"]
+
+    def backward(self, dout):
+        x = self._x
+        x2 = x.reshape(-1, self.in_features)
+        d2 = dout.reshape(-1, self.out_features)
+        self.grads["W"] = x2.T @ d2
+        self.grads["b"] = d2.sum(axis=0)
+        return dout @ self.params["W"].T

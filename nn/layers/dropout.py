@@ -1,0 +1,53 @@
+"""Inverted dropout, deterministic under a seed."""
+
+import numpy as np
+
+from nn.backend import get_array_module
+from nn.layers.base import Layer
+
+
+class Dropout(Layer):
+    """Zero each element with probability ``p`` in training mode, scale survivors by 1/(1-p).
+
+    ``E[y] = x``, so evaluation mode is the identity. The mask comes from a generator seeded
+    with ``seed`` (one per array library: NumPy's PCG64 on the CPU, CuPy's generator on the
+    GPU, so the two devices draw different masks for the same seed); ``reset_rng()``
+    restarts the stream. Backward: ``dx = dout * mask / (1 - p)``.
+    """
+
+    def __init__(self, p=0.5, seed=None):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout probability must be in [0, 1], got {p}")
+        self.p, self.seed = float(p), seed
+        self._rngs = {}
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+    def reset_rng(self):
+        self._rngs = {}
+
+    def _uniform(self, xp, shape, dtype):
+        key = "cpu" if xp is np else "gpu"
+        if key not in self._rngs:
+            self._rngs[key] = (np.random.default_rng(self.seed) if xp is np
+                               else xp.random.RandomState(self.seed))
+        if xp is np:
+            return self._rngs[key].random(shape, dtype=dtype)
+        return self._rngs[key].random_sample(shape, dtype=dtype)
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            self._scale = None
+            return x
+        xp = get_array_module(x)
+        keep = self._uniform(xp, x.shape, x.dtype) >= self.p
+        scale = 0.0 if self.p == 1.0 else 1.0 / (1.0 - self.p)
+        self._scale = keep * x.dtype.type(scale)
+        return x * self._scale
+
+    def backward(self, dout):
+        if self._scale is None:
+            return dout
+        return dout * self._scale

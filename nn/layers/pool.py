@@ -1,0 +1,91 @@
+"""Max pooling and nearest-neighbour upsampling on NCHW arrays."""
+
+import numpy as np
+
+from nn.backend import get_array_module
+from nn.im2col import conv_output_size, pair
+from nn.layers.base import Layer
+
+
+class MaxPool2D(Layer):
+    """Max over ``kh x kw`` windows with stride ``s`` (default: the kernel size), no padding.
+
+    x: (N, C, H, W) -> y: (N, C, H_out, W_out), ``H_out = (H - kh) // sh + 1`` (floor mode).
+    The window maximum is found over the ``kh*kw`` strided slices of ``x`` (one per kernel
+    offset); the winning offset (the first one on ties) is stored per output as uint8, and
+    backward routes ``dout`` to it slice by slice, so overlapping windows accumulate.
+    """
+
+    def __init__(self, kernel_size, stride=None):
+        super().__init__()
+        self.kernel_size = pair(kernel_size)
+        self.stride = pair(stride) if stride is not None else self.kernel_size
+        if self.kernel_size[0] * self.kernel_size[1] > 255:
+            raise ValueError("MaxPool2D supports windows of at most 255 elements")
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+
+    def _slices(self, h_out, w_out):
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        for i in range(kh):
+            for j in range(kw):
+                yield i * kw + j, (slice(None), slice(None),
+                                   slice(i, i + sh * (h_out - 1) + 1, sh),
+                                   slice(j, j + sw * (w_out - 1) + 1, sw))
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        n, c, h, w = x.shape
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        h_out, w_out = conv_output_size(h, kh, sh, 0, 1), conv_output_size(w, kw, sw, 0, 1)
+        if h_out < 1 or w_out < 1:
+            raise ValueError(f"MaxPool2D window {self.kernel_size} is larger than the input {h}x{w}")
+        y = None
+        arg = xp.zeros((n, c, h_out, w_out), dtype=np.uint8)
+        for k, idx in self._slices(h_out, w_out):
+            window = x[idx]
+            if y is None:
+                y = window.copy()
+                continue
+            better = window > y
+            y = xp.where(better, window, y)
+            arg = xp.where(better, np.uint8(k), arg)
+        self._arg, self._x_shape = arg, x.shape
+        return y
+
+    def backward(self, dout):
+        xp = get_array_module(dout)
+        dx = xp.zeros(self._x_shape, dtype=dout.dtype)
+        h_out, w_out = dout.shape[2:]
+        for k, idx in self._slices(h_out, w_out):
+            dx[idx] += dout * (self._arg == k)
+        return dx
+
+
+class Upsample2D(Layer):
+    """Nearest-neighbour upsampling by an integer ``scale``: each pixel becomes a block.
+
+    x: (N, C, H, W) -> y: (N, C, H*scale, W*scale); backward sums ``dout`` over each block.
+    """
+
+    def __init__(self, scale=2):
+        super().__init__()
+        self.scale = int(scale)
+        if self.scale < 1:
+            raise ValueError("Upsample2D scale must be a positive integer")
+
+    def extra_repr(self):
+        return f"scale={self.scale}"
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        n, c, h, w = x.shape
+        s = self.scale
+        block = xp.broadcast_to(x[:, :, :, None, :, None], (n, c, h, s, w, s))
+        return block.reshape(n, c, h * s, w * s)
+
+    def backward(self, dout):
+        n, c, hs, ws = dout.shape
+        s = self.scale
+        return dout.reshape(n, c, hs // s, s, ws // s, s).sum(axis=(3, 5))

@@ -1,0 +1,32 @@
+"""Layers that only change the shape of their input (the batch axis is kept)."""
+
+from nn.layers.base import Layer
+
+
+class Flatten(Layer):
+    """(N, d1, d2, ...) -> (N, d1*d2*...)."""
+
+    def forward(self, x):
+        self._shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dout):
+        return dout.reshape(self._shape)
+
+
+class Reshape(Layer):
+    """(N, ...) -> (N, *shape); ``shape`` excludes the batch axis and may hold one -1."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = tuple(int(s) for s in shape)
+
+    def extra_repr(self):
+        return f"{self.shape}"
+
+    def forward(self, x):
+        self._shape = x.shape
+        return x.reshape((x.shape[0],) + self.shape)
+
+    def backward(self, dout):
+        return dout.reshape(self._shape)

@@ -1,0 +1,163 @@
+"""Losses: ``forward(pred, target) -> loss``, ``backward() -> dL/dpred``.
+
+``forward`` returns a 0-d array of pred's library and dtype (on the CPU a NumPy scalar, usable
+as a float; on the GPU a 0-d CuPy array, so a training loop can sum losses on the device and
+synchronise once per epoch; call ``float()`` only to log). ``backward`` returns an array like
+``pred``. Regression losses average over all elements; cross-entropy averages over samples and
+pixels.
+"""
+
+import numpy as np
+
+from nn.backend import get_array_module
+from nn.layers.activations import log_softmax
+
+
+class Loss:
+    """Base class; ``loss(pred, target)`` is ``loss.forward(pred, target)``."""
+
+    def __call__(self, pred, target):
+        return self.forward(pred, target)
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+    @staticmethod
+    def _check_same_shape(pred, target):
+        if pred.shape != target.shape:
+            raise ValueError(f"prediction {pred.shape} and target {target.shape} differ in shape")
+
+
+class MSELoss(Loss):
+    """``L = mean((pred - target)^2)``; ``dL/dpred = 2 (pred - target) / n``."""
+
+    def forward(self, pred, target):
+        self._check_same_shape(pred, target)
+        self._diff = pred - target.astype(pred.dtype, copy=False)
+        return (self._diff * self._diff).mean()
+
+    def backward(self):
+        return self._diff * (2.0 / self._diff.size)
+
+
+class L1Loss(Loss):
+    """``L = mean|pred - target|``; ``dL/dpred = sign(pred - target) / n`` (0 at the kink)."""
+
+    def forward(self, pred, target):
+        self._check_same_shape(pred, target)
+        xp = get_array_module(pred)
+        self._diff = pred - target.astype(pred.dtype, copy=False)
+        return xp.abs(self._diff).mean()
+
+    def backward(self):
+        xp = get_array_module(self._diff)
+        return xp.sign(self._diff) * (1.0 / self._diff.size)
+
+
+class SmoothL1Loss(Loss):
+    """Huber-like loss with PyTorch's ``beta``: per element, with ``d = pred - target``,
+    ``0.5 d^2 / beta`` if ``|d| < beta`` else ``|d| - 0.5 beta``; mean over elements.
+
+    Gradient: ``d / beta`` inside, ``sign(d)`` outside; ``beta = 0`` is exactly L1.
+    """
+
+    def __init__(self, beta=1.0):
+        if beta < 0:
+            raise ValueError("SmoothL1Loss beta must be non-negative")
+        self.beta = float(beta)
+
+    def __repr__(self):
+        return f"SmoothL1Loss(beta={self.beta})"
+
+    def forward(self, pred, target):
+        self._check_same_shape(pred, target)
+        xp = get_array_module(pred)
+        d = pred - target.astype(pred.dtype, copy=False)
+        ad = xp.abs(d)
+        self._d = d
+        if self.beta == 0.0:
+            return ad.mean()
+        self._inside = ad < self.beta
+        return xp.where(self._inside, (0.5 / self.beta) * d * d, ad - 0.5 * self.beta).mean()
+
+    def backward(self):
+        xp = get_array_module(self._d)
+        d = self._d
+        if self.beta == 0.0:
+            return xp.sign(d) * (1.0 / d.size)
+        return xp.where(self._inside, d * (1.0 / self.beta), xp.sign(d)) * (1.0 / d.size)
+
+
+class SoftmaxCrossEntropyLoss(Loss):
+    """Cross-entropy of ``softmax(logits, axis=1)``, computed from the logits (log-sum-exp).
+
+    logits: (N, C) or (N, C, H, W). Targets, with optional class ``weights`` (C,):
+
+    - integer class indices (N,) or (N, H, W):
+      ``L = sum_i w[t_i] (-log p_i[t_i]) / sum_i w[t_i]`` over samples and pixels ``i``: the
+      weighted mean, normalised by the sum of the targets' weights, as PyTorch does (without
+      weights the denominator is the count). Indices are range-checked on the CPU only (a
+      check on the GPU would synchronise every step);
+    - soft targets (probabilities) shaped like the logits:
+      ``L = mean_i sum_c w_c t_ic (-log p_ic)``, normalised by the count of samples and pixels,
+      as PyTorch does for probability targets.
+
+    Gradient w.r.t. the logits: integer ``w[t_i] (p_i - onehot_i) / sum w[t]``; soft
+    ``(p_i sum_c w_c t_ic - w * t_i) / count``.
+    """
+
+    def __init__(self, weights=None):
+        self.weights = None if weights is None else np.asarray(weights)
+
+    def __repr__(self):
+        return f"SoftmaxCrossEntropyLoss(weights={None if self.weights is None else 'given'})"
+
+    def _class_weights(self, xp, c, dtype):
+        if self.weights is None:
+            return None
+        if self.weights.shape != (c,):
+            raise ValueError(f"class weights have shape {self.weights.shape}, expected ({c},)")
+        return xp.asarray(self.weights, dtype=dtype)
+
+    def forward(self, logits, target):
+        xp = get_array_module(logits)
+        if logits.ndim < 2:
+            raise ValueError(f"logits must be (N, C, ...), got {logits.shape}")
+        c = logits.shape[1]
+        bshape = (1, c) + (1,) * (logits.ndim - 2)
+        w = self._class_weights(xp, c, logits.dtype)
+        logp = log_softmax(logits, axis=1)
+        self._prob = xp.exp(logp)
+        if target.shape == logits.shape:
+            t = target.astype(logits.dtype, copy=False)
+            wt = t if w is None else t * w.reshape(bshape)
+            self._soft = True
+            self._wt = wt
+            self._count = logits.size // c
+            return -(wt * logp).sum() / logits.dtype.type(self._count)
+        expected = (logits.shape[0],) + logits.shape[2:]
+        if target.shape != expected:
+            raise ValueError(f"targets must be {expected} (indices) or {logits.shape} "
+                             f"(probabilities), got {target.shape}")
+        if xp is np and target.size and (target.min() < 0 or target.max() >= c):
+            raise ValueError(f"class indices must lie in [0, {c}), got {target.min()}..{target.max()}")
+        idx = xp.expand_dims(target.astype(np.int64, copy=False), 1)
+        picked = xp.take_along_axis(logp, idx, axis=1)
+        self._soft = False
+        self._onehot = idx == xp.arange(c).reshape(bshape)
+        if w is None:
+            self._wpix, self._norm = None, logits.dtype.type(target.size)
+            return -picked.sum() / self._norm
+        self._wpix = w[idx]
+        self._norm = self._wpix.sum()
+        return -(self._wpix * picked).sum() / self._norm
+
+    def backward(self):
+        p = self._prob
+        if self._soft:
+            scale = self._wt.sum(axis=1, keepdims=True)
+            return (p * scale - self._wt) / p.dtype.type(self._count)
+        grad = p - self._onehot
+        if self._wpix is not None:
+            grad *= self._wpix
+        return grad / self._norm

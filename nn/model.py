@@ -1,0 +1,156 @@
+"""Containers: a chain of layers, a residual (add) block and a concatenating skip block.
+
+Nested, they build more than chains: a U-Net level is
+``SkipConcat(Sequential(MaxPool2D(2), ..., Upsample2D(2)))`` inside a ``Sequential``; a
+ResNet block is ``Residual(Sequential(Conv2D, BatchNorm2D, ReLU, Conv2D))``. Where one tensor
+feeds two paths, backward adds the two gradients (the multivariate chain rule).
+"""
+
+import numpy as np
+
+from nn.backend import array_module_for, get_array_module
+from nn.layers.base import Layer
+
+
+def _shape_str(shape):
+    return "(" + ", ".join(str(s) for s in shape) + ")"
+
+
+class Sequential(Layer):
+    """``y = layers[-1](...layers[0](x))``; backward runs the layers in reverse.
+
+    Parameters are named ``"<index>.<name>"`` (``"0.W"``, ``"3.gamma"``).
+    """
+
+    def __init__(self, *layers):
+        super().__init__()
+        self.layers = list(layers)
+        for layer in self.layers:
+            if not isinstance(layer, Layer):
+                raise TypeError(f"Sequential takes layers, got {type(layer).__name__}")
+
+    def children(self):
+        return [(str(i), layer) for i, layer in enumerate(self.layers)]
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __getitem__(self, index):
+        return self.layers[index]
+
+    def __repr__(self):
+        body = "\n".join(f"  ({i}) {layer!r}".replace("\n", "\n  ")
+                         for i, layer in enumerate(self.layers))
+        return f"Sequential(\n{body}\n)"
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dout):
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout
+
+    def summary(self, input_shape=None, dtype=np.float32):
+        """A Keras-like table: layer, output shape, parameter count; and the totals.
+
+        With ``input_shape`` (per sample, without the batch axis, e.g. ``(1, 64, 64)``) the
+        output shapes are found by running one zero sample through the layers in eval mode
+        (the training flag is restored afterwards, running statistics are not touched);
+        without it the shape column is left out.
+        """
+        rows = []
+        x = None
+        was_training = self.training
+        if input_shape is not None:
+            self.eval()
+            x = self._zeros((1,) + tuple(input_shape), dtype)
+        try:
+            for i, layer in enumerate(self.layers):
+                shape = ""
+                if x is not None:
+                    x = layer.forward(x)
+                    shape = _shape_str(("N",) + tuple(x.shape[1:]))
+                rows.append((f"{i}: {type(layer).__name__}", shape, layer.num_parameters()))
+        finally:
+            self.train(was_training)
+        rows.append(("total", "", self.num_parameters()))
+        w0 = max(len("layer"), *(len(r[0]) for r in rows))
+        w1 = max(len("output shape"), *(len(r[1]) for r in rows))
+        lines = [f"{'layer':<{w0}}  {'output shape':<{w1}}  {'params':>10}",
+                 "-" * (w0 + w1 + 14)]
+        for name, shape, count in rows[:-1]:
+            lines.append(f"{name:<{w0}}  {shape:<{w1}}  {count:>10,}")
+        lines.append("-" * (w0 + w1 + 14))
+        lines.append(f"{'total':<{w0}}  {'':<{w1}}  {rows[-1][2]:>10,}")
+        return "\n".join(lines)
+
+    def _zeros(self, shape, dtype):
+        return array_module_for(self.device).zeros(shape, dtype=dtype)
+
+
+class Residual(Layer):
+    """``y = shortcut(x) + body(x)``, with ``shortcut`` the identity by default.
+
+    Backward: ``dx = shortcut'(dout) + body'(dout)``. A non-identity shortcut (for example a
+    1x1 Conv2D) matches channel counts when the body changes them. Names: ``"body.*"``,
+    ``"shortcut.*"``.
+    """
+
+    def __init__(self, body, shortcut=None):
+        super().__init__()
+        self.body, self.shortcut = body, shortcut
+
+    def children(self):
+        kids = [("body", self.body)]
+        if self.shortcut is not None:
+            kids.append(("shortcut", self.shortcut))
+        return kids
+
+    def __repr__(self):
+        return f"Residual(body={self.body!r}, shortcut={self.shortcut!r})"
+
+    def forward(self, x):
+        y = self.body.forward(x)
+        skip = x if self.shortcut is None else self.shortcut.forward(x)
+        if y.shape != skip.shape:
+            raise ValueError(f"Residual body gives {y.shape} but the shortcut gives {skip.shape}")
+        return skip + y
+
+    def backward(self, dout):
+        dx = self.body.backward(dout)
+        if self.shortcut is None:
+            return dx + dout
+        return dx + self.shortcut.backward(dout)
+
+
+class SkipConcat(Layer):
+    """``y = concatenate([x, body(x)], axis)`` (channels by default): a U-Net skip.
+
+    x: (N, C, H, W), body(x): (N, C', H, W) -> y: (N, C + C', H, W). Backward splits ``dout``
+    along ``axis`` and adds the direct part to the body's input gradient. Names: ``"body.*"``.
+    """
+
+    def __init__(self, body, axis=1):
+        super().__init__()
+        self.body, self.axis = body, int(axis)
+
+    def children(self):
+        return [("body", self.body)]
+
+    def __repr__(self):
+        return f"SkipConcat(body={self.body!r}, axis={self.axis})"
+
+    def forward(self, x):
+        y = self.body.forward(x)
+        self._split = x.shape[self.axis]
+        return get_array_module(x).concatenate([x, y], axis=self.axis)
+
+    def backward(self, dout):
+        index = [slice(None)] * dout.ndim
+        index[self.axis] = slice(None, self._split)
+        direct = dout[tuple(index)]
+        index[self.axis] = slice(self._split, None)
+        return direct + self.body.backward(dout[tuple(index)])

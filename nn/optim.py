@@ -1,0 +1,183 @@
+"""Optimizers (SGD with momentum / Nesterov, Adam) and learning-rate schedules.
+
+An optimizer takes the model (anything whose ``parameters()`` yields ``(name, param, grad)``)
+and, in ``step()``, walks it again, so it always sees the gradients of the latest backward.
+Parameters are updated in place (their identity is kept) and the optimizer state is keyed by
+parameter name; a parameter whose grad is None is skipped, as in PyTorch. The update rules are
+those of ``torch.optim.SGD`` and ``torch.optim.Adam`` (amsgrad off, maximize off), to the letter:
+weight decay is L2 style, added to the gradient (``g = grad + wd * p``) before anything else.
+
+Schedules change ``optimizer.lr`` once per epoch: ``schedule.step(metric)`` (the metric is
+used by ReduceLROnPlateau and ignored by the others).
+"""
+
+import math
+
+from nn.backend import get_array_module
+
+
+def _like(state, param):
+    """``state`` moved to ``param``'s library when the model moved device after the first step."""
+    xp = get_array_module(param)
+    if get_array_module(state) is xp:
+        return state
+    return xp.asarray(state.get() if hasattr(state, "get") else state)
+
+
+class Optimizer:
+    """Shared bookkeeping: the model, the learning rate, per-name state."""
+
+    def __init__(self, model, lr, weight_decay=0.0):
+        if lr < 0:
+            raise ValueError(f"learning rate must be non-negative, got {lr}")
+        self.model, self.lr, self.weight_decay = model, float(lr), float(weight_decay)
+        self.state = {}
+
+    def _gradients(self):
+        for name, param, grad in self.model.parameters():
+            if grad is None:
+                continue
+            if self.weight_decay:
+                grad = grad + self.weight_decay * param
+            yield name, param, grad
+
+    def step(self):
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """``torch.optim.SGD``: with ``g = grad + wd p``,
+
+    momentum ``mu``: ``b = g`` on the first step, then ``b = mu b + (1 - dampening) g``;
+    ``g = g + mu b`` (Nesterov) or ``g = b``; then ``p -= lr g``.
+    """
+
+    def __init__(self, model, lr, momentum=0.0, nesterov=False, weight_decay=0.0, dampening=0.0):
+        super().__init__(model, lr, weight_decay)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum needs momentum > 0 and zero dampening")
+        self.momentum, self.nesterov, self.dampening = float(momentum), bool(nesterov), float(dampening)
+
+    def step(self):
+        mu = self.momentum
+        for name, param, g in self._gradients():
+            if mu:
+                buf = self.state.get(name)
+                if buf is None:
+                    buf = g.copy()
+                else:
+                    buf = _like(buf, param)
+                    buf *= mu
+                    buf += (1 - self.dampening) * g
+                self.state[name] = buf
+                g = g + mu * buf if self.nesterov else buf
+            param -= self.lr * g
+
+
+class Adam(Optimizer):
+    """``torch.optim.Adam`` (Kingma and Ba 2015, with bias correction): with ``g = grad + wd p``,
+
+    ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g^2``, step ``t`` from 1,
+    ``p -= (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps)``.
+
+    The first step is ``lr * sign(g)`` up to eps, whatever the gradient's scale.
+    """
+
+    def __init__(self, model, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(model, lr, weight_decay)
+        self.betas, self.eps = (float(betas[0]), float(betas[1])), float(eps)
+
+    def step(self):
+        b1, b2 = self.betas
+        for name, param, g in self._gradients():
+            xp = get_array_module(param)
+            if name not in self.state:
+                self.state[name] = {"t": 0, "m": xp.zeros_like(param), "v": xp.zeros_like(param)}
+            st = self.state[name]
+            st["m"], st["v"] = _like(st["m"], param), _like(st["v"], param)
+            st["t"] += 1
+            m, v, t = st["m"], st["v"], st["t"]
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            v += (1 - b2) * (g * g)
+            step_size = self.lr / (1 - b1 ** t)
+            denom = xp.sqrt(v) / math.sqrt(1 - b2 ** t) + self.eps
+            param -= step_size * (m / denom)
+
+
+class Schedule:
+    """Base of the learning-rate schedules: ``step(metric=None)`` once per epoch."""
+
+    def __init__(self, optimizer):
+        self.optimizer = optimizer
+        self.base_lr = optimizer.lr
+        self.epoch = 0
+
+    @property
+    def lr(self):
+        return self.optimizer.lr
+
+    def step(self, metric=None):
+        self.epoch += 1
+        self.optimizer.lr = self._lr_at(self.epoch)
+
+    def _lr_at(self, epoch):
+        raise NotImplementedError
+
+
+class StepLR(Schedule):
+    """``lr = base_lr * gamma ** (epoch // step_size)`` (``torch.optim.lr_scheduler.StepLR``)."""
+
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        super().__init__(optimizer)
+        self.step_size, self.gamma = int(step_size), float(gamma)
+
+    def _lr_at(self, epoch):
+        return self.base_lr * self.gamma ** (epoch // self.step_size)
+
+
+class CosineLR(Schedule):
+    """``lr = eta_min + (base_lr - eta_min) (1 + cos(pi min(epoch, T) / T)) / 2`` (the closed
+    form of ``torch.optim.lr_scheduler.CosineAnnealingLR``, held at ``eta_min`` after T)."""
+
+    def __init__(self, optimizer, t_max, eta_min=0.0):
+        super().__init__(optimizer)
+        self.t_max, self.eta_min = int(t_max), float(eta_min)
+
+    def _lr_at(self, epoch):
+        e = min(epoch, self.t_max)
+        return self.eta_min + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * e / self.t_max)) / 2
+
+
+class ReduceLROnPlateau(Schedule):
+    """Multiply lr by ``factor`` when the metric has not improved for ``patience`` epochs.
+
+    Improvement (mode min, relative threshold, as PyTorch's defaults):
+    ``metric < best * (1 - threshold)``. After a cut, ``cooldown`` epochs pass before counting
+    again; lr never goes below ``min_lr``.
+    """
+
+    def __init__(self, optimizer, factor=0.1, patience=10, threshold=1e-4, cooldown=0, min_lr=0.0):
+        super().__init__(optimizer)
+        if not 0 < factor < 1:
+            raise ValueError("ReduceLROnPlateau factor must be in (0, 1)")
+        self.factor, self.patience, self.threshold = float(factor), int(patience), float(threshold)
+        self.cooldown, self.min_lr = int(cooldown), float(min_lr)
+        self.best, self.bad_epochs, self.cooldown_left = math.inf, 0, 0
+
+    def step(self, metric=None):
+        if metric is None:
+            raise ValueError("ReduceLROnPlateau.step needs the monitored metric")
+        self.epoch += 1
+        metric = float(metric)
+        if metric < self.best * (1 - self.threshold):
+            self.best, self.bad_epochs = metric, 0
+        else:
+            self.bad_epochs += 1
+        if self.cooldown_left > 0:
+            self.cooldown_left -= 1
+            self.bad_epochs = 0
+        if self.bad_epochs > self.patience:
+            self.optimizer.lr = max(self.optimizer.lr * self.factor, self.min_lr)
+            self.cooldown_left, self.bad_epochs = self.cooldown, 0

@@ -1,0 +1,147 @@
+"""The fit loop: shuffled minibatches, validation, early stopping, best-weights restore.
+
+Shuffling is done on the host with a seeded ``numpy.random.Generator``, so the CPU and the GPU
+visit the samples in the same order. Data may be NumPy or CuPy arrays; each batch is moved to
+the model's device. Losses are summed on the device and read back once per epoch (and, for
+the progress bar only, every ``log_every`` steps), so the GPU is not stalled every step.
+"""
+
+import math
+import sys
+import time
+
+import numpy as np
+
+from nn.backend import get_array_module, to_device
+from nn.errors import TrainingDivergedError
+
+
+def _take(data, idx):
+    """Rows ``idx`` (a host int array) of ``data``, indexed where ``data`` lives."""
+    xp = get_array_module(data)
+    return data[idx] if xp is np else data[xp.asarray(idx)]
+
+
+def _check_finite(value, epoch, lr):
+    if not math.isfinite(value):
+        raise TrainingDivergedError(
+            f"training diverged at epoch {epoch}: the loss became {value}; "
+            f"try a learning rate lower than {lr:g}"
+        )
+
+
+def evaluate(model, loss, x, y, batch_size):
+    """Mean loss of ``model`` on ``(x, y)`` in eval mode (the training flag is restored)."""
+    was_training = model.training
+    model.eval()
+    device = model.device
+    total, count = 0.0, 0
+    try:
+        for start in range(0, len(x), batch_size):
+            idx = np.arange(start, min(start + batch_size, len(x)))
+            xb, yb = to_device(_take(x, idx), device), to_device(_take(y, idx), device)
+            total = total + loss.forward(model.forward(xb), yb) * len(idx)
+            count += len(idx)
+    finally:
+        model.train(was_training)
+    return float(total) / count
+
+
+def _progress_bar(total, enabled):
+    if not enabled or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="step", leave=False, dynamic_ncols=True)
+
+
+def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=None, y_val=None,
+        patience=None, min_delta=0.0, restore_best=True, seed=0, shuffle=True, schedule=None,
+        augment=None, progress=True, log_every=20):
+    """Train ``model`` with minibatches; return a history dict.
+
+    x_train: (n, ...), y_train: (n, ...) (NumPy or CuPy). Each epoch visits every sample once
+    in a seeded random order (``seed``; ``shuffle=False`` keeps the order); the last batch
+    may be smaller. ``augment(x_batch, y_batch, rng) -> (x_batch, y_batch)``, if given, is
+    applied to each training batch on the model's device; ``rng`` is a
+    ``numpy.random.Generator`` derived from ``seed``, so augmentations repeat exactly.
+
+    The monitored loss is the validation loss when ``x_val``/``y_val`` are given, else the
+    training loss. ``patience``: stop after that many epochs without an improvement larger
+    than ``min_delta``. With a validation set and ``restore_best`` the weights of the best
+    epoch are restored at the end (whether or not training stopped early). ``schedule`` is
+    stepped once per epoch with the monitored loss. The progress bar (tqdm, on stderr) shows
+    the running loss; it is off with ``progress=False`` or when stderr is not a terminal.
+
+    Raises ``TrainingDivergedError`` when the loss becomes NaN or infinite.
+
+    History: ``train_loss``, ``val_loss`` (lists, one value per epoch; ``val_loss`` empty
+    without a validation set), ``lr`` (per epoch, the rate used), ``best_epoch`` (0-based index
+    into those lists), ``best_loss``, ``epochs_run``, ``stopped_early``, ``seconds``.
+    """
+    n = len(x_train)
+    if n == 0 or len(y_train) != n:
+        raise ValueError(f"x_train and y_train must hold the same non-zero number of samples, "
+                         f"got {n} and {len(y_train)}")
+    if batch_size < 1 or epochs < 0:
+        raise ValueError("batch_size must be positive and epochs non-negative")
+    has_val = x_val is not None and y_val is not None
+    device = model.device
+    order_rng = np.random.default_rng(seed)
+    augment_rng = np.random.default_rng([seed, 1])
+    steps = math.ceil(n / batch_size)
+    history = {"train_loss": [], "val_loss": [], "lr": [], "best_epoch": None,
+               "best_loss": math.inf, "epochs_run": 0, "stopped_early": False, "seconds": 0.0}
+    best_state, waited = None, 0
+    bar = _progress_bar(epochs * steps, progress)
+    started = time.perf_counter()
+    model.train()
+    try:
+        for epoch in range(epochs):
+            order = order_rng.permutation(n) if shuffle else np.arange(n)
+            total = 0.0
+            for step in range(steps):
+                idx = order[step * batch_size:(step + 1) * batch_size]
+                xb, yb = to_device(_take(x_train, idx), device), to_device(_take(y_train, idx), device)
+                if augment is not None:
+                    xb, yb = augment(xb, yb, augment_rng)
+                value = loss.forward(model.forward(xb), yb)
+                model.backward(loss.backward())
+                optimizer.step()
+                total = total + value * len(idx)
+                if bar is not None:
+                    bar.update(1)
+                    if (step + 1) % log_every == 0 or step + 1 == steps:
+                        running = float(total) / min(n, (step + 1) * batch_size)
+                        _check_finite(running, epoch, optimizer.lr)
+                        bar.set_postfix_str(f"epoch {epoch + 1}/{epochs} loss {running:.4g}")
+            train_loss = float(total) / n
+            _check_finite(train_loss, epoch, optimizer.lr)
+            history["train_loss"].append(train_loss)
+            history["lr"].append(optimizer.lr)
+            monitored = train_loss
+            if has_val:
+                monitored = evaluate(model, loss, x_val, y_val, batch_size)
+                history["val_loss"].append(monitored)
+                if bar is not None:
+                    bar.set_postfix_str(f"epoch {epoch + 1}/{epochs} loss {train_loss:.4g} "
+                                        f"val {monitored:.4g}")
+            history["epochs_run"] = epoch + 1
+            if monitored < history["best_loss"] - min_delta:
+                history["best_loss"], history["best_epoch"], waited = monitored, epoch, 0
+                if has_val and restore_best:
+                    best_state = model.state_dict()
+            else:
+                waited += 1
+            if schedule is not None:
+                schedule.step(monitored)
+            if patience is not None and waited >= patience:
+                history["stopped_early"] = True
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    history["seconds"] = time.perf_counter() - started
+    return history
