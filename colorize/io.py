@@ -74,7 +74,8 @@ class OutputError(ValueError):
 
 @contextmanager
 def _pillow_limits(max_pixels):
-    """Run Pillow with our bomb limit, bomb warnings raised as errors, truncation refused."""
+    """Run Pillow with our bomb limit, bomb warnings raised as errors, truncation refused,
+    other warnings (e.g. "Corrupt EXIF data" on a readable photo) silenced."""
     with _PILLOW_SETTINGS_LOCK:
         saved_limit = Image.MAX_IMAGE_PIXELS
         saved_truncated = ImageFile.LOAD_TRUNCATED_IMAGES
@@ -82,6 +83,10 @@ def _pillow_limits(max_pixels):
         ImageFile.LOAD_TRUNCATED_IMAGES = False
         try:
             with warnings.catch_warnings():
+                # Library warnings would reach the user's terminal beside our one-line error:
+                # silence them, except the two that mean the file must be refused.
+                warnings.simplefilter("ignore")
+                warnings.filterwarnings("error", message="Truncated File Read")
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 yield
         finally:

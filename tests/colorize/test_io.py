@@ -3,6 +3,7 @@ writes atomic."""
 
 import json
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -324,3 +325,45 @@ def test_ensure_output_dir_not_writable(tmp_path):
             io.ensure_output_dir(d)
     finally:
         d.chmod(0o700)
+
+
+def test_fuzzed_files_never_escape_image_error(tmp_path):
+    """Random small images of random modes and formats, then damaged at random: each read
+    either succeeds with an RGB uint8 array or raises ImageError, never anything else, and
+    no library warning leaks out."""
+    rng = np.random.default_rng(7)
+    modes = ["RGB", "RGBA", "L", "LA", "P", "1", "I;16", "CMYK"]
+    formats = {"png": ("RGB", "RGBA", "L", "LA", "P", "1", "I;16"), "jpg": ("RGB", "L", "CMYK"),
+               "gif": ("P", "L"), "bmp": ("RGB", "L", "P", "1"), "tiff": tuple(modes), "webp": ("RGB", "RGBA")}
+    outcomes = {"ok": 0, "refused": 0}
+    for trial in range(60):
+        ext = list(formats)[trial % len(formats)]
+        mode = formats[ext][int(rng.integers(len(formats[ext])))]
+        h, w = (int(v) for v in rng.integers(1, 24, 2))
+        base = Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+        im = base.convert("I").point(lambda v: v * 200).convert("I;16") if mode == "I;16" else base.convert(mode)
+        path = tmp_path / f"f{trial}.{ext}"
+        try:
+            im.save(path)
+        except (OSError, ValueError, KeyError):
+            continue  # this Pillow build cannot write that combination
+        data = bytearray(path.read_bytes())
+        damage = trial % 3
+        if damage == 1:
+            data = data[: int(rng.integers(1, len(data)))]
+        elif damage == 2:
+            for _ in range(4):
+                data[int(rng.integers(len(data)))] = int(rng.integers(256))
+        path.write_bytes(bytes(data))
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                out = io.read_rgb(path)
+            assert not caught, [str(w.message) for w in caught]  # nothing printed beside errors
+        except ImageError as exc:
+            assert "\n" not in str(exc) and str(path) in str(exc)
+            outcomes["refused"] += 1
+        else:
+            assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 3
+            outcomes["ok"] += 1
+    assert outcomes["ok"] > 10 and outcomes["refused"] > 10
