@@ -1,0 +1,231 @@
+"""Numerical gradient checks: centred differences in float64.
+
+For a layer, the scalar checked is ``f = sum(forward(x) * G)`` with a fixed random upstream
+gradient ``G``, so ``backward(G)`` must equal ``df/dx`` and ``grads[k] = df/dparams[k]``. Each
+entry is perturbed by ``+-h`` and a five-point centred difference is compared with the analytic value
+by the relative error (CS231n)::
+
+    rel = max over entries of |a - n| / max(1e-8, |a| + |n|)
+
+Layers are cast to float64 in place for the check (call it on a throw-away layer). Random
+layers (dropout) are re-seeded before every forward through ``reset_rng()``, so every
+evaluation sees the same mask. ``python -m nn.gradcheck`` prints the worst error of every
+layer, container and loss on small inputs built away from kinks.
+"""
+
+import numpy as np
+
+from nn.backend import to_numpy
+
+
+def relative_error(analytic, numeric):
+    """``max |a - n| / max(1e-8, |a| + |n|)`` over all entries (0.0 for empty arrays)."""
+    a = to_numpy(analytic).astype(np.float64)
+    n = to_numpy(numeric).astype(np.float64)
+    if a.size == 0:
+        return 0.0
+    return float(np.max(np.abs(a - n) / np.maximum(1e-8, np.abs(a) + np.abs(n))))
+
+
+# Five-point centred stencil: f'(x) = (f(x-2h) - 8 f(x-h) + 8 f(x+h) - f(x+2h)) / 12h + O(h^4).
+# Its small truncation error allows h = 1e-3, which divides the rounding noise of f by 1e-3
+# instead of 1e-6; a two-point stencil leaves about 1e-10 of absolute noise, enough to push
+# the relative error of a gradient entry that happens to be near 0 above 1e-7.
+# Differences are taken pairwise first, so an output that a perturbation does not reach gives
+# exactly 0 (a weighted sum 1 - 8 + 8 - 1 of equal values would leave rounding residue).
+_STEPS = (1, -1, 2, -2)
+
+
+def numerical_gradient(f, array, h=1e-3):
+    """``df/darray`` by centred differences; ``array`` is perturbed in place and restored.
+
+    ``f()`` returns a scalar, or an array ``out`` together with the upstream gradient ``G`` as
+    ``(out, G)``: then the stencil is combined output by output before the sum with ``G``, so the outputs a perturbation does not reach cancel exactly instead of adding the
+    rounding noise of a large sum (CS231n's ``eval_numerical_gradient_array``).
+    """
+    grad = np.zeros(array.shape, dtype=np.float64)
+    flat = array.reshape(-1)
+    if not np.shares_memory(flat, array):
+        raise ValueError("numerical_gradient needs a contiguous array it can perturb in place")
+    for i in range(flat.size):
+        old = float(flat[i])
+        values = []
+        for step in _STEPS:
+            flat[i] = old + step * h
+            value = f()
+            values.append(np.array(value[0], dtype=np.float64) if isinstance(value, tuple)
+                          else value)
+        flat[i] = old
+        near, far = values[0] - values[1], values[2] - values[3]
+        combined = 8.0 * near - far
+        if isinstance(value, tuple):
+            combined = np.sum(combined * value[1])
+        grad.reshape(-1)[i] = combined / (12 * h)
+    return grad
+
+
+def check_layer(layer, x, seed=0, h=1e-3):
+    """Worst relative error of ``backward`` for the input and every parameter.
+
+    Returns ``{"x": err, "<param name>": err, ...}``. ``x`` is copied to float64; the layer
+    (and its sub-layers) are cast to float64 in place.
+    """
+    layer.astype(np.float64)
+    x = np.array(x, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    layer.reset_rng()
+    upstream = rng.standard_normal(layer.forward(x).shape)
+
+    def f():
+        layer.reset_rng()
+        return np.array(layer.forward(x), dtype=np.float64), upstream
+
+    layer.reset_rng()
+    layer.forward(x)
+    dx = layer.backward(upstream.copy())
+    analytic = {name: np.array(grad, dtype=np.float64) for name, _, grad in layer.parameters()}
+    errors = {"x": relative_error(dx, numerical_gradient(f, x, h))}
+    for name, param, _ in layer.parameters():
+        errors[name] = relative_error(analytic[name], numerical_gradient(f, param, h))
+    return errors
+
+
+def check_loss(loss, pred, target, h=1e-3):
+    """Relative error of ``loss.backward()`` against centred differences of ``loss.forward``."""
+    pred = np.array(pred, dtype=np.float64)
+    loss.forward(pred, target)
+    analytic = np.array(loss.backward())
+    numeric = numerical_gradient(lambda: float(loss.forward(pred, target)), pred, h)
+    return relative_error(analytic, numeric)
+
+
+def check_model(model, loss, x, y, h=1e-3):
+    """Errors of a whole model trained through ``loss``: ``{"x": err, "<param>": err, ...}``."""
+    model.astype(np.float64)
+    x = np.array(x, dtype=np.float64)
+
+    def f():
+        model.reset_rng()
+        return float(loss.forward(model.forward(x), y))
+
+    f()
+    dx = model.backward(loss.backward())
+    analytic = {name: np.array(grad, dtype=np.float64) for name, _, grad in model.parameters()}
+    errors = {"x": relative_error(dx, numerical_gradient(f, x, h))}
+    for name, param, _ in model.parameters():
+        errors[name] = relative_error(analytic[name], numerical_gradient(f, param, h))
+    return errors
+
+
+def distinct_values(shape, rng, spacing=0.05):
+    """An array of ``shape`` whose entries are all different (a shuffled grid, centred),
+    for max-pool checks: no ties, so a small perturbation never changes the winner."""
+    size = int(np.prod(shape))
+    values = (np.arange(size) - size / 2) * spacing
+    return rng.permutation(values).reshape(shape)
+
+
+def away_from_zero(shape, rng, margin=0.1):
+    """Standard normal entries pushed at least ``margin`` away from 0 (ReLU / L1 kinks)."""
+    x = rng.standard_normal(shape)
+    return np.where(x >= 0, x + margin, x - margin)
+
+
+def cases(rng):
+    """``(label, kind, object, inputs)`` for every layer, container and loss of the engine."""
+    import nn
+
+    r = rng
+    img = r.standard_normal((2, 3, 6, 6))
+    layers = [
+        ("Dense", nn.Dense(5, 4, rng=r), r.standard_normal((3, 5))),
+        ("Conv2D k3 p1", nn.Conv2D(3, 4, 3, padding=1, rng=r), img),
+        ("Conv2D k3 s2 p1 d2", nn.Conv2D(3, 2, 3, stride=2, padding=1, dilation=2, rng=r), img),
+        ("Conv2D 1x1", nn.Conv2D(3, 4, 1, rng=r), img),
+        ("Conv2D 1x1 s2", nn.Conv2D(3, 2, 1, stride=2, rng=r), img),
+        ("ConvTranspose2D k3 s2 p1", nn.ConvTranspose2D(3, 2, 3, stride=2, padding=1, rng=r), img),
+        ("ConvTranspose2D k4 s2 p1", nn.ConvTranspose2D(3, 2, 4, stride=2, padding=1, rng=r), img),
+        ("MaxPool2D 2", nn.MaxPool2D(2), distinct_values((2, 3, 6, 6), r)),
+        ("MaxPool2D 3 s2", nn.MaxPool2D(3, stride=2), distinct_values((2, 3, 7, 7), r)),
+        ("Upsample2D 2", nn.Upsample2D(2), img),
+        ("BatchNorm2D train", nn.BatchNorm2D(3), img),
+        ("BatchNorm2D eval", _eval_batchnorm(r), img),
+        ("Dropout 0.3", nn.Dropout(0.3, seed=1), img),
+        ("ReLU", nn.ReLU(), away_from_zero((2, 3, 4, 4), r)),
+        ("LeakyReLU", nn.LeakyReLU(0.1), away_from_zero((2, 3, 4, 4), r)),
+        ("Tanh", nn.Tanh(), img),
+        ("Sigmoid", nn.Sigmoid(), img),
+        ("Softmax", nn.Softmax(axis=1), img),
+        ("Flatten", nn.Flatten(), img),
+        ("Reshape", nn.Reshape((6, 18)), img),
+        ("Sequential", nn.Sequential(nn.Conv2D(3, 4, 3, padding=1, rng=r), nn.Tanh(),
+                                     nn.Flatten(), nn.Dense(144, 3, rng=r)), img),
+        ("Residual", nn.Residual(nn.Sequential(nn.Conv2D(3, 3, 3, padding=1, rng=r), nn.Tanh())), img),
+        ("Residual + 1x1 shortcut", nn.Residual(nn.Conv2D(3, 4, 3, padding=1, rng=r),
+                                                shortcut=nn.Conv2D(3, 4, 1, rng=r)), img),
+        ("SkipConcat (U-Net level)", nn.SkipConcat(nn.Sequential(
+            nn.MaxPool2D(2), nn.Conv2D(3, 2, 3, padding=1, rng=r), nn.Sigmoid(),
+            nn.Upsample2D(2))), img),
+    ]
+    logits = r.standard_normal((2, 4, 3, 3))
+    soft = r.random((2, 4, 3, 3))
+    soft /= soft.sum(axis=1, keepdims=True)
+    labels = r.integers(0, 4, size=(2, 3, 3))
+    weights = np.array([0.5, 2.0, 1.0, 3.0])
+    pred, target = r.standard_normal((3, 4)), r.standard_normal((3, 4))
+    losses = [
+        ("MSELoss", nn.MSELoss(), (pred, target)),
+        ("L1Loss", nn.L1Loss(), (pred, pred - away_from_zero(pred.shape, r))),
+        ("SmoothL1Loss", nn.SmoothL1Loss(beta=0.5), (pred, pred - _away_from(pred.shape, r, 0.5))),
+        ("SoftmaxCrossEntropyLoss int", nn.SoftmaxCrossEntropyLoss(), (logits, labels)),
+        ("SoftmaxCrossEntropyLoss int weighted", nn.SoftmaxCrossEntropyLoss(weights), (logits, labels)),
+        ("SoftmaxCrossEntropyLoss soft", nn.SoftmaxCrossEntropyLoss(), (logits, soft)),
+        ("SoftmaxCrossEntropyLoss soft weighted", nn.SoftmaxCrossEntropyLoss(weights), (logits, soft)),
+        ("SoftmaxCrossEntropyLoss (N, C)", nn.SoftmaxCrossEntropyLoss(), (r.standard_normal((5, 3)),
+                                                                          r.integers(0, 3, size=5))),
+    ]
+    return layers, losses
+
+
+def _eval_batchnorm(rng):
+    import nn
+
+    bn = nn.BatchNorm2D(3)
+    bn.forward(rng.standard_normal((4, 3, 5, 5)).astype(np.float32) * 2 + 1)
+    bn.params["gamma"][:] = rng.uniform(0.5, 1.5, 3)
+    bn.params["beta"][:] = rng.standard_normal(3)
+    return bn.eval()
+
+
+def _away_from(shape, rng, kink):
+    """Differences whose magnitudes stay at least 0.1 away from ``kink`` (and from 0)."""
+    d = rng.uniform(0.1, 2 * kink - 0.1, size=shape) if kink > 0.2 else rng.uniform(0.1, 1, size=shape)
+    d = np.where(np.abs(d - kink) < 0.1, d + 0.2, d)
+    return d * rng.choice([-1.0, 1.0], size=shape)
+
+
+def main():
+    import time
+
+    started = time.perf_counter()
+    layers, losses = cases(np.random.default_rng(2024))
+    rows = []
+    for label, layer, x in layers:
+        errors = check_layer(layer, x)
+        worst = max(errors, key=errors.get)
+        rows.append((label, worst, errors[worst]))
+    for label, loss, (pred, target) in losses:
+        rows.append((label, "pred", check_loss(loss, pred, target)))
+    width = max(len(r[0]) for r in rows)
+    print(f"{'layer / loss':<{width}}  {'worst at':<12}  max relative error")
+    print("-" * (width + 34))
+    for label, where, err in rows:
+        print(f"{label:<{width}}  {where:<12}  {err:.2e}")
+    worst = max(r[2] for r in rows)
+    print("-" * (width + 34))
+    print(f"{len(rows)} checks, worst {worst:.2e}, {time.perf_counter() - started:.1f} s "
+          f"(float64, centred differences)")
+
+
+if __name__ == "__main__":
+    main()
