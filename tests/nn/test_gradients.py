@@ -1,0 +1,55 @@
+"""Numerical gradient checks (float64, five-point centred differences) of every layer,
+container and loss; smooth pieces must agree to better than 1e-7."""
+
+import numpy as np
+import pytest
+
+import nn
+from nn.gradcheck import cases, check_layer, check_loss, check_model, relative_error
+
+LAYERS, LOSSES = cases(np.random.default_rng(2024))
+
+
+@pytest.mark.parametrize("label,layer,x", LAYERS, ids=[c[0] for c in LAYERS])
+def test_layer_gradients(label, layer, x):
+    errors = check_layer(layer, x, seed=1)
+    assert set(errors) == {"x"} | {name for name, _, _ in layer.parameters()}
+    assert max(errors.values()) < 1e-7, errors
+
+
+@pytest.mark.parametrize("label,loss,data", LOSSES, ids=[c[0] for c in LOSSES])
+def test_loss_gradients(label, loss, data):
+    pred, target = data
+    assert check_loss(loss, pred, target) < 1e-7
+
+
+def test_whole_model_gradients_through_a_loss():
+    # No bias before batch-norm: its gradient is exactly 0 and only rounding noise remains.
+    rng = np.random.default_rng(5)
+    model = nn.Sequential(
+        nn.Conv2D(2, 4, 3, padding=1, bias=False, rng=rng), nn.BatchNorm2D(4), nn.LeakyReLU(0.1),
+        nn.SkipConcat(nn.Sequential(nn.MaxPool2D(2), nn.Conv2D(4, 4, 3, padding=1, rng=rng),
+                                    nn.Tanh(), nn.ConvTranspose2D(4, 2, 2, stride=2, rng=rng))),
+        nn.Residual(nn.Sequential(nn.Conv2D(6, 6, 3, padding=2, dilation=2, rng=rng), nn.Sigmoid())),
+        nn.Conv2D(6, 3, 1, rng=rng),
+    )
+    x = rng.standard_normal((2, 2, 4, 4))
+    y = rng.integers(0, 3, size=(2, 4, 4))
+    errors = check_model(model, nn.SoftmaxCrossEntropyLoss(weights=[1.0, 2.0, 0.5]), x, y)
+    assert len(errors) == 1 + len(list(model.parameters()))
+    assert max(errors.values()) < 1e-7, errors
+
+
+def test_relative_error_is_the_cs231n_formula():
+    a, n = np.array([1.0, 0.0, -2.0]), np.array([1.1, 0.0, -2.0])
+    assert relative_error(a, n) == pytest.approx(0.1 / 2.1)
+    assert relative_error(np.zeros(2), np.zeros(2)) == 0.0
+
+
+def test_gradcheck_catches_a_wrong_backward():
+    class WrongTanh(nn.Tanh):
+        def backward(self, dout):
+            return dout * (1 - self._y)  # deliberately wrong
+
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    assert check_layer(WrongTanh(), x)["x"] > 1e-2
