@@ -1,0 +1,187 @@
+"""k-means clustering: greedy k-means++ seeding, Lloyd iterations, restarts.
+
+``kmeans(points, k)`` minimises the inertia
+
+    J(C, l) = sum_i || x_i - c_{l_i} ||^2,      x_i: (d,), c_j: (d,), l_i in {0..k-1}
+
+by Lloyd's alternation (assign every point to its nearest centre, move every centre to the
+mean of its points) from ``n_init`` k-means++ starts, and keeps the run with the lowest J.
+
+Choices, and why:
+- **Seeding** is the greedy k-means++ of Arthur & Vassilvitskii (2007) as scikit-learn uses it:
+  each new centre is the best (lowest resulting potential) of ``2 + floor(ln k)`` candidates
+  drawn with probability proportional to D(x)^2. It is markedly more robust than plain
+  k-means++ for a handful of restarts. The random draws come from a host-side
+  ``numpy.random.Generator`` seeded with ``seed``, so NumPy and CuPy runs make the same draws
+  (they can still part ways where two candidates are equally good up to rounding).
+- **Convergence** is exact: iterations stop when no assignment changes (or after
+  ``max_iter``), not at a centre-shift tolerance; the returned labels are the assignment to
+  the returned centres, and the centres are the means of their points.
+- **Empty clusters** (possible after an update) are re-seeded at the points farthest from
+  their current centres, one distinct point per empty cluster, and iterations continue.
+- **Fewer distinct points than k** (tiny images, flat colours): seeding stops finding new
+  positions once the potential is zero; the remaining centres repeat the first centre, stay
+  empty (ties go to the lowest centre index) and are returned as such. The call never fails
+  for that reason; callers wanting exactly k distinct colours must check.
+- **Memory**: point-to-centre distances are computed in chunks of ``_CHUNK`` rows, so peak
+  extra memory is ``O(_CHUNK * k)`` whatever the number of points.
+
+Arrays may be NumPy or CuPy (``xp = get_array_module(points)``). Integer input (uint8 pixels)
+is computed in float64; float32 stays float32; float64 stays float64.
+"""
+
+import math
+
+import numpy as np
+
+from nn.backend import get_array_module
+
+_CHUNK = 65536
+
+
+def _as_float(points, xp):
+    points = xp.asarray(points)
+    if points.dtype.kind != "f":
+        points = points.astype(xp.float64)
+    return points
+
+
+def _sq_dist_to_centers(points, centers, xp):
+    """(n, k) squared distances, by direct differences (exact enough for ties), one chunk."""
+    diff = points[:, None, :] - centers[None, :, :]
+    return xp.einsum("nkd,nkd->nk", diff, diff)
+
+
+def _assign(points, centers, xp):
+    """Nearest centre per point (ties to the lowest index) and its squared distance.
+
+    points: (n, d), centers: (k, d) -> labels (n,) int64, sq_dist (n,) in the points' dtype.
+    """
+    n = points.shape[0]
+    labels = xp.empty(n, dtype=xp.int64)
+    best = xp.empty(n, dtype=points.dtype)
+    for start in range(0, n, _CHUNK):
+        d2 = _sq_dist_to_centers(points[start:start + _CHUNK], centers, xp)
+        lab = xp.argmin(d2, axis=1)
+        labels[start:start + _CHUNK] = lab
+        best[start:start + _CHUNK] = xp.take_along_axis(d2, lab[:, None], axis=1)[:, 0]
+    return labels, best
+
+
+def _min_sq_dist(points, center, xp):
+    """(n,) squared distance of every point to one centre (d,)."""
+    diff = points - center[None, :]
+    return xp.einsum("nd,nd->n", diff, diff)
+
+
+def _seed_plus_plus(points, k, rng, xp):
+    """Greedy k-means++: (k, d) initial centres drawn with the host generator ``rng``."""
+    n = points.shape[0]
+    trials = 2 + int(math.log(k))
+    first = int(rng.integers(n))
+    centers = [points[first]]
+    closest = _min_sq_dist(points, points[first], xp)
+    for _ in range(1, k):
+        cumulative = xp.cumsum(closest.astype(xp.float64))
+        total = float(cumulative[-1])
+        if total <= 0.0:
+            centers.append(centers[0])
+            continue
+        draws = xp.asarray(rng.random(trials) * total)
+        candidates = xp.minimum(xp.searchsorted(cumulative, draws, side="right"), n - 1)
+        # potential after adding each candidate; keep the lowest (first on ties)
+        cand_d = xp.stack([_min_sq_dist(points, points[c], xp) for c in candidates])
+        cand_d = xp.minimum(cand_d, closest[None, :])
+        best = int(xp.argmin(cand_d.sum(axis=1, dtype=xp.float64)))
+        centers.append(points[candidates[best]])
+        closest = cand_d[best]
+    return xp.stack(centers)
+
+
+def _update(points, labels, k, xp):
+    """Means of the clusters (k, d) and their sizes (k,); empty clusters give NaN rows."""
+    counts = xp.bincount(labels, minlength=k)
+    sums = xp.stack(
+        [xp.bincount(labels, weights=points[:, j], minlength=k) for j in range(points.shape[1])],
+        axis=1,
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = sums / counts[:, None]
+    return means.astype(points.dtype), counts
+
+
+def _reseed_empty(points, centers, labels, sq_dist, counts, xp):
+    """Move empty clusters to the points farthest from their centres (in place on centers)."""
+    empty = xp.nonzero(counts == 0)[0]
+    if empty.size == 0:
+        return
+    far = xp.argsort(-sq_dist, kind="stable")[: empty.size]
+    usable = sq_dist[far] > 0
+    for slot, point, ok in zip(empty.tolist(), far.tolist(), usable.tolist()):
+        if ok:
+            centers[slot] = points[point]
+            labels[point] = slot
+            sq_dist[point] = 0
+
+
+def _lloyd(points, centers, max_iter, xp):
+    """Lloyd iterations from ``centers`` until the labels stop changing (or max_iter)."""
+    k = centers.shape[0]
+    labels, sq_dist = _assign(points, centers, xp)
+    for _ in range(max_iter):
+        means, counts = _update(points, labels, k, xp)
+        centers = xp.where(counts[:, None] > 0, means, centers)
+        _reseed_empty(points, centers, labels, sq_dist, counts, xp)
+        new_labels, sq_dist = _assign(points, centers, xp)
+        changed = bool((new_labels != labels).any())
+        labels = new_labels
+        if not changed:
+            break
+    return centers, labels
+
+
+def inertia(points, centers, labels):
+    """Sum of squared distances of the points to their centres, as a Python float.
+
+    points: (n, d), centers: (k, d), labels: (n,) ints in [0, k). Accumulated in float64.
+    """
+    xp = get_array_module(points, centers, labels)
+    points = _as_float(points, xp)
+    centers = xp.asarray(centers)
+    total = 0.0
+    for start in range(0, points.shape[0], _CHUNK):
+        diff = points[start:start + _CHUNK].astype(xp.float64) - centers[
+            labels[start:start + _CHUNK]
+        ].astype(xp.float64)
+        total += float((diff * diff).sum())
+    return total
+
+
+def kmeans(points, k, *, seed=0, n_init=4, max_iter=300):
+    """Cluster ``points`` into ``k`` groups; the best of ``n_init`` seeded runs.
+
+    points: (n, d) array (NumPy or CuPy; any real dtype). Returns ``(centers, labels)``:
+    centers (k, d) float (float32 for float32 input, else float64), labels (n,) int64 with
+    ``labels[i]`` the index of the centre nearest to ``points[i]`` (lowest index on ties).
+    Raises ValueError for an empty or non-2-D input, non-finite values, or k < 1.
+    """
+    xp = get_array_module(points)
+    points = _as_float(points, xp)
+    if points.ndim != 2 or points.shape[0] == 0:
+        raise ValueError(f"kmeans needs a non-empty (n, d) array of points, got shape {points.shape}")
+    if int(k) != k or k < 1:
+        raise ValueError(f"kmeans needs a whole number of clusters k >= 1, got {k!r}")
+    if n_init < 1 or max_iter < 1:
+        raise ValueError("kmeans needs n_init >= 1 and max_iter >= 1")
+    if not bool(xp.isfinite(points).all()):
+        raise ValueError("kmeans got points with NaN or infinite values")
+    k = int(k)
+    rng = np.random.default_rng(seed)
+    best = None
+    for _ in range(n_init):
+        centers = _seed_plus_plus(points, k, rng, xp)
+        centers, labels = _lloyd(points, centers, max_iter, xp)
+        score = inertia(points, centers, labels)
+        if best is None or score < best[0]:
+            best = (score, centers, labels)
+    return best[1], best[2]
