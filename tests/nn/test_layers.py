@@ -1,0 +1,174 @@
+"""Layer behaviour beyond gradients: dtype, no mutation, train vs eval, shapes."""
+
+import numpy as np
+import pytest
+
+import nn
+from nn.gradcheck import distinct_values
+
+
+def _layers():
+    rng = np.random.default_rng(0)
+    return [
+        (nn.Dense(12, 5, rng=rng), (4, 12)),
+        (nn.Conv2D(3, 4, 3, padding=1, rng=rng), (2, 3, 8, 8)),
+        (nn.Conv2D(3, 4, 3, stride=2, dilation=2, padding=2, rng=rng), (2, 3, 8, 8)),
+        (nn.Conv2D(3, 4, 1, rng=rng), (2, 3, 8, 8)),
+        (nn.ConvTranspose2D(3, 2, 4, stride=2, padding=1, rng=rng), (2, 3, 8, 8)),
+        (nn.MaxPool2D(2), (2, 3, 8, 8)),
+        (nn.Upsample2D(2), (2, 3, 8, 8)),
+        (nn.BatchNorm2D(3), (2, 3, 8, 8)),
+        (nn.Dropout(0.5, seed=0), (2, 3, 8, 8)),
+        (nn.ReLU(), (2, 3, 8, 8)),
+        (nn.LeakyReLU(), (2, 3, 8, 8)),
+        (nn.Tanh(), (2, 3, 8, 8)),
+        (nn.Sigmoid(), (2, 3, 8, 8)),
+        (nn.Softmax(), (2, 3, 8, 8)),
+        (nn.Flatten(), (2, 3, 8, 8)),
+        (nn.Reshape((3, 64)), (2, 3, 8, 8)),
+        (nn.Residual(nn.Conv2D(3, 3, 3, padding=1, rng=rng)), (2, 3, 8, 8)),
+        (nn.SkipConcat(nn.Conv2D(3, 2, 3, padding=1, rng=rng)), (2, 3, 8, 8)),
+    ]
+
+
+@pytest.mark.parametrize("layer,shape", _layers(), ids=lambda v: type(v).__name__)
+def test_float32_stays_float32_and_inputs_are_not_mutated(layer, shape):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(shape).astype(np.float32)
+    x_copy = x.copy()
+    y = layer.forward(x)
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(x, x_copy)
+    dout = rng.standard_normal(y.shape).astype(np.float32)
+    dout_copy = dout.copy()
+    dx = layer.backward(dout)
+    assert dx.dtype == np.float32 and dx.shape == x.shape
+    np.testing.assert_array_equal(dout, dout_copy)
+    np.testing.assert_array_equal(x, x_copy)
+    for name, param, grad in layer.parameters():
+        assert grad is not None and grad.dtype == np.float32 and grad.shape == param.shape, name
+
+
+def test_backward_overwrites_gradients():
+    rng = np.random.default_rng(2)
+    layer = nn.Dense(3, 2, rng=rng)
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    layer.forward(x)
+    layer.backward(np.ones((4, 2), np.float32))
+    first = layer.grads["W"].copy()
+    layer.forward(x)
+    layer.backward(np.ones((4, 2), np.float32))
+    np.testing.assert_array_equal(layer.grads["W"], first)
+
+
+def test_conv_output_shapes_follow_the_formula():
+    x = np.zeros((1, 2, 11, 9), np.float32)
+    y = nn.Conv2D(2, 3, 3, stride=2, padding=1, dilation=2).forward(x)
+    assert y.shape == (1, 3, (11 + 2 - 4 - 1) // 2 + 1, (9 + 2 - 4 - 1) // 2 + 1)
+    assert nn.ConvTranspose2D(2, 3, 4, stride=2, padding=1).forward(x).shape == (1, 3, 22, 18)
+
+
+def test_dropout_train_masks_and_scales_eval_is_identity():
+    x = np.ones((200, 50), np.float32)
+    layer = nn.Dropout(0.3, seed=4)
+    y = layer.forward(x)
+    kept = y != 0
+    assert abs(kept.mean() - 0.7) < 0.02
+    np.testing.assert_allclose(y[kept], 1 / 0.7, rtol=1e-6)
+    np.testing.assert_array_equal(layer.backward(x), y)
+    assert layer.eval().forward(x) is x
+
+
+def test_dropout_is_deterministic_under_a_seed():
+    x = np.ones((10, 10), np.float32)
+    a, b = nn.Dropout(0.5, seed=3), nn.Dropout(0.5, seed=3)
+    first = a.forward(x)
+    np.testing.assert_array_equal(first, b.forward(x))
+    assert not np.array_equal(first, a.forward(x))  # the stream moves on
+    a.reset_rng()
+    np.testing.assert_array_equal(a.forward(x), first)
+
+
+def test_dropout_edge_probabilities():
+    x = np.ones((4, 4), np.float32)
+    np.testing.assert_array_equal(nn.Dropout(0.0).forward(x), x)
+    np.testing.assert_array_equal(nn.Dropout(1.0, seed=0).forward(x), 0)
+    with pytest.raises(ValueError):
+        nn.Dropout(1.5)
+
+
+def test_batchnorm_train_statistics_and_running_update_match_pytorch_rules():
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal((4, 3, 5, 5)) * [[[[2.0]], [[0.5]], [[1.0]]]] + 3).astype(np.float64)
+    bn = nn.BatchNorm2D(3, momentum=0.1).astype(np.float64)
+    y = bn.forward(x)
+    np.testing.assert_allclose(y.mean(axis=(0, 2, 3)), 0, atol=1e-12)
+    np.testing.assert_allclose(y.var(axis=(0, 2, 3)), 1, atol=1e-3)  # eps = 1e-5
+    m = 4 * 5 * 5
+    np.testing.assert_allclose(bn.buffers["running_mean"], 0.1 * x.mean(axis=(0, 2, 3)))
+    np.testing.assert_allclose(bn.buffers["running_var"], 0.9 + 0.1 * x.var(axis=(0, 2, 3)) * m / (m - 1))
+    assert {name for name, _, _ in bn.parameters()} == {"gamma", "beta"}
+    assert set(bn.state_dict()) == {"gamma", "beta", "running_mean", "running_var"}
+
+
+def test_batchnorm_eval_uses_running_statistics_and_leaves_them_alone():
+    rng = np.random.default_rng(6)
+    bn = nn.BatchNorm2D(2)
+    for _ in range(30):
+        bn.forward((rng.standard_normal((8, 2, 4, 4)) * 2 + 5).astype(np.float32))
+    mean, var = bn.buffers["running_mean"].copy(), bn.buffers["running_var"].copy()
+    bn.eval()
+    x = rng.standard_normal((1, 2, 3, 3)).astype(np.float32)
+    expected = (x - mean[None, :, None, None]) / np.sqrt(var[None, :, None, None] + 1e-5)
+    np.testing.assert_allclose(bn.forward(x), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(bn.buffers["running_mean"], mean)
+    assert abs(mean.mean() - 5) < 0.3 and abs(var.mean() - 4) < 0.6
+
+
+def test_batchnorm_matches_torch_in_train_and_eval():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 4, 5, 5)).astype(np.float32)
+    ours, ref = nn.BatchNorm2D(4), torch.nn.BatchNorm2d(4)
+    for _ in range(3):
+        np.testing.assert_allclose(ours.forward(x), ref(torch.from_numpy(x)).detach().numpy(),
+                                   rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(ours.buffers["running_var"], ref.running_var.numpy(), rtol=1e-5)
+    ours.eval(), ref.eval()
+    np.testing.assert_allclose(ours.forward(x), ref(torch.from_numpy(x)).detach().numpy(),
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_sigmoid_and_softmax_are_stable_for_large_inputs():
+    x = np.array([[-1000.0, 0.0, 1000.0]], np.float32)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        np.testing.assert_allclose(nn.Sigmoid().forward(x), [[0.0, 0.5, 1.0]])
+        np.testing.assert_allclose(nn.Softmax(axis=1).forward(x), [[0.0, 0.0, 1.0]])
+
+
+def test_upsample_repeats_blocks_and_backward_sums_them():
+    x = np.arange(4, dtype=np.float32).reshape(1, 1, 2, 2)
+    layer = nn.Upsample2D(2)
+    y = layer.forward(x)
+    np.testing.assert_array_equal(y[0, 0], [[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]])
+    np.testing.assert_array_equal(layer.backward(np.ones_like(y)), np.full((1, 1, 2, 2), 4.0))
+
+
+def test_maxpool_on_distinct_values_picks_the_window_max():
+    x = distinct_values((1, 1, 4, 4), np.random.default_rng(0))
+    y = nn.MaxPool2D(2).forward(x)
+    assert y[0, 0, 0, 0] == x[0, 0, :2, :2].max()
+
+
+def test_residual_and_skipconcat_accumulate_both_paths():
+    x = np.ones((1, 2, 3, 3))
+    res = nn.Residual(nn.Sequential(nn.LeakyReLU(2.0)))  # body(x) = x for x > 0
+    np.testing.assert_array_equal(res.forward(x), 2 * x)
+    np.testing.assert_array_equal(res.backward(np.ones_like(x)), 2 * x)
+    skip = nn.SkipConcat(nn.Conv2D(2, 1, 1, bias=False, dtype=np.float64))
+    skip.body.params["W"][...] = 3.0
+    y = skip.forward(x)
+    assert y.shape == (1, 3, 3, 3)
+    np.testing.assert_array_equal(y[:, 2], 6.0)
+    dx = skip.backward(np.ones_like(y))
+    np.testing.assert_array_equal(dx, 1 + 3.0)

@@ -1,0 +1,88 @@
+"""Loss values and gradients against hand values and, when importable, PyTorch."""
+
+import numpy as np
+import pytest
+
+import nn
+
+
+def test_regression_losses_by_hand():
+    pred = np.array([[1.0, 2.0], [3.0, -1.0]], np.float32)
+    target = np.array([[0.0, 2.0], [1.0, 0.5]], np.float32)
+    d = pred - target
+    mse = nn.MSELoss()
+    assert float(mse(pred, target)) == pytest.approx(np.mean(d ** 2))
+    np.testing.assert_allclose(mse.backward(), 2 * d / 4)
+    l1 = nn.L1Loss()
+    assert float(l1(pred, target)) == pytest.approx(np.mean(np.abs(d)))
+    np.testing.assert_allclose(l1.backward(), np.sign(d) / 4)
+    sl1 = nn.SmoothL1Loss(beta=1.0)
+    per = np.where(np.abs(d) < 1, 0.5 * d ** 2, np.abs(d) - 0.5)
+    assert float(sl1(pred, target)) == pytest.approx(per.mean())
+    assert mse.backward().dtype == np.float32 and mse(pred, target).dtype == np.float32
+
+
+def test_cross_entropy_integer_targets_by_hand():
+    logits = np.array([[2.0, 0.0, -1.0], [0.5, 0.5, 0.5]])
+    target = np.array([0, 2])
+    p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    loss = nn.SoftmaxCrossEntropyLoss()
+    assert float(loss(logits, target)) == pytest.approx(-np.log(p[[0, 1], [0, 2]]).mean())
+    onehot = np.eye(3)[target]
+    np.testing.assert_allclose(loss.backward(), (p - onehot) / 2)
+
+
+def test_cross_entropy_is_stable_for_huge_logits():
+    logits = np.array([[1e4, -1e4, 0.0]], np.float32)
+    loss = nn.SoftmaxCrossEntropyLoss()
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        assert float(loss(logits, np.array([1]))) == pytest.approx(2e4)
+
+
+def test_cross_entropy_rejects_bad_targets():
+    loss = nn.SoftmaxCrossEntropyLoss()
+    with pytest.raises(ValueError, match="class indices"):
+        loss(np.zeros((2, 3)), np.array([0, 3]))
+    with pytest.raises(ValueError, match="targets must be"):
+        loss(np.zeros((2, 3, 4, 4)), np.zeros((2, 4), int))
+    with pytest.raises(ValueError, match="class weights"):
+        nn.SoftmaxCrossEntropyLoss(weights=[1.0, 2.0])(np.zeros((2, 3)), np.array([0, 1]))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("soft", [False, True])
+def test_cross_entropy_matches_torch(weighted, soft):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    logits = rng.standard_normal((3, 4, 5, 6))
+    weights = rng.uniform(0.2, 3.0, 4) if weighted else None
+    if soft:
+        target = rng.random((3, 4, 5, 6))
+        target /= target.sum(axis=1, keepdims=True)
+        t_ref = torch.from_numpy(target)
+    else:
+        target = rng.integers(0, 4, size=(3, 5, 6))
+        t_ref = torch.from_numpy(target)
+    ours = nn.SoftmaxCrossEntropyLoss(weights)
+    value = float(ours(logits, target))
+    grad = ours.backward()
+    x = torch.from_numpy(logits).requires_grad_()
+    w = None if weights is None else torch.from_numpy(weights)
+    ref = torch.nn.functional.cross_entropy(x, t_ref, weight=w)
+    ref.backward()
+    assert value == pytest.approx(ref.item(), rel=1e-12)
+    np.testing.assert_allclose(grad, x.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5, 2.0])
+def test_smooth_l1_matches_torch(beta):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    pred, target = rng.standard_normal((4, 5)) * 2, rng.standard_normal((4, 5))
+    ours = nn.SmoothL1Loss(beta)
+    value = float(ours(pred, target))
+    x = torch.from_numpy(pred).requires_grad_()
+    ref = torch.nn.functional.smooth_l1_loss(x, torch.from_numpy(target), beta=beta)
+    ref.backward()
+    assert value == pytest.approx(ref.item(), rel=1e-12)
+    np.testing.assert_allclose(ours.backward(), x.grad.numpy(), rtol=1e-10)

@@ -1,0 +1,128 @@
+"""Optimizer maths against PyTorch's torch.optim (when importable) and by hand."""
+
+import numpy as np
+import pytest
+
+import nn
+
+
+def _model_and_grads(seed=0, scale=1.0):
+    rng = np.random.default_rng(seed)
+    model = nn.Sequential(nn.Dense(4, 3, rng=rng, dtype=np.float64), nn.Tanh(),
+                          nn.Dense(3, 2, rng=rng, dtype=np.float64))
+    grads = [{k: rng.standard_normal(v.shape) * scale for k, v in layer.params.items()}
+             for layer in model.layers]
+    return model, grads
+
+
+def _run(model, optimizer, grad_steps):
+    """Apply optimizer steps with the given per-step gradients (set directly)."""
+    for grads_at_step in grad_steps:
+        for layer, grads in zip(model.layers, grads_at_step):
+            layer.grads.update({k: g.copy() for k, g in grads.items()})
+        optimizer.step()
+
+
+def _torch_run(torch, model, make_opt, grad_steps):
+    params = [torch.tensor(p.copy(), requires_grad=True) for _, p, _ in model.parameters()]
+    opt = make_opt(params)
+    for grads_at_step in grad_steps:
+        flat = [g for grads in grads_at_step for g in grads.values()]
+        for p, g in zip(params, flat):
+            p.grad = torch.from_numpy(g.copy())
+        opt.step()
+    return [p.detach().numpy() for p in params]
+
+
+OPTIMIZERS = [
+    ("sgd", dict(lr=0.1), dict(lr=0.1)),
+    ("sgd", dict(lr=0.05, momentum=0.9), dict(lr=0.05, momentum=0.9)),
+    ("sgd", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
+     dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("sgd", dict(lr=0.05, momentum=0.5, dampening=0.3), dict(lr=0.05, momentum=0.5, dampening=0.3)),
+    ("adam", dict(lr=1e-2), dict(lr=1e-2)),
+    ("adam", dict(lr=3e-3, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
+     dict(lr=3e-3, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)),
+]
+
+
+@pytest.mark.parametrize("kind,ours_kw,torch_kw", OPTIMIZERS)
+def test_optimizers_match_torch_optim(kind, ours_kw, torch_kw):
+    torch = pytest.importorskip("torch")
+    model, _ = _model_and_grads()
+    rng = np.random.default_rng(9)
+    steps = [[{k: rng.standard_normal(v.shape) for k, v in layer.params.items()}
+              for layer in model.layers] for _ in range(5)]
+    cls, torch_cls = (nn.SGD, torch.optim.SGD) if kind == "sgd" else (nn.Adam, torch.optim.Adam)
+    expected = _torch_run(torch, model, lambda ps: torch_cls(ps, **torch_kw), steps)
+    _run(model, cls(model, **ours_kw), steps)
+    for (name, p, _), e in zip(model.parameters(), expected):
+        np.testing.assert_allclose(p, e, rtol=1e-12, atol=1e-14, err_msg=name)
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 1e6])
+def test_adam_first_step_is_about_lr_whatever_the_gradient_scale(scale):
+    model, grads = _model_and_grads(scale=scale)
+    # Entries at least 0.1 * scale in size, so eps = 1e-8 is negligible next to |g|.
+    grads = [{k: np.where(g >= 0, g + 0.1 * scale, g - 0.1 * scale) for k, g in d.items()}
+             for d in grads]
+    before = [p.copy() for _, p, _ in model.parameters()]
+    _run(model, nn.Adam(model, lr=1e-3), [grads])
+    for b, (_, p, _) in zip(before, model.parameters()):
+        np.testing.assert_allclose(np.abs(p - b), 1e-3, rtol=1e-4)
+
+
+def test_sgd_step_by_hand_and_parameters_updated_in_place():
+    model, grads = _model_and_grads()
+    w = model.layers[0].params["W"]
+    expected = w - 0.5 * grads[0]["W"]
+    _run(model, nn.SGD(model, lr=0.5), [grads])
+    assert model.layers[0].params["W"] is w
+    np.testing.assert_allclose(w, expected)
+
+
+def test_optimizer_skips_parameters_without_gradients_and_keeps_dtype():
+    model = nn.Sequential(nn.Dense(2, 2, rng=0))
+    w = model.layers[0].params["W"].copy()
+    nn.Adam(model).step()
+    np.testing.assert_array_equal(model.layers[0].params["W"], w)
+    model.forward(np.ones((1, 2), np.float32))
+    model.backward(np.ones((1, 2), np.float32))
+    nn.Adam(model, weight_decay=0.1).step()
+    assert model.layers[0].params["W"].dtype == np.float32
+
+
+class _FakeOpt:
+    def __init__(self, lr):
+        self.lr = lr
+
+
+def test_step_and_cosine_schedules_match_torch():
+    torch = pytest.importorskip("torch")
+    p = [torch.zeros(1, requires_grad=True)]
+    for ours_cls, torch_cls, kw, tkw in [
+        (nn.StepLR, torch.optim.lr_scheduler.StepLR, dict(step_size=3, gamma=0.5), dict(step_size=3, gamma=0.5)),
+        (nn.CosineLR, torch.optim.lr_scheduler.CosineAnnealingLR, dict(t_max=7, eta_min=0.01),
+         dict(T_max=7, eta_min=0.01)),
+    ]:
+        opt = torch.optim.SGD(p, lr=0.2)
+        ref = torch_cls(opt, **tkw)
+        ours = ours_cls(_FakeOpt(0.2), **kw)
+        for _ in range(7):
+            opt.step()
+            ref.step()
+            ours.step()
+            assert ours.lr == pytest.approx(opt.param_groups[0]["lr"], rel=1e-9)
+
+
+def test_reduce_on_plateau_matches_torch():
+    torch = pytest.importorskip("torch")
+    p = [torch.zeros(1, requires_grad=True)]
+    opt = torch.optim.SGD(p, lr=1.0)
+    ref = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=2, cooldown=1, min_lr=0.1)
+    ours = nn.ReduceLROnPlateau(_FakeOpt(1.0), factor=0.5, patience=2, cooldown=1, min_lr=0.1)
+    for metric in [5, 4, 4, 4, 4, 3.9999, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4]:
+        ref.step(metric)
+        ours.step(metric)
+        assert ours.lr == pytest.approx(opt.param_groups[0]["lr"])
+    assert ours.lr == pytest.approx(0.1)  # held at min_lr
