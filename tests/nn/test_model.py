@@ -1,0 +1,115 @@
+"""Containers: names, state dicts, strict loading, save/load, summary, modes."""
+
+import numpy as np
+import pytest
+
+import nn
+
+
+def _net(seed=0):
+    rng = np.random.default_rng(seed)
+    return nn.Sequential(
+        nn.Conv2D(1, 4, 3, padding=1, rng=rng), nn.BatchNorm2D(4), nn.ReLU(),
+        nn.SkipConcat(nn.Sequential(nn.MaxPool2D(2), nn.Conv2D(4, 4, 3, padding=1, rng=rng),
+                                    nn.Dropout(0.2, seed=1), nn.Upsample2D(2))),
+        nn.Residual(nn.Conv2D(8, 8, 3, padding=1, rng=rng)),
+        nn.Conv2D(8, 2, 1, rng=rng), nn.Tanh(),
+    )
+
+
+def test_parameter_names_are_dotted_paths():
+    names = [name for name, _, _ in _net().parameters()]
+    assert names == ["0.W", "0.b", "1.gamma", "1.beta", "3.body.1.W", "3.body.1.b",
+                     "4.body.W", "4.body.b", "5.W", "5.b"]
+    state = _net().state_dict()
+    assert "1.running_mean" in state and "1.running_var" in state
+    assert len(state) == len(names) + 2
+
+
+def test_parameters_see_the_latest_gradients():
+    net = _net()
+    assert all(g is None for _, _, g in net.parameters())
+    x = np.random.default_rng(1).standard_normal((2, 1, 8, 8)).astype(np.float32)
+    net.backward(np.ones_like(net.forward(x)[:, :2]))
+    grads = {name: g for name, _, g in net.parameters()}
+    assert all(g is not None for g in grads.values())
+    assert grads["4.body.W"] is net.layers[4].body.grads["W"]
+
+
+def test_state_dict_is_a_copy():
+    net = _net()
+    state = net.state_dict()
+    net.layers[0].params["W"] += 1
+    assert not np.array_equal(state["0.W"], net.layers[0].params["W"])
+
+
+def test_save_load_round_trip_gives_identical_outputs(tmp_path):
+    x = np.random.default_rng(2).standard_normal((2, 1, 8, 8)).astype(np.float32)
+    a = _net(0)
+    a.forward(x)  # moves the running statistics away from their initial values
+    a.eval()
+    path = a.save(tmp_path / "model.npz")
+    b = _net(1).load(path).eval()
+    np.testing.assert_array_equal(a.forward(x), b.forward(x))
+    for (name, pa), (_, pb) in zip(a.state_dict().items(), b.state_dict().items()):
+        np.testing.assert_array_equal(pa, pb, err_msg=name)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
+
+
+def test_load_state_dict_is_strict():
+    net = _net()
+    state = net.state_dict()
+    missing = dict(state)
+    del missing["0.W"]
+    with pytest.raises(nn.StateDictError, match="missing"):
+        net.load_state_dict(missing)
+    with pytest.raises(nn.StateDictError, match="unexpected"):
+        net.load_state_dict({**state, "9.W": np.zeros(1, np.float32)})
+    with pytest.raises(nn.StateDictError, match="shape"):
+        net.load_state_dict({**state, "0.W": np.zeros((4, 1, 5, 5), np.float32)})
+    with pytest.raises(nn.StateDictError, match="dtype"):
+        net.load_state_dict({**state, "0.W": state["0.W"].astype(np.float64)})
+
+
+def test_load_keeps_parameter_identity_so_optimizers_keep_working():
+    net = _net()
+    w = net.layers[0].params["W"]
+    net.load_state_dict(_net(5).state_dict())
+    assert net.layers[0].params["W"] is w
+    np.testing.assert_array_equal(w, _net(5).layers[0].params["W"])
+
+
+def test_unreadable_model_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(nn.StateDictError, match="cannot read model file"):
+        _net().load(bad)
+    with pytest.raises(nn.StateDictError, match="cannot read model file"):
+        _net().load(tmp_path / "missing.npz")
+
+
+def test_train_eval_reach_nested_layers():
+    net = _net().eval()
+    assert not net.layers[3].body.layers[2].training
+    net.train()
+    assert net.layers[3].body.layers[2].training
+
+
+def test_summary_lists_layers_shapes_and_parameters():
+    net = _net()
+    text = net.summary((1, 8, 8))
+    assert "3: SkipConcat" in text and "(N, 8, 8, 8)" in text and "(N, 2, 8, 8)" in text
+    assert f"{net.num_parameters():,}" in text.splitlines()[-1]
+    assert net.training  # restored
+    assert "output shape" in net.summary()
+
+
+def test_to_cpu_keeps_arrays_and_device_is_cpu():
+    net = _net().to("cpu")
+    assert net.device == "cpu"
+    assert all(isinstance(p, np.ndarray) for _, p, _ in net.parameters())
+
+
+def test_sequential_rejects_non_layers():
+    with pytest.raises(TypeError):
+        nn.Sequential(nn.ReLU(), "relu")

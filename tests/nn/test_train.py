@@ -1,0 +1,116 @@
+"""The fit loop: learning, determinism, early stopping, divergence, augmentation."""
+
+import numpy as np
+import pytest
+
+import nn
+
+
+def _data(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 3)).astype(np.float32)
+    y = (np.tanh(x @ np.array([[1.0, -2.0], [0.5, 1.0], [-1.5, 0.3]])) * 0.8).astype(np.float32)
+    return x, y
+
+
+def _mlp(seed=0):
+    rng = np.random.default_rng(seed)
+    return nn.Sequential(nn.Dense(3, 32, rng=rng), nn.Tanh(), nn.Dense(32, 2, init="xavier", rng=rng))
+
+
+def test_a_small_network_overfits_a_tiny_dataset():
+    x, y = _data(32)
+    model = _mlp()
+    history = nn.fit(model, nn.MSELoss(), nn.Adam(model, lr=1e-2), x, y, epochs=300,
+                     batch_size=8, progress=False)
+    assert history["train_loss"][-1] < history["train_loss"][0] / 100
+    assert history["epochs_run"] == 300 and not history["stopped_early"]
+
+
+def test_a_small_conv_net_overfits_a_segmentation_toy():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((8, 1, 8, 8)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = nn.Sequential(nn.Conv2D(1, 8, 3, padding=1, rng=rng), nn.ReLU(),
+                          nn.Conv2D(8, 2, 1, rng=rng))
+    history = nn.fit(model, nn.SoftmaxCrossEntropyLoss(), nn.Adam(model, lr=2e-2), x, y,
+                     epochs=300, batch_size=4, progress=False)
+    assert history["train_loss"][-1] < history["train_loss"][0] / 100
+
+
+def test_same_seed_same_run_different_seed_different_order():
+    x, y = _data()
+    runs = []
+    for seed in (3, 3, 4):
+        model = _mlp()
+        h = nn.fit(model, nn.MSELoss(), nn.SGD(model, lr=0.1, momentum=0.9), x, y, epochs=3,
+                   batch_size=10, seed=seed, progress=False)
+        runs.append((h["train_loss"], model.state_dict()["0.W"]))
+    assert runs[0][0] == runs[1][0]
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    assert runs[0][0] != runs[2][0]
+
+
+def test_early_stopping_restores_the_best_weights():
+    x, y = _data(64)
+    x_val, y_val = x[:16], -y[:16]  # a validation set that training makes worse
+    model = _mlp()
+    best = {}
+
+    class Spy(nn.StepLR):
+        def step(self, metric=None):
+            best.setdefault("states", []).append(model.state_dict())
+            super().step(metric)
+
+    opt = nn.Adam(model, lr=1e-2)
+    history = nn.fit(model, nn.MSELoss(), opt, x[16:], y[16:], epochs=50, batch_size=16,
+                     x_val=x_val, y_val=y_val, patience=3, schedule=Spy(opt, step_size=1000),
+                     progress=False)
+    assert history["stopped_early"]
+    assert history["epochs_run"] == history["best_epoch"] + 4
+    assert history["best_loss"] == min(history["val_loss"])
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, best["states"][history["best_epoch"]][name], err_msg=name)
+    assert nn.train.evaluate(model, nn.MSELoss(), x_val, y_val, 16) == pytest.approx(
+        history["best_loss"], rel=1e-5)
+
+
+def test_divergence_raises_a_clear_error():
+    x, y = _data()
+    model = _mlp()
+    model.layers[0].params["W"][0, 0] = np.nan
+    with pytest.raises(nn.TrainingDivergedError, match="epoch 0.*nan.*lower than 0.01"):
+        nn.fit(model, nn.MSELoss(), nn.SGD(model, lr=0.01), x, y, epochs=2, batch_size=8,
+               progress=False)
+
+
+def test_augment_sees_every_batch_with_a_seeded_generator():
+    x, y = _data(20)
+    calls = []
+
+    def augment(xb, yb, rng):
+        calls.append((len(xb), rng.random()))
+        return xb, yb
+
+    for _ in range(2):
+        model = _mlp()
+        nn.fit(model, nn.MSELoss(), nn.SGD(model, lr=0.01), x, y, epochs=2, batch_size=8,
+               augment=augment, progress=False)
+    assert [c[0] for c in calls[:6]] == [8, 8, 4, 8, 8, 4]
+    assert calls[:6] == calls[6:]
+
+
+def test_schedule_changes_the_learning_rate_per_epoch():
+    x, y = _data()
+    model = _mlp()
+    opt = nn.SGD(model, lr=0.1)
+    history = nn.fit(model, nn.MSELoss(), opt, x, y, epochs=4, batch_size=32,
+                     schedule=nn.StepLR(opt, step_size=2, gamma=0.5), progress=False)
+    assert history["lr"] == [0.1, 0.1, 0.05, 0.05]
+
+
+def test_bad_arguments_are_rejected():
+    x, y = _data()
+    model = _mlp()
+    with pytest.raises(ValueError, match="same non-zero number"):
+        nn.fit(model, nn.MSELoss(), nn.SGD(model, lr=0.1), x, y[:5], epochs=1, batch_size=4)
