@@ -203,20 +203,6 @@ def run_reference(agent, args, rgb):
     return target, output, metrics, timings
 
 
-def _json_safe(value):
-    """Floats that JSON can hold: inf / NaN (PSNR of identical images) become None."""
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
 def output_paths(args, agent_name):
     """The three promised files, refusing any that would overwrite an input photo."""
     stem = Path(args.image).stem
@@ -238,22 +224,22 @@ def output_paths(args, agent_name):
 
 def _score_line(name, scores):
     if scores is None:
-        return f"{name:<14} (no colour to compare with)"
+        return f"{name:<18} (no colour to compare with)"
     psnr = scores["psnr"]
     psnr_text = "inf" if not math.isfinite(psnr) else f"{psnr:6.2f}"
-    return (f"{name:<14} {scores['rmse']:7.2f} {psnr_text:>7} {scores['ssim']:6.3f} "
+    return (f"{name:<18} {scores['rmse']:7.2f} {psnr_text:>7} {scores['ssim']:6.3f} "
             f"{scores['delta_e2000']:7.2f} {scores['colorfulness']:7.2f}")
 
 
 def summary_table(agent_name, metrics):
     """The printed summary: the agent's scores next to the baselines (protocol mode)."""
-    header = f"{'':<14} {'RMSE':>7} {'PSNR':>7} {'SSIM':>6} {'dE2000':>7} {'colour':>7}"
+    header = f"{'':<18} {'RMSE':>7} {'PSNR':>7} {'SSIM':>6} {'dE2000':>7} {'colour':>7}"
     if "right" in metrics:
         lines = ["scores on the right half (test data)", header,
                  _score_line(f"{agent_name} agent", metrics["right"])]
         for name, scores in metrics["baselines"].items():
             lines.append(_score_line(f"base: {name}", scores))
-        lines.append(f"{'true colours':<14} {'':>7} {'':>7} {'':>6} {'':>7} "
+        lines.append(f"{'true colours':<18} {'':>7} {'':>7} {'':>6} {'':>7} "
                      f"{metrics['right']['colorfulness_true']:7.2f}")
     else:
         lines = ["scores on the whole image", header, _score_line(f"{agent_name} agent", metrics["image"])]
@@ -277,6 +263,7 @@ def run(args, agent_name, make_agent):
     device = resolve_device(args.device)
     paths = output_paths(args, agent_name)
     rgb = read_rgb(args.image)
+    ensure_output_dir(args.out)
     agent = make_agent(args, device)
 
     if args.reference:
@@ -285,7 +272,6 @@ def run(args, agent_name, make_agent):
         _require_colour(rgb, args.image, "image")
         processed, output, metrics, timings = run_protocol(agent, args, rgb)
 
-    ensure_output_dir(args.out)
     gray = rgb_to_gray(processed)
     panels = [("original", processed), ("gray input", gray), (f"{agent.name} agent", output)]
     timings["total_s"] = time.perf_counter() - total_start
@@ -304,7 +290,7 @@ def run(args, agent_name, make_agent):
     }
     write_png(paths["image"], output)
     comparison_figure(paths["compare"], panels, title=_figure_title(agent.name, metrics))
-    write_json(paths["json"], _json_safe(record))
+    write_json(paths["json"], record)
     print(summary_table(agent.name, metrics))
     if not args.quiet:
         print(f"wrote {paths['image']}, {paths['compare']}, {paths['json']} "

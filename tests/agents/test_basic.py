@@ -1,0 +1,111 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from agents.basic import BasicAgent, color_sweep, vote
+from colorize.color import rgb_to_gray
+from colorize.halves import split_halves
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_vote_clear_winner():
+    labels = np.array([[1, 0, 0, 0, 2, 1]])
+    assert vote(labels, 3).tolist() == [0]
+
+
+@pytest.mark.parametrize("row, expected", [
+    ([2, 0, 1, 0, 1, 2], 2),  # 2-2-2: the nearest neighbour's colour
+    ([1, 0, 0, 1, 1, 0], 1),  # 3-3
+    ([0, 1, 1, 0, 1, 0], 0),  # 3-3, first neighbour again
+    ([3, 1, 2, 2, 1, 0], 1),  # 2-2-1-1: the nearer of the tied colours
+])
+def test_vote_ties_go_to_the_nearest_tied_neighbour(row, expected):
+    assert vote(np.array([row]), 4).tolist() == [expected]
+
+
+def test_vote_many_rows_at_once():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 5, size=(500, 6))
+    winners = vote(labels, 5)
+    for row, w in zip(labels, winners):
+        counts = np.bincount(row, minlength=5)
+        tied = set(np.flatnonzero(counts == counts.max()))
+        assert w == next(c for c in row if c in tied)
+
+
+def textured_image(width=64, height=48, seed=0):
+    """Four colours, each tied to its own gray texture, so patches tell the colour."""
+    rng = np.random.default_rng(seed)
+    colours = np.array([[200, 40, 40], [40, 160, 60], [60, 90, 230], [230, 210, 60]], float)
+    region = (np.arange(height)[:, None] // 12 + np.arange(width)[None, :] // 16) % 4
+    rgb = colours[region] + rng.normal(0, 3, size=(height, width, 3))
+    return np.clip(rgb, 0, 255).astype(np.uint8)
+
+
+def test_repeated_half_is_recoloured_almost_perfectly():
+    left = textured_image(32, 48)
+    rgb = np.concatenate([left, left], axis=1)
+    agent = BasicAgent(colors=4, seed=0, device="cpu").fit(left)
+    out = agent.colorize(rgb_to_gray(split_halves(rgb)[1]))
+    expected = agent.training_output(left)
+    # Every test patch has an identical training patch, and its other neighbours lie in the
+    # same flat region, so all but a few boundary pixels get the left half's colour back.
+    same = (np.abs(out - expected).max(axis=-1) < 1e-3).mean()
+    assert same > 0.99
+
+
+def test_agent_is_deterministic_and_uses_the_palette():
+    rgb = textured_image()
+    left, right = split_halves(rgb)
+    a = BasicAgent(colors=4, seed=3, device="cpu").fit(left).colorize(rgb_to_gray(right))
+    b = BasicAgent(colors=4, seed=3, device="cpu").fit(left).colorize(rgb_to_gray(right))
+    np.testing.assert_array_equal(a, b)
+    palette = BasicAgent(colors=4, seed=3, device="cpu").fit(left).centers
+    assert {tuple(p) for p in a.reshape(-1, 3)} <= {tuple(p) for p in np.asarray(palette)}
+
+
+def test_auto_colors_finds_the_number_of_colours():
+    rgb = textured_image(96, 48)
+    left, _ = split_halves(rgb)
+    agent = BasicAgent(colors="auto", seed=0, device="cpu").fit(left)
+    assert agent.n_colors == 4
+    curve = agent.summary()["auto"]
+    assert curve["chosen"] == 4 and len(curve["k"]) == len(curve["validation_rmse"])
+
+
+def test_color_sweep_error_drops_once_all_colours_are_there():
+    rgb = textured_image(96, 48)
+    left, right = split_halves(rgb)
+    errors = color_sweep(left, right, [2, 4, 8], seed=0)
+    assert errors[1] < 0.5 * errors[0] and errors[2] <= errors[1] * 1.05
+
+
+@pytest.mark.parametrize("kwargs", [{"colors": 0}, {"colors": "many"}, {"neighbors": 0}])
+def test_bad_parameters_are_refused(kwargs):
+    with pytest.raises(ValueError):
+        BasicAgent(**kwargs)
+
+
+def test_cli_writes_exactly_the_promised_files(tmp_path):
+    photo = tmp_path / "photo.png"
+    Image.fromarray(textured_image(40, 24)).save(photo)
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "agents.basic", str(photo), "--out", str(out), "--colors", "4", "--quiet"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert sorted(p.name for p in out.iterdir()) == ["photo_basic.json", "photo_basic.png", "photo_basic_compare.png"]
+    record = json.loads((out / "photo_basic.json").read_text())
+    assert set(record["metrics"]["right"]) == {"rmse", "psnr", "ssim", "delta_e2000", "colorfulness", "colorfulness_true"}
+    assert set(record["metrics"]["baselines"]) == {"gray", "mean_chroma", "gray_lookup"}
+    assert record["parameters"]["n_colors"] == 4
+    assert Image.open(out / "photo_basic.png").size == (40, 24)
+    assert "right half" in result.stdout
