@@ -2,8 +2,8 @@
 
 For a layer, the scalar checked is ``f = sum(forward(x) * G)`` with a fixed random upstream
 gradient ``G``, so ``backward(G)`` must equal ``df/dx`` and ``grads[k] = df/dparams[k]``. Each
-entry is perturbed by ``+-h`` and a five-point centred difference is compared with the analytic value
-by the relative error (CS231n)::
+entry is perturbed by ``+-h`` and ``+-2h``, and the five-point centred difference is compared
+with the analytic value by the relative error (CS231n)::
 
     rel = max over entries of |a - n| / max(1e-8, |a| + |n|)
 
@@ -28,9 +28,9 @@ def relative_error(analytic, numeric):
 
 
 # Five-point centred stencil: f'(x) = (f(x-2h) - 8 f(x-h) + 8 f(x+h) - f(x+2h)) / 12h + O(h^4).
-# Its small truncation error allows h = 1e-3, which divides the rounding noise of f by 1e-3
-# instead of 1e-6; a two-point stencil leaves about 1e-10 of absolute noise, enough to push
-# the relative error of a gradient entry that happens to be near 0 above 1e-7.
+# Its small truncation error allows h = 1e-3, so the rounding noise of f is divided by 1e-3
+# rather than 1e-6; a two-point stencil with h = 1e-6 leaves about 1e-10 of absolute noise,
+# enough to push the relative error of a gradient entry that happens to be near 0 above 1e-7.
 # Differences are taken pairwise first, so an output that a perturbation does not reach gives
 # exactly 0 (a weighted sum 1 - 8 + 8 - 1 of equal values would leave rounding residue).
 _STEPS = (1, -1, 2, -2)
@@ -40,8 +40,9 @@ def numerical_gradient(f, array, h=1e-3):
     """``df/darray`` by centred differences; ``array`` is perturbed in place and restored.
 
     ``f()`` returns a scalar, or an array ``out`` together with the upstream gradient ``G`` as
-    ``(out, G)``: then the stencil is combined output by output before the sum with ``G``, so the outputs a perturbation does not reach cancel exactly instead of adding the
-    rounding noise of a large sum (CS231n's ``eval_numerical_gradient_array``).
+    ``(out, G)``: then the stencil is combined output by output before the sum with ``G``, so
+    the outputs a perturbation does not reach cancel exactly instead of adding the rounding
+    noise of a large sum (CS231n's ``eval_numerical_gradient_array``).
     """
     grad = np.zeros(array.shape, dtype=np.float64)
     flat = array.reshape(-1)

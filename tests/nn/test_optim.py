@@ -101,7 +101,8 @@ def test_step_and_cosine_schedules_match_torch():
     torch = pytest.importorskip("torch")
     p = [torch.zeros(1, requires_grad=True)]
     for ours_cls, torch_cls, kw, tkw in [
-        (nn.StepLR, torch.optim.lr_scheduler.StepLR, dict(step_size=3, gamma=0.5), dict(step_size=3, gamma=0.5)),
+        (nn.StepLR, torch.optim.lr_scheduler.StepLR, dict(step_size=3, gamma=0.5),
+         dict(step_size=3, gamma=0.5)),
         (nn.CosineLR, torch.optim.lr_scheduler.CosineAnnealingLR, dict(t_max=7, eta_min=0.01),
          dict(T_max=7, eta_min=0.01)),
     ]:

@@ -1,0 +1,103 @@
+"""``python -m nn.bench``: Conv2D forward + backward time, and the ratio to PyTorch's CPU conv.
+
+Workload (issue 3): float32, N=16, C 32 -> 32, 64x64, k=3, padding 1. PyTorch, when it imports,
+runs on the same data in the same process with as many threads as NumPy's BLAS uses, so the
+ratio is meaningful on a busy machine where absolute times are not. Also times a 1x1 and a
+stride-2 convolution and, with ``--device gpu``, the engine on CuPy.
+"""
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+from nn.backend import describe_device, get_array_module, to_device
+from nn.layers.conv import Conv2D
+
+
+def blas_threads():
+    """Threads NumPy's BLAS uses (threadpoolctl when installed, else the CPU count)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return os.cpu_count() or 1
+    counts = [info["num_threads"] for info in threadpool_info() if info.get("user_api") == "blas"]
+    return max(counts) if counts else (os.cpu_count() or 1)
+
+
+def _median_time(fn, repeats, sync=lambda: None):
+    fn()
+    sync()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def time_engine(shape, out_channels, kernel, stride, padding, repeats, device="cpu"):
+    """Median seconds of one Conv2D forward + backward on random float32 data."""
+    rng = np.random.default_rng(0)
+    layer = Conv2D(shape[1], out_channels, kernel, stride=stride, padding=padding, rng=rng).to(device)
+    x = to_device(rng.standard_normal(shape).astype(np.float32), device)
+    y = layer.forward(x)
+    dout = to_device(rng.standard_normal(y.shape).astype(np.float32), device)
+    xp = get_array_module(x)
+    sync = (lambda: xp.cuda.Device().synchronize()) if xp is not np else (lambda: None)
+    return _median_time(lambda: (layer.forward(x), layer.backward(dout)), repeats, sync), layer
+
+
+def time_torch(layer, shape, stride, padding, repeats, threads):
+    """Median seconds of torch's conv2d forward + backward (input and weight grads) or None."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.standard_normal(shape).astype(np.float32)).requires_grad_()
+    w = torch.from_numpy(np.array(layer.params["W"])).requires_grad_()
+    b = torch.from_numpy(np.array(layer.params["b"])).requires_grad_()
+    with torch.no_grad():
+        y_shape = torch.nn.functional.conv2d(x, w, b, stride=stride, padding=padding).shape
+    dout = torch.from_numpy(rng.standard_normal(tuple(y_shape)).astype(np.float32))
+
+    def step():
+        x.grad = w.grad = b.grad = None
+        torch.nn.functional.conv2d(x, w, b, stride=stride, padding=padding).backward(dout)
+
+    return _median_time(step, repeats)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--device", default="cpu", choices=("cpu", "gpu"))
+    args = parser.parse_args(argv)
+    threads = blas_threads()
+    print(f"engine on {describe_device(args.device)}; NumPy BLAS threads {threads}; "
+          f"median of {args.repeats} runs of forward + backward")
+    cases = [("k3 p1 (issue 3 workload)", (16, 32, 64, 64), 32, 3, 1, 1),
+             ("1x1", (16, 32, 64, 64), 32, 1, 1, 0),
+             ("k3 s2 p1", (16, 32, 64, 64), 64, 3, 2, 1)]
+    print(f"{'conv (N=16, 32->C_out, 64x64)':<30} {'engine ms':>10} {'torch ms':>10} {'ratio':>7}")
+    for label, shape, c_out, k, s, p in cases:
+        seconds, layer = time_engine(shape, c_out, k, s, p, args.repeats, args.device)
+        ref = time_torch(layer.to("cpu"), shape, s, p, args.repeats, threads)
+        ref_text = "n/a" if ref is None else f"{ref * 1e3:10.1f}"
+        ratio = "n/a" if ref is None else f"{seconds / ref:6.2f}x"
+        print(f"{label:<30} {seconds * 1e3:10.1f} {ref_text:>10} {ratio:>7}")
+    try:
+        import torch
+
+        print(f"torch {torch.__version__}, threads {torch.get_num_threads()} "
+              f"(set to NumPy's BLAS thread count)")
+    except ImportError:
+        print("torch not installed: no reference ratio")
+
+
+if __name__ == "__main__":
+    main()
