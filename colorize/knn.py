@@ -265,8 +265,7 @@ def _candidates_tree(uniq, query, k):
         qn = qn_all[s:s + _QUERY_CHUNK]
         delta = (_SAFETY * _EPS32) * (qn + max_xn) + np.float32(1e-30)
         thresh = _upper_bound(tree, q, qn, k) + 2 * delta
-        pair_q, pair_leaf = _traverse(tree, q, thresh)
-        qi, ti = _leaf_hits(tree, q, qn, thresh, pair_q, pair_leaf)
+        qi, ti = _group_search(tree, q, qn, thresh, delta, k)
         qis.append(qi + s)
         ujs.append(tree.perm[ti])
     return np.concatenate(qis), np.concatenate(ujs)
@@ -290,40 +289,55 @@ def _upper_bound(tree, q, qn, k):
     return kth
 
 
-def _box_sq(q, lo, hi):
-    """Squared distance from each query row to its box (rows aligned), float32."""
-    gap = np.maximum(lo - q, q - hi)
-    np.maximum(gap, 0, out=gap)
-    return np.einsum("ij,ij->i", gap, gap)
+def _group_search(tree, q, qn, thresh, delta, k):
+    """Candidate (query, tree point) pairs, searched per group of queries sharing a home leaf.
 
-
-def _traverse(tree, q, thresh):
-    """(query, leaf) pairs whose leaf box is within the query's threshold."""
-    slack = thresh * np.float32(1 + 1e-5)
-    pair_q = np.arange(q.shape[0])
-    pair_node = np.zeros(q.shape[0], dtype=np.int64)
-    for level in range(1, tree.depth + 1):
-        pair_q = np.repeat(pair_q, 2)
-        pair_node = (2 * np.repeat(pair_node, 2)) + np.tile([0, 1], pair_node.size)
-        near = _box_sq(q[pair_q], tree.lo[level][pair_node], tree.hi[level][pair_node])
-        keep = near <= slack[pair_q]
-        pair_q, pair_node = pair_q[keep], pair_node[keep]
-    return pair_q, pair_node
-
-
-def _leaf_hits(tree, q, qn, thresh, pair_q, pair_leaf):
-    """Candidate (query, tree point) pairs: screened distance within the threshold."""
-    order, bounds = _groups(pair_leaf, 1 << tree.depth)
-    pair_q = pair_q[order]
+    A group's box and largest threshold prune the tree (box-to-box distances); the group's
+    queries are then screened against every point of the surviving leaves with one GEMM, and
+    each query keeps the points within ``a_k + 2 delta`` of its k-th screened distance ``a_k``
+    (the k-th over a superset of its true neighbours, so the same argument as for ``T``).
+    """
+    # queries share a group when they share a home leaf and the octave of their threshold,
+    # so one textured query (large threshold) does not widen the search of its flat neighbours
+    octave = np.clip(np.floor(np.log2(np.maximum(thresh, 1e-30))), -15, 32).astype(np.int64) + 15
+    key = tree.descend(q, tree.depth) * 48 + octave
+    order, bounds = _groups(key, 48 << tree.depth)
+    groups = np.nonzero(np.diff(bounds))[0]
+    starts = bounds[groups]
+    qs = q[order]
+    g_lo = np.minimum.reduceat(qs, starts, axis=0)
+    g_hi = np.maximum.reduceat(qs, starts, axis=0)
+    g_t = np.maximum.reduceat(thresh[order], starts) * np.float32(1 + 1e-5)
+    pair_g, pair_leaf = _traverse_groups(tree, g_lo, g_hi, g_t)
+    pair_bounds = np.searchsorted(pair_g, np.arange(groups.size + 1))
     qis, tis = [], []
-    for leaf in np.nonzero(np.diff(bounds))[0]:
-        rows = pair_q[bounds[leaf]:bounds[leaf + 1]]
-        lo, hi = tree.bounds[leaf], tree.bounds[leaf + 1]
-        d2 = _screen(tree, q, qn, rows, lo, hi)
-        r, c = np.nonzero(d2 <= thresh[rows, None])
+    for g in range(groups.size):
+        rows = order[starts[g]:bounds[groups[g] + 1]]
+        leaves = pair_leaf[pair_bounds[g]:pair_bounds[g + 1]]
+        lo, size = tree.bounds[leaves], np.diff(tree.bounds)[leaves]
+        offsets = np.cumsum(size) - size
+        points = np.repeat(lo - offsets, size) + np.arange(size.sum())
+        d2 = (qn[rows, None] + tree.sq_norms[None, points]) - 2.0 * (q[rows] @ tree.points[points].T)
+        kk = min(k, points.size) - 1
+        a_k = np.partition(d2, kk, axis=1)[:, kk]
+        r, c = np.nonzero(d2 <= (a_k + 2 * delta[rows])[:, None])
         qis.append(rows[r])
-        tis.append(c + lo)
+        tis.append(points[c])
     return np.concatenate(qis), np.concatenate(tis)
+
+
+def _traverse_groups(tree, g_lo, g_hi, g_t):
+    """(group, leaf) pairs, group-major, whose boxes are within the group's threshold."""
+    pair_g = np.arange(g_lo.shape[0])
+    pair_node = np.zeros(g_lo.shape[0], dtype=np.int64)
+    for level in range(1, tree.depth + 1):
+        pair_node = (2 * np.repeat(pair_node, 2)) + np.tile([0, 1], pair_node.size)
+        pair_g = np.repeat(pair_g, 2)
+        gap = np.maximum(tree.lo[level][pair_node] - g_hi[pair_g], g_lo[pair_g] - tree.hi[level][pair_node])
+        np.maximum(gap, 0, out=gap)
+        keep = np.einsum("ij,ij->i", gap, gap) <= g_t[pair_g]
+        pair_g, pair_node = pair_g[keep], pair_node[keep]
+    return pair_g, pair_node
 
 
 # ----------------------------------------------------------------------------------------

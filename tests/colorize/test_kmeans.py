@@ -1,0 +1,93 @@
+"""colorize.kmeans against scikit-learn's inertia, determinism, empty clusters, degenerate input."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from colorize.kmeans import inertia, kmeans
+
+IMAGES = Path(__file__).resolve().parents[2] / "images"
+
+
+def left_half_pixels(name):
+    rgb = np.asarray(Image.open(IMAGES / f"{name}.png").convert("RGB"))
+    return rgb[:, : rgb.shape[1] // 2].reshape(-1, 3)
+
+
+@pytest.mark.parametrize("name", ["chelsea", "coffee", "rocket"])
+def test_inertia_no_worse_than_sklearn(name):
+    sklearn_cluster = pytest.importorskip("sklearn.cluster")
+    pixels = left_half_pixels(name)
+    centers, labels = kmeans(pixels, 5, seed=0, n_init=4)
+    ours = inertia(pixels, centers, labels)
+    theirs = sklearn_cluster.KMeans(n_clusters=5, n_init=4, random_state=0).fit(
+        pixels.astype(np.float64)
+    ).inertia_
+    assert ours <= 1.01 * theirs
+
+
+def test_result_is_a_lloyd_fixed_point():
+    pixels = left_half_pixels("astronaut")[::7].astype(np.float64)
+    centers, labels = kmeans(pixels, 5)
+    assert centers.shape == (5, 3) and centers.dtype == np.float64
+    assert labels.shape == (pixels.shape[0],) and labels.dtype == np.int64
+    d2 = ((pixels[:, None, :] - centers[None]) ** 2).sum(axis=2)
+    np.testing.assert_array_equal(labels, d2.argmin(axis=1))
+    for j in range(5):
+        np.testing.assert_allclose(centers[j], pixels[labels == j].mean(axis=0), rtol=1e-12)
+
+
+def test_deterministic_under_a_seed():
+    pixels = left_half_pixels("coffee")[::5]
+    a = kmeans(pixels, 5, seed=3)
+    b = kmeans(pixels, 5, seed=3)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_float32_stays_float32():
+    pixels = left_half_pixels("rocket")[::9].astype(np.float32)
+    centers, _ = kmeans(pixels, 4, n_init=1)
+    assert centers.dtype == np.float32
+
+
+def test_empty_cluster_is_reseeded_at_the_farthest_point():
+    # three tight groups; a single Lloyd start with two centres on one group empties one of
+    # them after the first update, and re-seeding must find the third group
+    rng = np.random.default_rng(0)
+    groups = [np.array([0.0, 0.0]), np.array([10.0, 0.0]), np.array([100.0, 100.0])]
+    points = np.vstack([g + 0.01 * rng.normal(size=(50, 2)) for g in groups])
+    from colorize import kmeans as km
+
+    start = np.array([[0.0, 0.0], [0.0, 0.0], [10.0, 0.0]])  # centre 1 duplicates centre 0
+    centers, labels = km._lloyd(points, start.copy(), 100, np)
+    assert np.bincount(labels, minlength=3).min() == 50
+    assert np.abs(centers[np.argsort(centers[:, 0])] - np.array(groups)).max() < 0.1
+
+
+def test_fewer_distinct_points_than_k():
+    points = np.array([[0, 0, 0], [0, 0, 0], [255, 255, 255], [255, 255, 255]], dtype=np.uint8)
+    centers, labels = kmeans(points, 5)
+    assert centers.shape == (5, 3)
+    assert inertia(points, centers, labels) == 0.0
+    assert set(map(tuple, centers[labels].astype(int))) == {(0, 0, 0), (255, 255, 255)}
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="k >= 1"):
+        kmeans(np.zeros((4, 3)), 0)
+    with pytest.raises(ValueError, match="non-empty"):
+        kmeans(np.zeros((0, 3)), 2)
+
+
+@pytest.mark.gpu
+def test_gpu_matches_cpu():
+    import cupy
+
+    pixels = left_half_pixels("coffee").astype(np.float64)
+    centers, labels = kmeans(pixels, 5)
+    gc, gl = kmeans(cupy.asarray(pixels), 5)
+    np.testing.assert_allclose(cupy.asnumpy(gc), centers, rtol=1e-6)
+    assert (cupy.asnumpy(gl) == labels).mean() > 0.999

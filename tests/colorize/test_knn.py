@@ -1,0 +1,128 @@
+"""colorize.knn.nearest against a float64 brute-force reference, ties included."""
+
+import numpy as np
+import pytest
+from numpy.lib.stride_tricks import sliding_window_view
+from PIL import Image
+
+from colorize.knn import nearest
+
+IMAGES = __import__("pathlib").Path(__file__).resolve().parents[2] / "images"
+
+
+def reference(train, query, k):
+    """Loop-free but obvious: all float64 distances, each row ordered by (distance, index)."""
+    train = np.asarray(train, dtype=np.float64)
+    query = np.asarray(query, dtype=np.float64)
+    d2 = np.empty((query.shape[0], train.shape[0]))
+    for s in range(0, query.shape[0], 32):
+        diff = query[s:s + 32, None, :] - train[None, :, :]
+        d2[s:s + 32] = np.einsum("qnd,qnd->qn", diff, diff)
+    idx = np.array([np.lexsort((np.arange(train.shape[0]), row))[:k] for row in d2])
+    return idx, np.take_along_axis(d2, idx, axis=1)
+
+
+def gray_patches(gray):
+    """(H*W, 9) 3x3 patches of an edge-padded gray image, row-major."""
+    padded = np.pad(gray, 1, mode="edge")
+    return sliding_window_view(padded, (3, 3)).reshape(-1, 9)
+
+
+def photo_gray(name, width=None):
+    img = Image.open(IMAGES / f"{name}.png").convert("RGB")
+    if width is not None:
+        img = img.resize((width, round(img.height * width / img.width)), Image.BICUBIC)
+    rgb = np.asarray(img).astype(np.float64)
+    return rgb @ np.array([0.21, 0.72, 0.07])
+
+
+def check(train, query, k):
+    idx, d2 = nearest(train, query, k)
+    ref_idx, ref_d2 = reference(train, query, k)
+    assert idx.shape == d2.shape == (query.shape[0], k)
+    assert idx.dtype == np.int64 and d2.dtype == np.float64
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_allclose(d2, ref_d2, rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("n, m, k", [(300, 50, 1), (3000, 400, 6), (20000, 300, 6), (5000, 300, 40)])
+def test_random_anisotropic_data(n, m, k):
+    rng = np.random.default_rng(n + k)
+    scale = np.array([50.0, 9, 5, 3, 2, 1, 1, 0.5, 0.5])
+    check(rng.normal(size=(n, 9)) * scale, rng.normal(size=(m, 9)) * scale, k)
+
+
+def test_real_photo_patches_use_the_tree_path():
+    gray = photo_gray("chelsea")  # 451 x 300: left half 225 columns, ~67k training patches
+    half = gray.shape[1] // 2
+    train = gray_patches(gray[:, :half])
+    query = gray_patches(gray[:, half:])[::151]  # a spread-out sample keeps the reference cheap
+    check(train, query, 6)
+
+
+def test_exact_ties_are_ordered_by_index():
+    rng = np.random.default_rng(7)
+    train = rng.integers(0, 3, size=(20000, 4)).astype(np.float64)  # at most 81 distinct rows
+    query = rng.integers(0, 3, size=(300, 4)).astype(np.float64)
+    check(train, query, 6)
+    idx, d2 = nearest(train, query, 6)
+    assert (d2 == 0).all()  # every query has >= 6 exact copies: the 6 lowest indices win
+    for q, row in zip(query, idx):
+        np.testing.assert_array_equal(row, np.nonzero((train == q).all(axis=1))[0][:6])
+
+
+def test_flat_image_many_duplicates():
+    train = np.full((40000, 9), 128.0)
+    train[17] += 1.0
+    query = np.vstack([np.full(9, 128.0), np.full(9, 129.0)])
+    idx, d2 = nearest(train, query, 6)
+    np.testing.assert_array_equal(idx[0], [0, 1, 2, 3, 4, 5])
+    np.testing.assert_array_equal(idx[1], [17, 0, 1, 2, 3, 4])
+    np.testing.assert_array_equal(d2[1], [0, 9, 9, 9, 9, 9])
+
+
+def test_float32_and_uint8_inputs():
+    rng = np.random.default_rng(3)
+    train = rng.integers(0, 256, size=(2000, 9), dtype=np.uint8)
+    query = rng.integers(0, 256, size=(100, 9), dtype=np.uint8)
+    check(train, query, 6)
+    check(train.astype(np.float32), query.astype(np.float32), 6)
+
+
+def test_errors_are_clear():
+    train = np.zeros((5, 9))
+    with pytest.raises(ValueError, match="cannot find 6 nearest neighbours among only 5"):
+        nearest(train, np.zeros((2, 9)), 6)
+    with pytest.raises(ValueError, match="9 values but query rows have 4"):
+        nearest(train, np.zeros((2, 4)), 1)
+    with pytest.raises(ValueError, match="NaN"):
+        nearest(train, np.full((1, 9), np.nan), 1)
+
+
+def test_empty_query():
+    idx, d2 = nearest(np.zeros((5, 9)), np.zeros((0, 9)), 3)
+    assert idx.shape == d2.shape == (0, 3)
+
+
+@pytest.mark.gpu
+def test_gpu_matches_cpu():
+    import cupy
+
+    gray = photo_gray("coffee")
+    half = gray.shape[1] // 2
+    train = gray_patches(gray[:, :half])
+    query = gray_patches(gray[:, half:])[::7]
+    idx, d2 = nearest(train, query, 6)
+    gidx, gd2 = nearest(cupy.asarray(train), cupy.asarray(query), 6)
+    np.testing.assert_array_equal(cupy.asnumpy(gidx), idx)
+    np.testing.assert_allclose(cupy.asnumpy(gd2), d2, rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.gpu
+def test_gpu_ties_fall_back_exactly():
+    import cupy
+
+    train = np.full((3000, 9), 5.0)
+    query = np.full((4, 9), 5.0)
+    gidx, _ = nearest(cupy.asarray(train), cupy.asarray(query), 6)
+    np.testing.assert_array_equal(cupy.asnumpy(gidx), np.tile(np.arange(6), (4, 1)))
