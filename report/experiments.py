@@ -1,0 +1,214 @@
+"""The report's experiments: both agents, the baselines and two bounds on every photo.
+
+Each photo is first brought to the report's working size (longer side ``max_side``), then
+run under the coursework protocol: the left half trains, the right half's gray is coloured,
+and only the right half is scored against its true colours. Every method gets the same
+photo, the same working size and the same seed.
+
+What is run on each photo (``METHODS`` names them):
+
+- the three baselines of :mod:`colorize.metrics` (gray, mean chroma, gray lookup);
+- the basic agent with 5 colours (the coursework's setting) and with ``colors="auto"``;
+- the improved agent with its default settings (``ImprovedAgent``; skipped with a note when
+  the module is missing);
+- ``palette5``: the best any 5-colour output could do. k-means with 5 colours is fitted on
+  the right half's *own* true pixels and every right pixel is replaced by its nearest palette
+  colour. k-means minimises the summed squared RGB error, so this is the lowest RMSE (highest
+  PSNR) reachable by an output that uses 5 colours, up to k-means finding a local optimum; it
+  is a bound for RMSE and PSNR, not for SSIM or CIEDE2000, which k-means does not optimise;
+- ``basic_palette``: the basic agent's own palette (learnt on the left) with a perfect vote,
+  i.e. every right pixel given the palette colour nearest its true colour. The gap between
+  this and the basic agent is what the patch vote loses; the gap between this and
+  ``palette5`` is what learning the palette on the other half loses.
+
+For the bonus question the validation curve that ``colors="auto"`` computes (left half only)
+is kept together with the hindsight curve: the same sweep over k trained on the whole left
+half and scored on the right half, which no agent may look at when choosing.
+
+Outputs are rounded to uint8 before scoring, as they would be in a PNG file.
+"""
+
+import importlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from agents.basic import AUTO_COLORS, BasicAgent, color_sweep, palette_labels
+from colorize.halves import compose_halves, protocol_inputs
+from colorize.io import read_rgb, resize_max_side
+from colorize.kmeans import kmeans
+from colorize.metrics import baseline_predictions, score
+from nn.backend import describe_device, resolve_device
+
+PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+METHODS = (
+    ("gray", "baseline: gray (no colour)"),
+    ("mean_chroma", "baseline: mean chroma of the left half"),
+    ("gray_lookup", "baseline: mean chroma per gray level"),
+    ("basic", "basic agent, 5 colours"),
+    ("basic_auto", "basic agent, --colors auto"),
+    ("improved", "improved agent"),
+    ("basic_palette", "bound: basic agent's palette, perfect vote"),
+    ("palette5", "bound: best 5-colour palette of the right half"),
+)
+"""(key, label) of every scored method, in table order."""
+
+BOUND_COLORS = 5
+
+
+@dataclass
+class Settings:
+    """What the report runs with.
+
+    ``improved_options`` are passed to ``ImprovedAgent`` on top of its defaults (empty for
+    the full report: the report shows what a user gets).
+    """
+
+    max_side: int = 256
+    seed: int = 0
+    device: str = "auto"
+    improved_options: dict = field(default_factory=dict)
+
+
+@dataclass
+class PhotoRun:
+    """Everything measured on one photo; images are uint8 NumPy arrays."""
+
+    name: str
+    original_size: tuple
+    rgb: np.ndarray
+    outputs: dict = field(default_factory=dict)
+    right_predictions: dict = field(default_factory=dict)
+    scores: dict = field(default_factory=dict)
+    seconds: dict = field(default_factory=dict)
+    basic: dict = field(default_factory=dict)
+    auto: dict = field(default_factory=dict)
+    improved: dict | None = None
+
+    @property
+    def size(self):
+        """(height, width) at the working size."""
+        return self.rgb.shape[:2]
+
+    @property
+    def right(self):
+        return self.rgb[:, self.rgb.shape[1] // 2:]
+
+
+def improved_agent_class():
+    """``agents.improved.ImprovedAgent``, or ``None`` while that module does not exist."""
+    try:
+        module = importlib.import_module("agents.improved")
+    except ModuleNotFoundError as exc:
+        if exc.name != "agents.improved":
+            raise
+        return None
+    return module.ImprovedAgent
+
+
+def find_photos(folder):
+    """The photos in ``folder``, sorted by name."""
+    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
+
+
+def load_photo(path, max_side):
+    """(rgb at the working size, original (height, width))."""
+    rgb = read_rgb(path)
+    small, _ = resize_max_side(rgb, max_side)
+    return np.ascontiguousarray(small), rgb.shape[:2]
+
+
+def _as_uint8(image):
+    return np.clip(np.rint(np.asarray(image, dtype=np.float64)), 0, 255).astype(np.uint8)
+
+
+def _record(run, key, right_prediction):
+    run.right_predictions[key] = _as_uint8(right_prediction)
+    run.scores[key] = score(run.right, run.right_predictions[key])
+
+
+def _run_basic(run, left, right_gray, settings):
+    agent = BasicAgent(colors=5, seed=settings.seed, device=settings.device)
+    start = time.perf_counter()
+    agent.fit(left)
+    fitted = time.perf_counter()
+    prediction = agent.colorize(right_gray)
+    run.seconds["basic"] = {"fit": fitted - start, "colorize": time.perf_counter() - fitted}
+    _record(run, "basic", prediction)
+    run.outputs["basic"] = _as_uint8(compose_halves(agent.training_output(left), prediction))
+    run.basic = agent.summary()
+
+    right_pixels = run.right.reshape(-1, 3).astype(np.float32)
+    centers = np.asarray(agent.centers)
+    perfect = centers[np.asarray(palette_labels(right_pixels, centers))]
+    _record(run, "basic_palette", perfect.reshape(run.right.shape))
+
+
+def _run_basic_auto(run, left, right_gray, settings):
+    agent = BasicAgent(colors="auto", seed=settings.seed, device=settings.device)
+    start = time.perf_counter()
+    agent.fit(left)
+    fitted = time.perf_counter()
+    prediction = agent.colorize(right_gray)
+    run.seconds["basic_auto"] = {"fit": fitted - start, "colorize": time.perf_counter() - fitted}
+    _record(run, "basic_auto", prediction)
+    curve = agent.summary()["auto"]
+    start = time.perf_counter()
+    hindsight = color_sweep(left, run.right, AUTO_COLORS, seed=settings.seed)
+    run.seconds["hindsight_sweep"] = {"fit": time.perf_counter() - start, "colorize": 0.0}
+    run.auto = {**curve, "hindsight_rmse": hindsight}
+
+
+def _run_palette_bound(run, settings):
+    pixels = run.right.reshape(-1, 3).astype(np.float32)
+    centers, labels = kmeans(pixels, BOUND_COLORS, seed=settings.seed)
+    _record(run, "palette5", np.asarray(centers)[np.asarray(labels)].reshape(run.right.shape))
+
+
+def _run_improved(run, left, right_gray, settings, agent_class):
+    agent = agent_class(seed=settings.seed, device=settings.device, **settings.improved_options)
+    start = time.perf_counter()
+    agent.fit(left)
+    fitted = time.perf_counter()
+    prediction = agent.colorize(right_gray)
+    run.seconds["improved"] = {"fit": fitted - start, "colorize": time.perf_counter() - fitted}
+    _record(run, "improved", prediction)
+    run.outputs["improved"] = _as_uint8(compose_halves(agent.training_output(left), prediction))
+    run.improved = agent.summary()
+
+
+def run_photo(path, settings, log=print):
+    """Run every method on one photo; ``log`` receives one line per step."""
+    rgb, original_size = load_photo(path, settings.max_side)
+    run = PhotoRun(name=Path(path).stem, original_size=original_size, rgb=rgb)
+    left, right_gray, _ = protocol_inputs(rgb)
+    h, w = run.size
+    tag = f"{run.name} ({w}x{h})"
+
+    start = time.perf_counter()
+    for key, prediction in baseline_predictions(left, right_gray).items():
+        _record(run, key, prediction)
+    run.seconds["baselines"] = {"fit": time.perf_counter() - start, "colorize": 0.0}
+    log(f"{tag}: baselines scored")
+
+    _run_basic(run, left, right_gray, settings)
+    log(f"{tag}: basic agent, 5 colours, {sum(run.seconds['basic'].values()):.1f} s")
+    _run_basic_auto(run, left, right_gray, settings)
+    log(f"{tag}: basic agent, --colors auto chose k = {run.auto['chosen']}; hindsight sweep done")
+    _run_palette_bound(run, settings)
+    log(f"{tag}: 5-colour palette bound scored")
+
+    agent_class = improved_agent_class()
+    if agent_class is None:
+        log(f"{tag}: improved agent not available yet (no agents/improved.py); skipped")
+    else:
+        _run_improved(run, left, right_gray, settings, agent_class)
+        log(f"{tag}: improved agent, {sum(run.seconds['improved'].values()):.1f} s")
+    return run
+
+
+def device_description(settings):
+    return describe_device(resolve_device(settings.device))

@@ -1,0 +1,163 @@
+"""The report's figures: one comparison per photo, the k curves, the training curves.
+
+Drawn with matplotlib's object API on an Agg canvas (as :mod:`colorize.plots` does), written
+atomically. The photo figures show the images at about their working-size pixels (so a
+256-px photo stays small on disk), and every error map of one photo shares one colour scale,
+so a darker map means a smaller error (per-map scales would make all maps look alike).
+"""
+
+import math
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from colorize.color import rgb_to_gray
+from colorize.io import atomic_path
+from colorize.plots import error_map
+
+DPI = 100
+TITLE_SIZE = 13
+CAPTION_SIZE = 10
+TICK_SIZE = 9
+ERROR_CMAP = "magma"
+PANEL_MIN_INCHES = 2.6
+ERROR_METHODS = (("gray_lookup", "gray lookup"), ("basic", "basic agent"), ("improved", "improved agent"))
+
+
+def _new_figure(width, height):
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, path):
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=DPI, facecolor="white")
+    return path
+
+
+def _bare(ax, caption):
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel(caption, fontsize=CAPTION_SIZE)
+
+
+def _missing(ax, caption):
+    ax.text(0.5, 0.5, "not run", ha="center", va="center", fontsize=CAPTION_SIZE, color="0.4")
+    ax.set_frame_on(False)
+    _bare(ax, caption)
+
+
+def _score_caption(name, scores):
+    return f"{name}\nPSNR {scores['psnr']:.1f} dB\nCIEDE2000 {scores['delta_e2000']:.1f}"
+
+
+def photo_figure(path, run):
+    """Row 1: original | gray | basic | improved (whole photo, the split marked).
+    Row 2: the right half's truth and the CIEDE2000 error maps of the gray-lookup baseline,
+    the basic and the improved agent on one colour scale."""
+    h, w = run.size
+    scale = max(1.0, PANEL_MIN_INCHES * DPI / w)
+    panel_w, panel_h = scale * w / DPI, scale * h / DPI
+    fig = _new_figure(4 * (panel_w + 0.15) + 0.8, 2 * panel_h + 1.7)
+    axes = fig.subplots(2, 4)
+    top = [
+        ("original", run.rgb),
+        ("gray input", np.repeat(np.rint(rgb_to_gray(run.rgb))[..., None], 3, axis=2).astype(np.uint8)),
+        ("basic agent, 5 colours", run.outputs.get("basic")),
+        ("improved agent", run.outputs.get("improved")),
+    ]
+    for ax, (caption, image) in zip(axes[0], top):
+        if image is None:
+            _missing(ax, caption)
+            continue
+        ax.imshow(image, interpolation="nearest")
+        ax.axvline(w // 2 - 0.5, color="white", linestyle="--", linewidth=0.8)
+        _bare(ax, caption)
+    axes[0, 2].set_xlabel(_score_caption("basic agent, 5 colours", run.scores["basic"]),
+                          fontsize=CAPTION_SIZE)
+    if "improved" in run.scores:
+        axes[0, 3].set_xlabel(_score_caption("improved agent", run.scores["improved"]),
+                              fontsize=CAPTION_SIZE)
+
+    axes[1, 0].imshow(run.right, interpolation="nearest")
+    _bare(axes[1, 0], "right half (test data),\ntrue colours")
+    maps = {key: error_map(run.right, run.right_predictions[key])
+            for key, _ in ERROR_METHODS if key in run.right_predictions}
+    vmax = max(float(np.percentile(np.concatenate([m.ravel() for m in maps.values()]), 99)), 1e-6)
+    shown = None
+    for ax, (key, name) in zip(axes[1, 1:], ERROR_METHODS):
+        caption = f"CIEDE2000 error,\n{name}"
+        if key not in maps:
+            _missing(ax, caption)
+            continue
+        shown = ax.imshow(maps[key], cmap=ERROR_CMAP, vmin=0, vmax=vmax, interpolation="nearest")
+        _bare(ax, f"{caption}\nmean {maps[key].mean():.1f}")
+    bar = fig.colorbar(shown, ax=list(axes[1, 1:]), fraction=0.03, pad=0.01)
+    bar.ax.tick_params(labelsize=TICK_SIZE)
+    fig.suptitle(f"{run.name}, {w} x {h}: the left half trains, the right half is coloured",
+                 fontsize=TITLE_SIZE)
+    return _save(fig, path)
+
+
+def _grid(n):
+    cols = min(n, 2)
+    return math.ceil(n / cols), cols
+
+
+def k_curves_figure(path, runs):
+    """One panel per photo: validation RMSE over k (left half only) and hindsight RMSE on the
+    right half; the chosen k and the hindsight best marked."""
+    rows, cols = _grid(len(runs))
+    fig = _new_figure(5.2 * cols, 3.4 * rows)
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    for ax, run in zip(axes, runs):
+        curve = run.auto
+        ks = np.asarray(curve["k"])
+        val = np.asarray(curve["validation_rmse"])
+        hind = np.asarray(curve["hindsight_rmse"])
+        ax.plot(ks, val, marker="o", markersize=3, label="validation strip of the left half")
+        ax.plot(ks, hind, marker="s", markersize=3, label="right half (hindsight)")
+        ax.axvline(curve["chosen"], linestyle=":", color="0.3", label=f"chosen k = {curve['chosen']}")
+        best = int(np.argmin(hind))
+        ax.plot([ks[best]], [hind[best]], marker="*", markersize=12, linestyle="none",
+                color="C3", label=f"hindsight best k = {ks[best]}")
+        ax.set_title(run.name, fontsize=CAPTION_SIZE + 1)
+        ax.set_xlabel("number of colours k", fontsize=CAPTION_SIZE)
+        ax.set_ylabel("RGB RMSE", fontsize=CAPTION_SIZE)
+        ax.tick_params(labelsize=TICK_SIZE)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=TICK_SIZE - 1, frameon=False)
+    for ax in axes[len(runs):]:
+        ax.set_visible(False)
+    fig.suptitle("basic agent: colour error against the number of colours", fontsize=TITLE_SIZE)
+    return _save(fig, path)
+
+
+def loss_curves_figure(path, runs):
+    """One panel per photo: the improved agent's training and validation loss per epoch,
+    the restored (best) epoch marked."""
+    trained = [r for r in runs if r.improved and r.improved.get("training")]
+    rows, cols = _grid(len(trained))
+    fig = _new_figure(5.2 * cols, 3.4 * rows)
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    for ax, run in zip(axes, trained):
+        hist = run.improved["training"]
+        epochs = np.arange(1, len(hist["train_loss"]) + 1)
+        ax.plot(epochs, hist["train_loss"], label="training (crops of the left half)")
+        if hist["val_loss"]:
+            ax.plot(epochs, hist["val_loss"], label="validation strip of the left half")
+        best = hist["best_epoch"]
+        if best is not None:
+            ax.axvline(best + 1, linestyle=":", color="0.3", label=f"restored epoch {best + 1}")
+        ax.set_title(run.name, fontsize=CAPTION_SIZE + 1)
+        ax.set_xlabel("epoch", fontsize=CAPTION_SIZE)
+        ax.set_ylabel("loss", fontsize=CAPTION_SIZE)
+        ax.tick_params(labelsize=TICK_SIZE)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=TICK_SIZE - 1, frameon=False)
+    for ax in axes[len(trained):]:
+        ax.set_visible(False)
+    fig.suptitle("improved agent: loss per epoch", fontsize=TITLE_SIZE)
+    return _save(fig, path)
