@@ -1,0 +1,463 @@
+"""The improved agent: a small fully convolutional network that predicts chroma from gray.
+
+``python -m agents.improved [IMAGE] [--epochs N] [--save-model F] [--load-model F] ...``
+
+What it learns and how (the choices were made by measurement; ``python -m agents.bench_improved``
+reruns the comparison):
+
+1. **Spaces.** Input: the gray image (normalised; :mod:`agents.improved_data`). Output: the
+   gray-preserving chroma ``(u, v)`` of :mod:`colorize.color`; the colour is rebuilt as
+   ``gray + u e1 + v e2``, so the output's gray equals the input gray exactly (up to the
+   gamut shrink of ``chroma_to_rgb``), whatever the network says.
+2. **Model.** A U-Net with two downsamplings or a dilated stack
+   (:mod:`agents.improved_model`), batch-norm and ReLU, trained with Adam.
+3. **Loss.** ``cls`` (default): classification over the chroma bins the training image uses
+   (:mod:`colorize.chroma_bins`) with soft targets and class rebalancing, decoded by the
+   annealed mean at ``temperature`` (Zhang, Isola and Efros 2016); this avoids the sepia
+   look of regression. ``l2`` / ``l1`` / ``smooth_l1``: plain chroma regression.
+   ``saturation`` scales the decoded chroma (1 = as predicted).
+4. **Training.** Random crops of the training image's columns left of the validation strip,
+   left-right flips; the strip (the 20 % of columns nearest the test half) is scored each
+   epoch with the whole training image as context; early stopping restores the best epoch.
+5. **Full resolution.** Chroma is predicted at a working size with the training image's
+   pixel count (tile by tile for large working sizes), optionally refined by gray-guided
+   edge-aware smoothing (:mod:`colorize.edge_aware`), upsampled bilinearly and combined with
+   the full-resolution gray, a band of rows at a time, so a 12-megapixel photo needs a few
+   hundred MB.
+
+With ``--load-model`` the agent skips training and colourizes with the saved network (a
+model trained on one photo colourizes others). ``--save-model`` writes the trained network,
+its chroma bins and its configuration to one ``.npz`` file.
+"""
+
+import json
+import os
+import sys
+import tempfile
+import time
+import zipfile
+
+import numpy as np
+
+from agents.cli import UsageError, build_parser, main, positive_int, show_progress
+from agents.improved_data import (
+    crop_bank,
+    input_channels,
+    input_planes,
+    make_augment,
+    masked_strip_target,
+    resize_planes,
+    validation_columns,
+    working_shape,
+)
+from agents.improved_losses import REGRESSION_LOSSES, REGRESSION_SCALE, ChromaClassLoss, ChromaRegressionLoss
+from agents.improved_model import ARCHITECTURES, build_model, pad_to_multiple, predict_tiled, size_multiple
+from colorize.chroma_bins import ChromaBins
+from colorize.color import chroma_to_rgb, rgb_to_chroma, rgb_to_gray
+from colorize.edge_aware import smooth_chroma
+from colorize.metrics import gray_level_chroma_table
+from nn import Adam, NNError, StateDictError, fit
+from nn.backend import array_module_for, to_device, to_numpy
+
+LOSSES = ("cls",) + tuple(REGRESSION_LOSSES)
+MODEL_FORMAT = "colorize-improved-agent/1"
+DEFAULT_MAX_SIDE = 256
+ROW_BAND = 256
+
+DEFAULTS = {
+    "arch": "unet",
+    "loss": "cls",
+    "width": 16,
+    "epochs": 40,
+    "batch_size": 8,
+    "crop": 48,
+    "bank_size": 64,
+    "lr": 2e-3,
+    "patience": 12,
+    "bin_step": 10.0,
+    "rebalance": 0.5,
+    "neighbors": 5,
+    "temperature": 0.38,
+    "saturation": 1.0,
+    "refine": 0.0,
+    "rows": False,
+    "prior": False,
+}
+"""Default settings. ``epochs`` counts passes over the crop bank (``bank_size / batch_size``
+steps each); ``bin_step`` is the side of a chroma bin in chroma units (RGB units, since the
+chroma basis is orthonormal); ``refine`` is the edge-aware smoothing strength (0 = off)."""
+
+# What a saved model fixes: the network's shape and its output space. The decoding options
+# (temperature, saturation, refine) may be changed when a model is loaded.
+ARCHITECTURE_KEYS = ("arch", "loss", "width", "rows", "prior", "bin_step")
+
+
+class ImprovedAgent:
+    """Neural chroma predictor; see the module docstring.
+
+    Parameters
+    ----------
+    seed : int, seeds the weights, the crops and the minibatch order.
+    device : "auto" | "cpu" | "gpu".
+    progress : bool, show the training progress bar (tqdm, on a terminal).
+    save_path : str or None, write the trained model there at the end of :meth:`fit`.
+    **options : any key of ``DEFAULTS``.
+    """
+
+    name = "improved"
+    full_resolution = True
+
+    def __init__(self, seed=0, device="auto", progress=False, save_path=None, **options):
+        unknown = sorted(set(options) - set(DEFAULTS))
+        if unknown:
+            raise ValueError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(DEFAULTS)}")
+        self.config = {**DEFAULTS, **options}
+        _check_config(self.config)
+        self.seed = int(seed)
+        self.device = device
+        self.xp = array_module_for(device)
+        self.progress = progress
+        self.save_path = save_path
+        self.model = None
+        self.bins = None
+        self.prior_table = None
+        self.pretrained = False
+        self.history = None
+        self.train_pixels = None
+        self.fit_seconds = None
+
+    # -- training --------------------------------------------------------------------------
+    def fit(self, rgb):
+        """Learn from a colour image (H, W, 3) on 0..255; returns ``self``.
+
+        A model loaded with :meth:`load` is kept as it is (no training): it was trained on
+        another photo and is meant to colourize this one.
+        """
+        rgb = np.asarray(to_numpy(rgb))
+        if rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise ValueError(f"fit needs an (H, W, 3) colour image, got shape {rgb.shape}")
+        if self.pretrained:
+            if self.save_path is not None:
+                self.save(self.save_path)
+            return self
+        started = time.perf_counter()
+        cfg = self.config
+        h, w = rgb.shape[:2]
+        self.train_pixels = h * w
+        gray = rgb_to_gray(rgb)
+        chroma = rgb_to_chroma(rgb).transpose(2, 0, 1).astype(np.float32)
+        val_cols = validation_columns(w)
+        train_w = w - val_cols
+        # The prior comes from the training columns only: the strip's colours stay unseen.
+        self.prior_table = (gray_level_chroma_table(rgb[:, :train_w]).astype(np.float32)
+                            if cfg["prior"] else None)
+        planes = input_planes(gray, cfg["rows"], self.prior_table)
+
+        if cfg["loss"] == "cls":
+            self.bins = ChromaBins.fit(chroma[:, :, :train_w].transpose(1, 2, 0), cfg["bin_step"])
+            loss = ChromaClassLoss(self.bins, cfg["rebalance"], cfg["neighbors"])
+            out_channels = self.bins.n_bins
+        else:
+            self.bins = None
+            loss = ChromaRegressionLoss(cfg["loss"])
+            out_channels = 2
+        multiple = size_multiple(cfg["arch"])
+        self.model = build_model(cfg["arch"], planes.shape[0], out_channels, cfg["width"], self.seed)
+        self.model.to(self.device)
+
+        rng = np.random.default_rng([self.seed, 2])
+        train_planes = _pad_at_least(planes[:, :, :train_w], multiple)
+        train_chroma = _pad_at_least(chroma[:, :, :train_w], multiple)
+        x_bank, y_bank = crop_bank(train_planes, train_chroma, cfg["crop"], cfg["bank_size"], rng)
+        crop_h = _fit_multiple(min(cfg["crop"], x_bank.shape[2]), multiple)
+        crop_w = _fit_multiple(min(cfg["crop"], x_bank.shape[3]), multiple)
+        x_val = pad_to_multiple(planes[None], multiple)
+        y_val = _pad_target(masked_strip_target(chroma, val_cols)[None], multiple)
+
+        optimizer = Adam(self.model, lr=cfg["lr"])
+        try:
+            self.history = fit(
+                self.model, loss, optimizer, x_bank, y_bank,
+                epochs=cfg["epochs"], batch_size=cfg["batch_size"],
+                x_val=x_val, y_val=y_val, patience=cfg["patience"], seed=self.seed,
+                augment=make_augment(crop_h, crop_w), progress=self.progress,
+            )
+        except NNError as exc:
+            raise UsageError(str(exc)) from exc
+        self.model.eval()
+        self.fit_seconds = time.perf_counter() - started
+        if self.save_path is not None:
+            self.save(self.save_path)
+        return self
+
+    # -- colourizing -----------------------------------------------------------------------
+    def predict_chroma(self, gray):
+        """(h, w) gray at the working size -> (h, w, 2) float32 chroma on the host."""
+        cfg = self.config
+        xp = self.xp
+        x = xp.asarray(input_planes(np.asarray(gray, dtype=np.float32), cfg["rows"],
+                                    self.prior_table)[None])
+        out = predict_tiled(self.model, x, size_multiple(cfg["arch"]))
+        if cfg["loss"] == "cls":
+            out = self.bins.annealed_mean(out, cfg["temperature"])
+        else:
+            out = out * np.float32(REGRESSION_SCALE)
+        chroma = out[0].transpose(1, 2, 0) * np.float32(cfg["saturation"])
+        if cfg["refine"] > 0:
+            chroma = smooth_chroma(xp.asarray(gray, dtype=np.float32), chroma, cfg["refine"])
+        return to_numpy(chroma).astype(np.float32)
+
+    def colorize(self, gray):
+        """(H, W) gray on 0..255 -> (H, W, 3) float32 RGB whose gray is ``gray``.
+
+        The chroma is predicted at :func:`working_shape` (the training image's pixel count at
+        most), upsampled bilinearly to (H, W) and combined with the full-resolution gray.
+        """
+        if self.model is None:
+            raise RuntimeError("colorize called before fit or load")
+        gray = np.asarray(to_numpy(gray), dtype=np.float32)
+        if gray.ndim != 2:
+            raise ValueError(f"colorize needs an (H, W) gray image, got shape {gray.shape}")
+        h, w = gray.shape
+        small_h, small_w = working_shape(gray.shape, self.train_pixels)
+        small = resize_planes(gray, small_h, small_w)
+        chroma = self.predict_chroma(small)
+        out = np.empty((h, w, 3), dtype=np.float32)
+        if (small_h, small_w) == (h, w):
+            out[...] = chroma_to_rgb(gray, chroma)
+            return out
+        full = resize_planes(chroma, h, w)
+        for top in range(0, h, ROW_BAND):
+            band = slice(top, min(h, top + ROW_BAND))
+            out[band] = chroma_to_rgb(gray[band], full[band])
+        return out
+
+    def training_output(self, left_rgb):
+        """The protocol shows the training half as it is."""
+        return np.asarray(to_numpy(left_rgb), dtype=np.float32)
+
+    def summary(self):
+        """JSON-safe configuration, model size and the training curves."""
+        info = {
+            "config": dict(self.config),
+            "seed": self.seed,
+            "pretrained": self.pretrained,
+            "parameters": None if self.model is None else self.model.num_parameters(),
+            "bins": None if self.bins is None else self.bins.n_bins,
+            "train_pixels": self.train_pixels,
+        }
+        if self.history is not None:
+            hist = self.history
+            info["training"] = {
+                "train_loss": [float(v) for v in hist["train_loss"]],
+                "val_loss": [float(v) for v in hist["val_loss"]],
+                "best_epoch": hist["best_epoch"],
+                "epochs_run": hist["epochs_run"],
+                "stopped_early": hist["stopped_early"],
+                "seconds": self.fit_seconds,
+            }
+        return info
+
+    # -- model files -----------------------------------------------------------------------
+    def save(self, path):
+        """Write network weights, chroma bins and configuration to ``path`` (.npz), atomically."""
+        if self.model is None:
+            raise RuntimeError("nothing to save: the agent has not been trained")
+        arrays = {f"model/{k}": to_numpy(v) for k, v in self.model.state_dict().items()}
+        if self.bins is not None:
+            arrays.update({f"bins/{k}": v for k, v in self.bins.state().items()})
+        if self.prior_table is not None:
+            arrays["prior/table"] = self.prior_table
+        meta = {"format": MODEL_FORMAT, "config": self.config, "train_pixels": self.train_pixels}
+        arrays["meta"] = np.array(json.dumps(meta))
+        path = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".model-", suffix=".tmp", dir=folder)
+        except OSError as exc:
+            raise UsageError(f"cannot write the model file {path}: {exc.strerror or exc}") from None
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(handle, **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path, seed=0, device="auto", progress=False, **decoding):
+        """An agent with the network saved by :meth:`save` at ``path``; ``fit`` then keeps it.
+
+        ``decoding`` may change ``temperature``, ``saturation`` and ``refine``, and may repeat
+        the architecture keys only with the saved values. Every problem with the file raises
+        :class:`agents.cli.UsageError` with one sentence naming the file.
+        """
+        path = os.fspath(path)
+        arrays, meta = _read_model_file(path)
+        config = meta["config"]
+        for key, value in decoding.items():
+            if key in ARCHITECTURE_KEYS and value != config.get(key):
+                raise UsageError(f"model file {path} was trained with {key} {config.get(key)!r}, "
+                                 f"not {value!r}; leave --{key.replace('_', '-')} out or retrain")
+        agent = cls(seed=seed, device=device, progress=progress,
+                    **{**{k: v for k, v in config.items() if k in DEFAULTS}, **decoding})
+        try:
+            if agent.config["loss"] == "cls":
+                agent.bins = ChromaBins.from_state({k[5:]: v for k, v in arrays.items()
+                                                    if k.startswith("bins/")})
+                out_channels = agent.bins.n_bins
+            else:
+                out_channels = 2
+            if agent.config["prior"]:
+                agent.prior_table = arrays["prior/table"].astype(np.float32)
+                if agent.prior_table.shape != (256, 2):
+                    raise ValueError(f"prior table has shape {agent.prior_table.shape}")
+            in_channels = input_channels(agent.config["rows"], agent.config["prior"])
+            agent.model = build_model(agent.config["arch"], in_channels, out_channels,
+                                      agent.config["width"], agent.seed)
+            agent.model.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("model/")})
+        except (KeyError, ValueError, StateDictError) as exc:
+            raise UsageError(f"model file {path} does not fit the architecture it names "
+                             f"({agent.config['arch']}, loss {agent.config['loss']}): "
+                             f"{_first_line(exc)}") from None
+        agent.model.to(device)
+        agent.model.eval()
+        agent.train_pixels = int(meta["train_pixels"])
+        agent.pretrained = True
+        return agent
+
+
+def _first_line(exc):
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _read_model_file(path):
+    """``(arrays, meta)`` of a model file, or UsageError saying what is wrong with it."""
+    if not os.path.exists(path):
+        raise UsageError(f"model file {path} does not exist")
+    if os.path.isdir(path):
+        raise UsageError(f"model file {path} is a directory")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise UsageError(f"model file {path} is not a model saved with --save-model "
+                         f"(cannot be read as .npz: {_first_line(exc)})") from None
+    try:
+        meta = json.loads(str(arrays.pop("meta")))
+        if meta.get("format") != MODEL_FORMAT:
+            raise ValueError(meta.get("format"))
+        config = meta["config"]
+        _check_config({**DEFAULTS, **{k: v for k, v in config.items() if k in DEFAULTS}})
+        int(meta["train_pixels"])
+    except (KeyError, ValueError, TypeError, AttributeError):
+        raise UsageError(f"model file {path} is not an improved-agent model "
+                         f"(no valid {MODEL_FORMAT} configuration inside)") from None
+    return arrays, meta
+
+
+def _check_config(cfg):
+    """ValueError for settings that cannot work."""
+    if cfg["arch"] not in ARCHITECTURES:
+        raise ValueError(f"arch must be one of {', '.join(ARCHITECTURES)}, got {cfg['arch']!r}")
+    if cfg["loss"] not in LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {cfg['loss']!r}")
+    for key in ("width", "epochs", "batch_size", "crop", "bank_size", "neighbors", "patience"):
+        if int(cfg[key]) < 1:
+            raise ValueError(f"{key} must be at least 1, got {cfg[key]}")
+    for key in ("lr", "bin_step", "temperature"):
+        if not float(cfg[key]) > 0:
+            raise ValueError(f"{key} must be positive, got {cfg[key]}")
+    if not 0 <= float(cfg["rebalance"]) <= 1:
+        raise ValueError(f"rebalance must lie in [0, 1], got {cfg['rebalance']}")
+    if float(cfg["saturation"]) < 0 or float(cfg["refine"]) < 0:
+        raise ValueError("saturation and refine must be non-negative")
+
+
+def _fit_multiple(n, multiple):
+    """The largest multiple of ``multiple`` not above ``n`` (at least ``multiple``)."""
+    return max(multiple, n - n % multiple)
+
+
+def _pad_at_least(planes, size):
+    """Edge-replicate (C, H, W) ``planes`` at the bottom and right to at least size x size
+    (a photo just above the protocol's minimum is narrower than the U-Net's smallest input)."""
+    h, w = planes.shape[1:]
+    if h >= size and w >= size:
+        return planes
+    return np.pad(planes, ((0, 0), (0, max(0, size - h)), (0, max(0, size - w))), mode="edge")
+
+
+def _pad_target(target, multiple):
+    """Pad (N, 2, H, W) targets like :func:`pad_to_multiple` pads inputs, with NaN (not scored)."""
+    h, w = target.shape[2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph == 0 and pw == 0:
+        return target
+    return np.pad(target, ((0, 0), (0, 0), (0, ph), (0, pw)), constant_values=np.nan)
+
+
+# -- command line ----------------------------------------------------------------------------
+def _non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"expected a number, got {text!r}") from None
+    if not value >= 0:
+        raise UsageError(f"expected a number of at least 0, got {text!r}")
+    return value
+
+
+def _positive_float(text):
+    value = _non_negative_float(text)
+    if value == 0:
+        raise UsageError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def build_improved_parser():
+    """The common options plus the improved agent's own."""
+    parser = build_parser("improved", __doc__.split("\n\n")[0], DEFAULT_MAX_SIDE)
+    parser.add_argument("--epochs", type=positive_int, default=None,
+                        help=f"passes over the crop bank (default: {DEFAULTS['epochs']})")
+    parser.add_argument("--save-model", metavar="F", help="write the trained model to F (.npz)")
+    parser.add_argument("--load-model", metavar="F",
+                        help="colourize with the model saved in F instead of training")
+    parser.add_argument("--arch", choices=ARCHITECTURES, default=None,
+                        help=f"network (default: {DEFAULTS['arch']})")
+    parser.add_argument("--loss", choices=LOSSES, default=None,
+                        help=f"cls = chroma-bin classification, else regression "
+                             f"(default: {DEFAULTS['loss']})")
+    parser.add_argument("--temperature", type=_positive_float, default=None,
+                        help=f"annealed-mean temperature for --loss cls: lower is more vivid "
+                             f"(default: {DEFAULTS['temperature']})")
+    parser.add_argument("--saturation", type=_non_negative_float, default=None,
+                        help=f"scale of the predicted chroma (default: {DEFAULTS['saturation']})")
+    parser.add_argument("--refine", type=_non_negative_float, default=None,
+                        help=f"strength of gray-guided edge-aware smoothing, 0 = off "
+                             f"(default: {DEFAULTS['refine']})")
+    return parser
+
+
+def make_agent(args, device):
+    """The agent the parsed arguments describe (trained later by the CLI, or loaded now)."""
+    chosen = {k: getattr(args, k) for k in ("epochs", "arch", "loss", "temperature",
+                                             "saturation", "refine")
+              if getattr(args, k) is not None}
+    if args.save_model:
+        for source in [args.image] + ([args.reference] if args.reference else []):
+            if os.path.exists(args.save_model) and os.path.samefile(args.save_model, source):
+                raise UsageError(f"--save-model {args.save_model} would overwrite an input photo")
+    if args.load_model:
+        chosen.pop("epochs", None)
+        agent = ImprovedAgent.load(args.load_model, seed=args.seed, device=device,
+                                   progress=show_progress(args), **chosen)
+        agent.save_path = args.save_model
+        return agent
+    return ImprovedAgent(seed=args.seed, device=device, progress=show_progress(args),
+                         save_path=args.save_model, **chosen)
+
+
+if __name__ == "__main__":
+    sys.exit(main(build_improved_parser(), "improved", make_agent))

@@ -1,0 +1,253 @@
+"""The improved agent: quality against the basic agent, gray kept, seeds, model files, CLI."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from agents.cli import UsageError
+from agents.cli import main as cli_main
+from agents.improved import ImprovedAgent, build_improved_parser, make_agent
+from agents.improved_data import crop_bank, input_planes, make_augment, validation_columns, working_shape
+from agents.improved_losses import REGRESSION_SCALE, ChromaClassLoss, ChromaRegressionLoss
+from agents.improved_model import build_model, predict, predict_tiled
+from colorize.chroma_bins import ChromaBins
+from colorize.color import chroma_to_rgb, rgb_to_gray
+from colorize.halves import compose_halves, split_halves
+from colorize.metrics import psnr
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = {"width": 8, "crop": 16, "bank_size": 8, "batch_size": 4, "epochs": 2}
+
+
+def textured_scene(h=48, w=96, seed=0):
+    """A synthetic photo whose colour follows texture orientation, not gray or 3x3 patches.
+
+    16-px blocks in a checkerboard hold horizontal or vertical stripes (4 px wide, gray 100
+    and 160): a 3x3 window inside a stripe is flat either way, so the basic agent's patches
+    cannot tell the blocks apart, while a network with a wider view sees the orientation.
+    Horizontal blocks are orange, vertical ones teal.
+    """
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:h, :w]
+    horizontal = ((yy // 16) + (xx // 16)) % 2 == 0
+    stripes = np.where(horizontal, (yy // 4) % 2, (xx // 4) % 2)
+    gray = np.where(stripes == 0, 100.0, 160.0) + rng.normal(0, 2, (h, w))
+    chroma = np.where(horizontal[..., None], np.array([30.0, 20.0]), np.array([-25.0, -5.0]))
+    return np.clip(np.rint(chroma_to_rgb(gray, chroma)), 0, 255).astype(np.uint8)
+
+
+def run_protocol(agent, rgb):
+    left, right = split_halves(rgb)
+    agent.fit(left)
+    pred = agent.colorize(rgb_to_gray(right))
+    return compose_halves(agent.training_output(left), pred), pred
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """One small agent trained on the textured scene (shared by several tests)."""
+    rgb = textured_scene()
+    agent = ImprovedAgent(seed=0, device="cpu", width=8, crop=32, bank_size=16, batch_size=8,
+                          epochs=12)
+    output, pred = run_protocol(agent, rgb)
+    return agent, rgb, output, pred
+
+
+def test_beats_the_basic_agent_on_a_textured_scene(trained):
+    from agents.basic import BasicAgent
+
+    agent, rgb, _, pred = trained
+    left, right = split_halves(rgb)
+    basic = BasicAgent(seed=0, device="cpu").fit(left)
+    basic_pred = basic.colorize(rgb_to_gray(right))
+    ours = psnr(right, np.clip(np.rint(pred), 0, 255))
+    theirs = psnr(right, np.clip(np.rint(basic_pred), 0, 255))
+    assert ours > theirs + 3.0, (ours, theirs)
+
+
+def test_gray_preserved_and_left_half_untouched(trained):
+    _, rgb, output, pred = trained
+    left, right = split_halves(rgb)
+    assert pred.shape == right.shape and pred.dtype == np.float32
+    assert np.abs(rgb_to_gray(pred) - rgb_to_gray(right)).max() < 1e-3
+    assert np.array_equal(split_halves(output)[0], left.astype(np.float32))
+
+
+def test_training_history_and_summary(trained):
+    agent = trained[0]
+    info = agent.summary()
+    json.dumps(info)
+    hist = info["training"]
+    assert len(hist["train_loss"]) == hist["epochs_run"] == len(hist["val_loss"])
+    assert 0 <= hist["best_epoch"] < hist["epochs_run"]
+    assert hist["train_loss"][-1] < hist["train_loss"][0]
+    assert info["bins"] == agent.bins.n_bins > 1
+
+
+def test_identical_seeds_identical_outputs_and_other_seeds_differ():
+    rgb = textured_scene(24, 48)
+    outs = []
+    for seed in (3, 3, 4):
+        agent = ImprovedAgent(seed=seed, device="cpu", **TINY)
+        outs.append(run_protocol(agent, rgb)[1])
+    assert np.array_equal(outs[0], outs[1])
+    assert not np.array_equal(outs[0], outs[2])
+
+
+@pytest.mark.parametrize("options", [{"loss": "cls"}, {"loss": "l2", "arch": "dilated", "prior": True}])
+def test_save_load_gives_identical_outputs(tmp_path, options):
+    rgb = textured_scene(24, 48)
+    path = tmp_path / "model.npz"
+    agent = ImprovedAgent(seed=0, device="cpu", save_path=path, **TINY, **options)
+    _, pred = run_protocol(agent, rgb)
+    loaded = ImprovedAgent.load(path, device="cpu")
+    again = loaded.fit(split_halves(rgb)[0]).colorize(rgb_to_gray(split_halves(rgb)[1]))
+    assert loaded.pretrained and np.array_equal(pred, again)
+    # A model trained on one photo colourizes another of a different size.
+    other = rgb_to_gray(textured_scene(30, 20, seed=5))
+    assert loaded.colorize(other).shape == (30, 20, 3)
+
+
+def test_load_refuses_bad_files(tmp_path):
+    with pytest.raises(UsageError, match="does not exist"):
+        ImprovedAgent.load(tmp_path / "missing.npz")
+    text = tmp_path / "text.npz"
+    text.write_text("not a model")
+    with pytest.raises(UsageError, match="not a model saved"):
+        ImprovedAgent.load(text)
+    other = tmp_path / "other.npz"
+    np.savez(other, weights=np.zeros(3))
+    with pytest.raises(UsageError, match="not an improved-agent model"):
+        ImprovedAgent.load(other)
+    # A file whose weights do not fit the architecture its configuration names.
+    rgb = textured_scene(24, 48)
+    good = tmp_path / "good.npz"
+    ImprovedAgent(seed=0, device="cpu", save_path=good, **TINY).fit(split_halves(rgb)[0])
+    with np.load(good) as data:
+        arrays = dict(data)
+    meta = json.loads(str(arrays["meta"]))
+    meta["config"]["width"] = 16
+    arrays["meta"] = np.array(json.dumps(meta))
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **arrays)
+    with pytest.raises(UsageError, match="does not fit the architecture"):
+        ImprovedAgent.load(bad)
+    with pytest.raises(UsageError, match="trained with arch"):
+        ImprovedAgent.load(good, arch="dilated")
+
+
+def test_full_resolution_output_keeps_size_and_gray():
+    rgb = textured_scene(24, 48)
+    agent = ImprovedAgent(seed=0, device="cpu", **TINY).fit(split_halves(rgb)[0])
+    big = np.asarray(Image.fromarray(rgb).resize((192, 96), Image.BILINEAR))
+    gray = rgb_to_gray(big)
+    out = agent.colorize(gray)
+    assert out.shape == (96, 192, 3)
+    assert np.abs(rgb_to_gray(out) - gray).max() < 1e-3
+    assert working_shape((96, 192), 24 * 24) == (17, 34)
+    assert working_shape((10, 10), 24 * 24) == (10, 10)
+
+
+def test_tiled_prediction_matches_whole_image_inside():
+    rng = np.random.default_rng(0)
+    model = build_model("unet", 1, 2, 4, seed=0)
+    model.eval()
+    x = rng.normal(size=(1, 1, 40, 52)).astype(np.float32)
+    whole = predict(model, x, 4)
+    tiled = predict_tiled(model, x, 4, tile=16, margin=40)
+    assert tiled.shape == whole.shape
+    assert np.allclose(tiled, whole, atol=1e-4)
+
+
+def test_masked_losses_score_only_known_pixels():
+    rng = np.random.default_rng(0)
+    target = rng.normal(0, 10, (2, 2, 6, 8)).astype(np.float32)
+    pred = rng.normal(0, 10, (2, 2, 6, 8)).astype(np.float32)
+    masked = target.copy()
+    masked[:, :, :, :5] = np.nan
+    loss = ChromaRegressionLoss("l2")
+    diff = pred - target / REGRESSION_SCALE
+    expected = (diff[:, :, :, 5:] ** 2).mean()
+    assert np.isclose(loss.forward(pred, masked), expected, rtol=1e-5)
+    grad = loss.backward()
+    assert np.all(grad[:, :, :, :5] == 0)
+    assert np.allclose(grad[:, :, :, 5:], 2 * diff[:, :, :, 5:] / (2 * 2 * 6 * 3), rtol=1e-5)
+
+    bins = ChromaBins.fit(target.transpose(0, 2, 3, 1), step=10.0)
+    logits = rng.normal(size=(2, bins.n_bins, 6, 8)).astype(np.float32)
+    cls = ChromaClassLoss(bins)
+    full = ChromaClassLoss(bins).forward(logits[..., 5:], target[..., 5:])
+    assert np.isclose(cls.forward(logits, masked), full, rtol=1e-5)
+    assert np.all(cls.backward()[..., :5] == 0)
+
+
+def test_data_pipeline_shapes_and_flips():
+    gray = np.arange(12 * 20, dtype=np.float32).reshape(12, 20)
+    planes = input_planes(gray, rows=True, prior_table=np.zeros((256, 2), np.float32))
+    assert planes.shape == (4, 12, 20) and planes.dtype == np.float32
+    assert validation_columns(20) == 4 and validation_columns(6) == 3
+    rng = np.random.default_rng(0)
+    x, y = crop_bank(planes, planes[:2], crop=8, bank_size=5, rng=rng)
+    assert x.shape == (5, 4, 12, 20) and y.shape == (5, 2, 12, 20)
+    xb, yb = make_augment(8, 8)(x, y, np.random.default_rng(1))
+    assert xb.shape == (5, 4, 8, 8) and yb.shape == (5, 2, 8, 8)
+    # The same window and the same flip for inputs and targets.
+    assert np.array_equal(xb[:, :2], yb)
+
+
+def _run_cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "agents.improved", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def tiny_photo(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("photo")
+    path = folder / "tiny.png"
+    Image.fromarray(textured_scene(16, 32)).save(path)
+    return path
+
+
+def test_cli_writes_files_and_json(tiny_photo, tmp_path):
+    model = tmp_path / "m.npz"
+    result = _run_cli(tiny_photo, "--epochs", "1", "--out", tmp_path, "--save-model", model,
+                      "--quiet", cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    for name in ("tiny_improved.png", "tiny_improved_compare.png", "tiny_improved.json"):
+        assert (tmp_path / name).exists()
+    record = json.loads((tmp_path / "tiny_improved.json").read_text())
+    assert set(record["metrics"]["right"]) >= {"rmse", "psnr", "ssim", "delta_e2000",
+                                               "colorfulness", "colorfulness_true"}
+    assert record["agent"] == "improved" and record["parameters"]["config"]["epochs"] == 1
+    out = np.asarray(Image.open(tmp_path / "tiny_improved.png"))
+    original = np.asarray(Image.open(tiny_photo))
+    assert out.shape == original.shape
+    assert np.array_equal(out[:, :16], original[:, :16])
+    assert model.exists()
+    reused = _run_cli(tiny_photo, "--load-model", model, "--out", tmp_path / "again", "--quiet", cwd=ROOT)
+    assert reused.returncode == 0, reused.stderr
+    again = np.asarray(Image.open(tmp_path / "again" / "tiny_improved.png"))
+    assert np.array_equal(again, out)
+
+
+@pytest.mark.parametrize("kind", ["missing", "corrupt", "architecture"])
+def test_cli_bad_model_file_is_one_error_line(tiny_photo, tmp_path, kind, capsys):
+    path = tmp_path / "model.npz"
+    extra = []
+    if kind == "corrupt":
+        path.write_bytes(b"PK\x03\x04 truncated")
+    elif kind == "architecture":
+        ImprovedAgent(seed=0, device="cpu", save_path=path, **TINY).fit(textured_scene(16, 16))
+        extra = ["--arch", "dilated"]
+    argv = [str(tiny_photo), "--load-model", str(path), "--out", str(tmp_path / "out"), *extra]
+    status = cli_main(build_improved_parser(), "improved", make_agent, argv)
+    err = capsys.readouterr().err
+    assert status == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "model file" in lines[0]
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
