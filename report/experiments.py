@@ -16,6 +16,10 @@ What is run on each photo (``METHODS`` names them):
   colour. k-means minimises the summed squared RGB error, so this is the lowest RMSE (highest
   PSNR) reachable by an output that uses 5 colours, up to k-means finding a local optimum; it
   is a bound for RMSE and PSNR, not for SSIM or CIEDE2000, which k-means does not optimise;
+- ``basic_true_gray``: the basic agent's prediction with its gray replaced by the true gray
+  (its chroma kept, :func:`colorize.color.chroma_to_rgb`): a post-processing step the
+  coursework's agent does not have, measured to show what the palette's wrong brightness
+  costs;
 - ``basic_palette``: the basic agent's own palette (learnt on the left) with a perfect vote,
   i.e. every right pixel given the palette colour nearest its true colour. The gap between
   this and the basic agent is what the patch vote loses; the gap between this and
@@ -25,7 +29,11 @@ For the bonus question the validation curve that ``colors="auto"`` computes (lef
 is kept together with the hindsight curve: the same sweep over k trained on the whole left
 half and scored on the right half, which no agent may look at when choosing.
 
-Outputs are rounded to uint8 before scoring, as they would be in a PNG file.
+Outputs are rounded to uint8 before scoring, as they would be in a PNG file. Besides the
+scores of :func:`colorize.metrics.score`, each method gets two diagnostics (``diagnostics``):
+``gray_rmse``, the RMSE between the output's gray and the true gray (what the output gets
+wrong in brightness alone), and ``de_saturated`` / ``de_rest``, the mean CIEDE2000 over the
+``SATURATED_FRACTION`` most saturated true pixels (largest chroma) and over the others.
 """
 
 import importlib
@@ -36,10 +44,11 @@ from pathlib import Path
 import numpy as np
 
 from agents.basic import AUTO_COLORS, BasicAgent, color_sweep, palette_labels
+from colorize.color import chroma_to_rgb, rgb_to_chroma, rgb_to_gray
 from colorize.halves import compose_halves, protocol_inputs
 from colorize.io import read_rgb, resize_max_side
 from colorize.kmeans import kmeans
-from colorize.metrics import baseline_predictions, score
+from colorize.metrics import baseline_predictions, error_map_de2000, score
 from nn.backend import describe_device, resolve_device
 
 PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -50,6 +59,7 @@ METHODS = (
     ("gray_lookup", "baseline: mean chroma per gray level"),
     ("basic", "basic agent, 5 colours"),
     ("basic_auto", "basic agent, --colors auto"),
+    ("basic_true_gray", "basic agent's colours on the true gray"),
     ("improved", "improved agent"),
     ("basic_palette", "bound: basic agent's palette, perfect vote"),
     ("palette5", "bound: best 5-colour palette of the right half"),
@@ -57,6 +67,7 @@ METHODS = (
 """(key, label) of every scored method, in table order."""
 
 BOUND_COLORS = 5
+SATURATED_FRACTION = 0.1
 
 
 @dataclass
@@ -83,6 +94,7 @@ class PhotoRun:
     outputs: dict = field(default_factory=dict)
     right_predictions: dict = field(default_factory=dict)
     scores: dict = field(default_factory=dict)
+    diagnostics: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
     basic: dict = field(default_factory=dict)
     auto: dict = field(default_factory=dict)
@@ -125,9 +137,24 @@ def _as_uint8(image):
     return np.clip(np.rint(np.asarray(image, dtype=np.float64)), 0, 255).astype(np.uint8)
 
 
+def _saturated_mask(right):
+    """True for the ``SATURATED_FRACTION`` of pixels with the largest true chroma."""
+    magnitude = np.hypot(*np.moveaxis(rgb_to_chroma(right), -1, 0))
+    return magnitude >= np.quantile(magnitude, 1 - SATURATED_FRACTION)
+
+
 def _record(run, key, right_prediction):
-    run.right_predictions[key] = _as_uint8(right_prediction)
-    run.scores[key] = score(run.right, run.right_predictions[key])
+    prediction = _as_uint8(right_prediction)
+    run.right_predictions[key] = prediction
+    run.scores[key] = score(run.right, prediction)
+    errors = error_map_de2000(run.right, prediction)
+    saturated = _saturated_mask(run.right)
+    gray_error = rgb_to_gray(prediction).astype(np.float64) - rgb_to_gray(run.right)
+    run.diagnostics[key] = {
+        "gray_rmse": float(np.sqrt(np.mean(gray_error**2))),
+        "de_saturated": float(errors[saturated].mean()),
+        "de_rest": float(errors[~saturated].mean()) if (~saturated).any() else float("nan"),
+    }
 
 
 def _run_basic(run, left, right_gray, settings):
@@ -138,6 +165,7 @@ def _run_basic(run, left, right_gray, settings):
     prediction = agent.colorize(right_gray)
     run.seconds["basic"] = {"fit": fitted - start, "colorize": time.perf_counter() - fitted}
     _record(run, "basic", prediction)
+    _record(run, "basic_true_gray", chroma_to_rgb(right_gray, rgb_to_chroma(prediction)))
     run.outputs["basic"] = _as_uint8(compose_halves(agent.training_output(left), prediction))
     run.basic = agent.summary()
 

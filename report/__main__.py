@@ -1,0 +1,124 @@
+"""``python -m report [--quick] [--out DIR]``: build REPORT.md and its figures.
+
+Steps (one progress line each on stdout): every photo in ``images/`` through every method
+(:mod:`report.experiments`), the figures (:mod:`report.figures`), the gradient checks and
+the speed benchmarks (:mod:`report.benchmarks`), the variant comparison written by
+``python -m agents.bench_improved`` (read, not rerun), and the Markdown
+(:mod:`report.write`). Everything is seeded, so the same command writes the same report
+except for the run times.
+
+``--quick`` is the smoke build for tests and CI: photos resized to 64 px, a tiny improved
+agent (1 epoch over a small crop bank), only the neighbours benchmark, on a tiny photo;
+seconds, not minutes.
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from colorize.io import atomic_path, ensure_output_dir
+from report import benchmarks
+from report.experiments import Settings, device_description, find_photos, improved_agent_class, run_photo
+from report.figures import k_curves_figure, loss_curves_figure, photo_figure
+from report.write import Build, render
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = ROOT / "report"
+VARIANTS_JSON = Path("report") / "data" / "improved_variants.json"
+
+FULL = {
+    "max_side": 256,
+    "improved_options": {},
+    "benchmarks": (("colorize.bench_neighbors", ("--width", "512")),
+                   ("nn.bench", ("--repeats", "3"))),
+}
+QUICK = {
+    "max_side": 64,
+    "improved_options": {"epochs": 1, "bank_size": 8},
+    "benchmarks": (("colorize.bench_neighbors", ("--width", "64")),),
+}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m report", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=str(DEFAULT_OUT), metavar="DIR",
+                        help="folder for REPORT.md and figures/ (default: report/)")
+    parser.add_argument("--images", default=str(ROOT / "images"), metavar="DIR",
+                        help="folder of colour photos (default: the bundled images/)")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny photos, a tiny improved agent, tiny benchmarks (smoke test)")
+    parser.add_argument("--no-bench", action="store_true", help="skip the speed benchmarks")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every agent (default: 0)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"),
+                        help="device of both agents (default: auto)")
+    return parser
+
+
+def log(message):
+    print(message, flush=True)
+
+
+def read_variants():
+    """The variant comparison JSON (helper of ``agents.bench_improved``), or None."""
+    path = ROOT / VARIANTS_JSON
+    if not path.exists():
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    started = time.perf_counter()
+    mode = QUICK if args.quick else FULL
+    settings = Settings(max_side=mode["max_side"], seed=args.seed, device=args.device,
+                        improved_options=mode["improved_options"])
+    out = ensure_output_dir(args.out)
+    figures_dir = ensure_output_dir(out / "figures")
+    photos = find_photos(args.images)
+    if not photos:
+        print(f"error: no photos (.png, .jpg) in {args.images}", file=sys.stderr)
+        return 2
+    device = device_description(settings)
+    log(f"report: {len(photos)} photos at {settings.max_side} px, seed {settings.seed}, {device}")
+
+    runs = []
+    for path in photos:
+        runs.append(run_photo(path, settings, log=log))
+    figures = {}
+    for run in runs:
+        photo_figure(figures_dir / f"{run.name}.png", run)
+        figures[run.name] = f"figures/{run.name}.png"
+    k_curves_figure(figures_dir / "k_curves.png", runs)
+    figures["k_curves"] = "figures/k_curves.png"
+    improved_available = improved_agent_class() is not None
+    if improved_available:
+        loss_curves_figure(figures_dir / "loss_curves.png", runs)
+        figures["loss_curves"] = "figures/loss_curves.png"
+    log(f"figures written to {figures_dir}")
+
+    rows = benchmarks.gradient_checks()
+    log(f"gradient checks: {len(rows)} cases, worst relative error {max(r[2] for r in rows):.1e}")
+    bench_runs = []
+    if not args.no_bench:
+        for module, bench_args in mode["benchmarks"]:
+            bench = benchmarks.run_benchmark(module, bench_args)
+            log(f"benchmark `{bench.command}`: {bench.seconds:.0f} s"
+                + ("" if bench.ok else " (failed; see the report)"))
+            bench_runs.append(bench)
+
+    build = Build(settings=settings, quick=args.quick, device=device, runs=runs, figures=figures,
+                  gradcheck=rows, benchmarks=bench_runs, variants=read_variants(),
+                  variants_path=str(VARIANTS_JSON), improved_available=improved_available,
+                  seconds=time.perf_counter() - started)
+    report_path = out / "REPORT.md"
+    with atomic_path(report_path) as tmp:
+        tmp.write_text(render(build), encoding="utf-8")
+    log(f"wrote {report_path} in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

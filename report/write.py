@@ -1,0 +1,687 @@
+"""REPORT.md from the measurements: tables, figure links and the prose that reads them.
+
+Every number in the text is inserted from the run (nothing measured is typed in by hand), and
+every sentence that interprets a number is chosen by comparing the numbers it talks about, so
+a different run cannot leave the prose claiming what its tables contradict. Run times are the
+only values that change from run to run; they sit in tables labelled as measured on this run.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from agents.basic import AUTO_TOLERANCE
+from report.experiments import BOUND_COLORS, METHODS, SATURATED_FRACTION
+
+LABELS = dict(METHODS)
+AGENTS = ("basic", "basic_auto", "improved")
+BASELINES = ("gray", "mean_chroma", "gray_lookup")
+
+ARCH_TEXT = {
+    "unet": ("a small U-Net (Ronneberger et al. 2015): two 2x max-pool downsamplings, "
+             "3x3 convolutions with batch-norm and ReLU at each level (dilated at the coarsest "
+             "level for a wider view), nearest-neighbour upsampling and concatenated skip "
+             "connections, so every output pixel sees tens of pixels of context and still "
+             "gets full-resolution detail"),
+    "dilated": ("a stack of 3x3 convolutions with growing dilations (Yu and Koltun 2016), "
+                "batch-norm and ReLU, at full resolution: a wide receptive field without any "
+                "downsampling"),
+}
+LOSS_TEXT = {
+    "cls": ("classification over quantized chroma bins (Zhang, Isola and Efros 2016): the "
+            "chroma plane is cut into square bins of side {bin_step:g} chroma units and only "
+            "the bins the training columns use become classes; each pixel's target is a soft "
+            "distribution over its {neighbors} nearest bin centres (Gaussian weights); the loss "
+            "is the cross-entropy between the predicted softmax and that target, with rare "
+            "(saturated) bins up-weighted by class rebalancing, w_q proportional to "
+            "((1 - {rebalance:g}) p_q + {rebalance:g} / Q)^-1 with p the smoothed bin "
+            "frequencies"),
+    "l2": "the mean squared error on the two chroma values (which is the squared RGB error, "
+          "since the chroma basis is orthonormal and the gray is exact)",
+    "l1": "the mean absolute error on the two chroma values",
+    "smooth_l1": "the smooth L1 (Huber) loss on the two chroma values",
+}
+
+
+@dataclass
+class Build:
+    """What one build measured, handed to :func:`render`."""
+
+    settings: object
+    quick: bool
+    device: str
+    runs: list
+    figures: dict
+    gradcheck: list | None = None
+    benchmarks: list = field(default_factory=list)
+    variants: dict | None = None
+    variants_path: str = ""
+    improved_available: bool = True
+    seconds: float = 0.0
+
+
+# -- numbers ---------------------------------------------------------------------------------
+def _fmt(value, digits=2):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
+    return f"{value:.{digits}f}"
+
+
+def _mean(values):
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def mean_score(runs, key, metric):
+    """Mean of ``metric`` over the photos that have ``key`` (NaN when none)."""
+    return _mean([r.scores[key][metric] for r in runs if key in r.scores])
+
+
+def mean_diag(runs, key, metric):
+    return _mean([r.diagnostics[key][metric] for r in runs if key in r.diagnostics])
+
+
+def colour_ratio(scores):
+    return scores["colorfulness"] / max(scores["colorfulness_true"], 1e-9)
+
+
+def _methods(runs):
+    present = set.intersection(*(set(r.scores) for r in runs))
+    return [key for key, _ in METHODS if key in present]
+
+
+def _best_baseline(runs):
+    return max(BASELINES, key=lambda b: mean_score(runs, b, "psnr"))
+
+
+def _count(n, word):
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _photos_where(runs, predicate):
+    return [r.name for r in runs if predicate(r)]
+
+
+def _names(names):
+    if not names:
+        return "none"
+    if len(names) == 1:
+        return names[0]
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+# -- tables ----------------------------------------------------------------------------------
+SCORE_HEADER = ("| method | RMSE | PSNR (dB) | SSIM | CIEDE2000 | colourfulness | colour / truth "
+                "| gray RMSE |\n|---|---:|---:|---:|---:|---:|---:|---:|")
+
+
+def _score_row(label, scores, ratio, gray_rmse):
+    return (f"| {label} | {_fmt(scores['rmse'])} | {_fmt(scores['psnr'])} | "
+            f"{_fmt(scores['ssim'], 3)} | {_fmt(scores['delta_e2000'])} | "
+            f"{_fmt(scores['colorfulness'], 1)} | {_fmt(ratio)} | {_fmt(gray_rmse)} |")
+
+
+def mean_table(runs):
+    """Means over photos (the colour ratio is the mean of the per-photo ratios)."""
+    lines = [SCORE_HEADER]
+    for key in _methods(runs):
+        scores = {m: mean_score(runs, key, m) for m in runs[0].scores[key]}
+        ratio = _mean([colour_ratio(r.scores[key]) for r in runs])
+        lines.append(_score_row(LABELS[key], scores, ratio, mean_diag(runs, key, "gray_rmse")))
+    truth = _mean([r.scores["basic"]["colorfulness_true"] for r in runs])
+    lines.append(f"| true colours | | | | | {_fmt(truth, 1)} | 1.00 | 0.00 |")
+    return "\n".join(lines)
+
+
+def photo_table(run):
+    lines = [SCORE_HEADER]
+    for key in _methods([run]):
+        scores = run.scores[key]
+        lines.append(_score_row(LABELS[key], scores, colour_ratio(scores),
+                                run.diagnostics[key]["gray_rmse"]))
+    lines.append(f"| true colours | | | | | {_fmt(run.scores['basic']['colorfulness_true'], 1)} "
+                 "| 1.00 | 0.00 |")
+    return "\n".join(lines)
+
+
+def timing_table(build):
+    has_improved = any("improved" in r.seconds for r in build.runs)
+    head = ("| photo | size | basic: fit | basic: colourize | --colors auto: fit + colourize "
+            "| hindsight sweep |")
+    rule = "|---|---|---:|---:|---:|---:|"
+    if has_improved:
+        head += " improved: fit | improved: colourize |"
+        rule += "---:|---:|"
+    lines = [head, rule]
+    for r in build.runs:
+        s = r.seconds
+        h, w = r.size
+        row = (f"| {r.name} | {w} x {h} | {_fmt(s['basic']['fit'], 1)} | "
+               f"{_fmt(s['basic']['colorize'], 1)} | {_fmt(sum(s['basic_auto'].values()), 1)} | "
+               f"{_fmt(s['hindsight_sweep']['fit'], 1)} |")
+        if has_improved:
+            imp = s.get("improved")
+            row += (f" {_fmt(imp['fit'], 1)} | {_fmt(imp['colorize'], 1)} |" if imp else " n/a | n/a |")
+        lines.append(row)
+    return "\n".join(lines)
+
+
+def k_table(runs):
+    lines = ["| photo | k chosen (left half only) | validation RMSE at that k "
+             "| right-half RMSE at that k | at k = 5 | hindsight best k | its RMSE |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in runs:
+        a = r.auto
+        ks = list(a["k"])
+        hind = a["hindsight_rmse"]
+        best = int(np.argmin(hind))
+        chosen = ks.index(a["chosen"])
+        at5 = _fmt(hind[ks.index(5)]) if 5 in ks else "n/a"
+        lines.append(f"| {r.name} | {a['chosen']} | {_fmt(a['validation_rmse'][chosen])} | "
+                     f"{_fmt(hind[chosen])} | {at5} | {ks[best]} | {_fmt(hind[best])} |")
+    return "\n".join(lines)
+
+
+def training_table(runs):
+    lines = ["| photo | chroma bins Q | parameters | epochs run | restored epoch | stopped early "
+             "| training loss at that epoch | validation loss at that epoch |",
+             "|---|---:|---:|---:|---:|---|---:|---:|"]
+    for r in runs:
+        info = r.improved or {}
+        hist = info.get("training")
+        if not hist:
+            continue
+        best = hist["best_epoch"]
+        val = hist["val_loss"][best] if hist["val_loss"] else None
+        bins = info.get("bins")
+        lines.append(f"| {r.name} | {bins if bins is not None else 'n/a'} | "
+                     f"{info.get('parameters', 'n/a'):,} | {hist['epochs_run']} | {best + 1} | "
+                     f"{'yes' if hist['stopped_early'] else 'no'} | "
+                     f"{_fmt(hist['train_loss'][best], 3)} | {_fmt(val, 3)} |")
+    return "\n".join(lines)
+
+
+def gradcheck_table(rows):
+    lines = ["| layer / container / loss | worst at | max relative error |", "|---|---|---:|"]
+    lines += [f"| {label} | `{where}` | {err:.2e} |" for label, where, err in rows]
+    return "\n".join(lines)
+
+
+def variants_section(build):
+    data = build.variants
+    if data is None:
+        return [f"The variant comparison is not available yet: `{build.variants_path}` does not "
+                "exist. `python -m agents.bench_improved --out report/data/improved_variants.json` "
+                "writes it; rebuild the report afterwards."]
+    command = data.get("command") or ("python -m agents.bench_improved --out "
+                                      "report/data/improved_variants.json")
+    means = data.get("mean", {})
+    photos = data.get("photos", {})
+    names = list(means)
+    lines = [f"Produced by `{command}` (read from `{build.variants_path}`; the report does not "
+             f"rerun it). Photos at {data.get('width', '?')} px wide: {_names(list(photos))}; "
+             "train on the left half, score the right half, seed 0; means over the photos. "
+             "`colour / truth` is the output's colourfulness over the truth's. Seconds were "
+             "measured in that run.", ""]
+    photo_names = list(photos)
+    head = "| variant | options | mean PSNR | mean SSIM | mean CIEDE2000 | colour / truth | seconds |"
+    head += "".join(f" PSNR {p} |" for p in photo_names)
+    lines += [head, "|---|---|---:|---:|---:|---:|---:|" + "---:|" * len(photo_names)]
+    variant_options = data.get("variants", {})
+
+    def per_photo(name):
+        cells = []
+        for p in photo_names:
+            entry = photos[p]
+            r = (entry.get("baselines", {}).get(name[5:]) if name.startswith("base:")
+                 else entry.get("agents", {}).get(name))
+            cells.append(_fmt(r.get("psnr")) if r else "n/a")
+        return "".join(f" {c} |" for c in cells)
+
+    for name in names:
+        m = means[name]
+        key = name.split(":", 1)[1] if name.startswith("improved:") else None
+        options = variant_options.get(key, {}) if key else {}
+        opts = ", ".join(f"{k}={v}" for k, v in options.items()) or ("agent defaults" if key == "default" else "")
+        lines.append(f"| {name} | {opts} | {_fmt(m.get('psnr'))} | {_fmt(m.get('ssim'), 3)} | "
+                     f"{_fmt(m.get('delta_e2000'))} | {_fmt(m.get('colour_ratio'))} | "
+                     f"{_fmt(m.get('seconds'), 1)} |" + per_photo(name))
+    return lines
+
+
+# -- prose -----------------------------------------------------------------------------------
+def _improved_config(runs):
+    for r in runs:
+        if r.improved:
+            return r.improved.get("config", {})
+    return {}
+
+
+def summary_lines(build):
+    runs = build.runs
+    n = len(runs)
+    best_base = _best_baseline(runs)
+    basic = mean_score(runs, "basic", "psnr")
+    base = mean_score(runs, best_base, "psnr")
+    lines = [f"- **{n} photos**, right half only, mean over photos. The basic agent (5 colours) "
+             f"reaches {_fmt(basic)} dB PSNR and CIEDE2000 {_fmt(mean_score(runs, 'basic', 'delta_e2000'))}; "
+             f"the best baseline ({LABELS[best_base]}) {_fmt(base)} dB and "
+             f"{_fmt(mean_score(runs, best_base, 'delta_e2000'))}."]
+    if all("improved" in r.scores for r in runs):
+        imp = mean_score(runs, "improved", "psnr")
+        wins = _photos_where(runs, lambda r: r.scores["improved"]["psnr"] > r.scores["basic"]["psnr"])
+        lines.append(
+            f"- The improved agent reaches {_fmt(imp)} dB and CIEDE2000 "
+            f"{_fmt(mean_score(runs, 'improved', 'delta_e2000'))}: {_fmt(imp - basic)} dB "
+            f"{'above' if imp >= basic else 'below'} the basic agent and {_fmt(abs(imp - base))} dB "
+            f"{'above' if imp >= base else 'below'} the best baseline. It beats the basic agent in "
+            f"PSNR on {len(wins)} of {n} photos"
+            + ("." if len(wins) == n else f" ({_names(wins)})."))
+    bound = mean_score(runs, "palette5", "psnr")
+    lines.append(f"- No output made of {BOUND_COLORS} colours could do better than about "
+                 f"{_fmt(bound)} dB on these right halves (k-means on the right half's own "
+                 f"pixels, a bound that peeks at the answer); the basic agent is "
+                 f"{_fmt(bound - basic)} dB below it.")
+    chosen = [r.auto["chosen"] for r in runs]
+    regret = [r.auto["hindsight_rmse"][list(r.auto["k"]).index(r.auto["chosen"])]
+              - min(r.auto["hindsight_rmse"]) for r in runs]
+    lines.append(f"- Bonus: `--colors auto` chose k = {_names([f'{c} ({r.name})' for c, r in zip(chosen, runs)])} "
+                 f"from the left half alone; on the right half that k is on average "
+                 f"{_fmt(_mean(regret))} RGB RMSE above the best k in hindsight.")
+    return lines
+
+
+def results_prose(build):
+    runs = build.runs
+    n = len(runs)
+    lines = []
+    basic_vs_lookup = _photos_where(runs, lambda r: r.scores["basic"]["psnr"] < r.scores["gray_lookup"]["psnr"])
+    gray_rmse_basic = mean_diag(runs, "basic", "gray_rmse")
+    true_gray = mean_score(runs, "basic_true_gray", "psnr")
+    basic = mean_score(runs, "basic", "psnr")
+    lines.append(
+        f"The basic agent scores below the gray-lookup baseline in PSNR on "
+        f"{len(basic_vs_lookup)} of {n} photos. The main reason is in the last column: its "
+        f"output replaces every pixel by one of 5 palette colours, brightness included, so it "
+        f"gets the gray itself wrong by {_fmt(gray_rmse_basic)} RMSE on average, while every "
+        f"baseline and the improved agent keep the known gray exactly (their gray RMSE is only "
+        f"the rounding to 8 bits). Putting the basic agent's colours on the true gray "
+        f"(`{LABELS['basic_true_gray']}`) gives {_fmt(true_gray)} dB instead of {_fmt(basic)} dB: "
+        f"{_fmt(true_gray - basic)} dB of its error is brightness, not colour.")
+    perfect = mean_score(runs, "basic_palette", "psnr")
+    bound = mean_score(runs, "palette5", "psnr")
+    lines.append("")
+    lines.append(
+        f"The two bounds split the rest. With its own palette and a perfect vote the basic agent "
+        f"would reach {_fmt(perfect)} dB, so the 3x3-patch vote costs {_fmt(perfect - basic)} dB; "
+        f"a palette fitted on the right half itself would reach {_fmt(bound)} dB, so learning "
+        f"the palette on the other half costs a further {_fmt(bound - perfect)} dB.")
+    if all("improved" in r.scores for r in runs):
+        ratio_imp = _mean([colour_ratio(r.scores["improved"]) for r in runs])
+        ratio_basic = _mean([colour_ratio(r.scores["basic"]) for r in runs])
+        lines.append("")
+        lines.append(
+            f"Colourfulness: the improved agent's outputs have {_fmt(ratio_imp)} times the "
+            f"truth's colourfulness on average, the basic agent's {_fmt(ratio_basic)} times "
+            + ("(the palette's colours are saturated ones, picked from the left half, so the "
+               "basic agent is not washed out; it is wrong in a different way)."
+               if ratio_basic >= ratio_imp else
+               "(the basic agent's palette averages whole clusters of colours, which dulls them)."))
+    return lines
+
+
+def auto_prose(runs):
+    regret = {r.name: r.auto["hindsight_rmse"][list(r.auto["k"]).index(r.auto["chosen"])]
+              - min(r.auto["hindsight_rmse"]) for r in runs}
+    auto_better = _photos_where(runs, lambda r: r.scores["basic_auto"]["psnr"] > r.scores["basic"]["psnr"])
+    gain = mean_score(runs, "basic_auto", "psnr") - mean_score(runs, "basic", "psnr")
+    above5 = _photos_where(runs, lambda r: r.auto["chosen"] > 5)
+    worst = max(regret, key=regret.get)
+    return [
+        "`--colors auto` holds out the columns of the left half nearest the right half (a "
+        "quarter of the left half) as a validation strip, trains the agent on the rest for "
+        f"every k from {runs[0].auto['k'][0]} to {runs[0].auto['k'][-1]}, and picks the "
+        f"{runs[0].auto['rule']} (the {AUTO_TOLERANCE:.0%} tolerance prefers the smaller "
+        "palette when more colours buy nothing measurable). The hindsight curve is the same "
+        "sweep trained on the whole left half and scored on the right half: what no agent may "
+        "look at when choosing, shown only to judge the choice.",
+        "",
+        f"Both curves fall steeply for the first few colours and then flatten. The chosen k is "
+        f"above the coursework's 5 on {len(above5)} of {len(runs)} photos "
+        f"({_names(above5) if above5 else 'none'}); the chosen k lands on average "
+        f"{_fmt(_mean(list(regret.values())))} RGB RMSE above the hindsight optimum (worst: "
+        f"{worst}, {_fmt(regret[worst])}). With the chosen k the basic agent's right-half PSNR is "
+        f"{_fmt(abs(gain))} dB {'higher' if gain >= 0 else 'lower'} than with 5 colours on average, "
+        f"better on {len(auto_better)} of {len(runs)} photos. The validation strip sits next to "
+        "the test half, so its curve tracks the right half's shape; its level is higher on "
+        "some photos because the strip is a narrow band with its own content.",
+    ]
+
+
+def training_prose(runs, config):
+    trained = [r for r in runs if r.improved and r.improved.get("training")]
+    if not trained:
+        return []
+    best = [r.improved["training"]["best_epoch"] + 1 for r in trained]
+    run_epochs = [r.improved["training"]["epochs_run"] for r in trained]
+    stopped = [r.name for r in trained if r.improved["training"]["stopped_early"]]
+    gaps = []
+    for r in trained:
+        hist = r.improved["training"]
+        if hist["val_loss"]:
+            b = hist["best_epoch"]
+            gaps.append(hist["val_loss"][b] - hist["train_loss"][b])
+    text = (f"The best validation loss came at epoch {_names([str(b) for b in best])} "
+            f"(of {_names([str(e) for e in run_epochs])} run; at most {config.get('epochs', '?')}, "
+            f"patience {config.get('patience', '?')}). Training stopped early on "
+            f"{len(stopped)} of {len(trained)} photos and the weights of the best epoch were "
+            "restored in every case.")
+    if gaps:
+        text += (f" At the restored epoch the validation loss is on average {_fmt(_mean(gaps), 3)} "
+                 "above the training loss: the validation strip is unseen data, and the "
+                 "training loss keeps falling after the validation loss has turned, which is "
+                 "what early stopping is there for.")
+    return [text]
+
+
+def failures_prose(build):
+    runs = build.runs
+    lines = []
+    worst_basic = min(runs, key=lambda r: r.scores["basic"]["psnr"])
+    sat_b, rest_b = mean_diag(runs, "basic", "de_saturated"), mean_diag(runs, "basic", "de_rest")
+    lines.append(
+        f"**Basic agent.** Its worst photo is {worst_basic.name} "
+        f"({_fmt(worst_basic.scores['basic']['psnr'])} dB). It fails in three ways, all visible "
+        "in the figures: (1) brightness is wrong everywhere a palette colour is darker or "
+        "lighter than the true pixel (the blocky, posterised look; the gray RMSE above); "
+        "(2) a 3x3 gray patch carries almost no context, so two surfaces with similar local "
+        "texture get the same vote even when their colours differ (a cat's fur and a wooden "
+        "table, sky and a wall of the same gray), which shows as salt-and-pepper specks of a "
+        "wrong palette colour in flat areas; (3) colours the left half never shows cannot "
+        f"appear at all. On the {SATURATED_FRACTION:.0%} most saturated true pixels its mean "
+        f"CIEDE2000 is {_fmt(sat_b)}, against {_fmt(rest_b)} elsewhere. These mistakes make "
+        "sense: each is the vote of six training patches that really do look alike in gray.")
+    if all("improved" in r.scores for r in runs):
+        worst_imp = min(runs, key=lambda r: r.scores["improved"]["psnr"])
+        sat_i, rest_i = mean_diag(runs, "improved", "de_saturated"), mean_diag(runs, "improved", "de_rest")
+        losers = _photos_where(runs, lambda r: r.scores["improved"]["psnr"] < r.scores["gray_lookup"]["psnr"])
+        lines.append("")
+        lines.append(
+            f"**Improved agent.** Its worst photo is {worst_imp.name} "
+            f"({_fmt(worst_imp.scores['improved']['psnr'])} dB). Its brightness is always right "
+            "(gray RMSE at the rounding level), so all its error is chroma. On the "
+            f"{SATURATED_FRACTION:.0%} most saturated true pixels its mean CIEDE2000 is "
+            f"{_fmt(sat_i)}, against {_fmt(rest_i)} elsewhere: like any colourizer trained on "
+            "half a photo it is safest on large surfaces whose colour the left half shows "
+            "(skin, fur, sky, wood) and least sure on small, saturated objects seen once or "
+            "never, which it paints in a muted colour of their surroundings rather than a wrong "
+            "vivid one. It loses to the gray-lookup baseline on "
+            f"{len(losers)} of {len(runs)} photos" + (f" ({_names(losers)})" if losers else "")
+            + ". Its mistakes make sense as well: where the right half holds content the left "
+            "half lacks, it falls back on the colours the left half gives to the same gray and "
+            "texture.")
+    return lines
+
+
+def p_answers(build, config):
+    runs = build.runs
+    train_patches = [r.size[0] * (r.size[1] // 2) for r in runs]
+    lines = ["### P1. Spaces, loss and learning algorithm of each agent", ""]
+    lines.append(
+        "**Basic agent.** *Input space*: the 3x3 gray patch around a pixel, a vector in "
+        "[0, 255]^9 (gray = 0.21 R + 0.72 G + 0.07 B as floats; borders edge-replicated; each "
+        "half patched on its own). *Output space*: one of the 5 representative colours, i.e. a "
+        "label in {1, ..., 5} mapped to an RGB colour that replaces the whole pixel, brightness "
+        "included. *Model space*: a palette of 5 RGB colours plus the labelled training "
+        f"patches themselves (non-parametric: {_names([f'{n:,}' for n in train_patches])} "
+        "patches for these photos). *Loss*: k-means minimises the within-cluster sum of "
+        "squared RGB distances (inertia); the vote is the majority label among the 6 nearest "
+        "patches (Euclidean on the 9 gray values), which estimates the most likely label given "
+        "the patch, i.e. it aims at the 0-1 loss over labels; ties go to the nearest "
+        "neighbour's colour. *Learning*: greedy k-means++ seeding and Lloyd iterations to "
+        "convergence, 4 seeded restarts, lowest inertia kept (`colorize/kmeans.py`); exact "
+        "nearest neighbours by a kd-tree search with exact re-ranking (`colorize/knn.py`).")
+    lines.append("")
+    if config:
+        channels = 1 + int(bool(config.get("rows"))) + 2 * int(bool(config.get("prior")))
+        extra = []
+        if config.get("rows"):
+            extra.append("the row position in [-1, 1]")
+        if config.get("prior"):
+            extra.append("the mean chroma of the training pixels of the same gray level "
+                         "(the gray-lookup baseline as a prior)")
+        loss = LOSS_TEXT.get(config.get("loss"), f"the `{config.get('loss')}` loss").format(**config)
+        arch = ARCH_TEXT.get(config.get("arch"), f"the `{config.get('arch')}` network")
+        params = next((r.improved.get("parameters") for r in runs if r.improved), None)
+        bins = [r.improved.get("bins") for r in runs if r.improved and r.improved.get("bins")]
+        lines.append(
+            f"**Improved agent.** *Input space*: the whole gray image, normalised as "
+            f"(gray - 127.5) / 64, as {channels} input plane(s)"
+            + (f" (with {_names(extra)})" if extra else "") +
+            ". *Output space*: the gray-preserving chroma (u, v) of every pixel: with "
+            "e1, e2 an orthonormal basis of the plane orthogonal to (0.21, 0.72, 0.07), the "
+            "colour is rebuilt as gray (1, 1, 1) + u e1 + v e2, so the output's gray equals "
+            "the input gray exactly whatever the network predicts (out-of-gamut colours are "
+            "pulled toward gray, never clipped channel by channel)"
+            + (f"; the network itself outputs a distribution over Q chroma bins "
+               f"(Q = {_names([str(b) for b in bins])} here), decoded by the annealed mean "
+               f"at temperature {config.get('temperature')}" if config.get("loss") == "cls" else "")
+            + f". *Model space*: {arch}; width {config.get('width')} channels, "
+            f"{params:,} parameters on the first photo (the head depends on Q). "
+            f"*Loss*: {loss}. *Learning*: Adam (learning rate {config.get('lr')}) on "
+            f"minibatches of {config.get('batch_size')} random {config.get('crop')}-px crops "
+            f"from a seeded bank of {config.get('bank_size')} crops of the training columns, "
+            "randomly flipped left-right; forward and backward passes are the engine's "
+            "hand-written ones (`nn/`).")
+    lines += ["", "### P2. How structure and parameters were chosen", ""]
+    lines.append(
+        "The basic agent's structure is the coursework's (3x3 patches, 6 neighbours, 5 "
+        "colours, majority vote); its one free structural choice, the number of colours, is the "
+        "bonus question, answered by the validation curve above with the left half alone. "
+        "Its parameters (palette) are fitted by k-means; the seed fixes the only random step.")
+    if config:
+        lines.append("")
+        lines.append(
+            "The improved agent's architecture, loss and input planes were chosen by "
+            "measurement: each variant was trained and scored on the bundled photos and on the "
+            "other natural photos that scikit-image and matplotlib ship (the table in "
+            "[the improved agent](#the-improved-agent-training-and-variants)); the default is the "
+            "variant that scores best there. The width stays small because a half photo is "
+            "little data; the number of epochs is not tuned by hand but by early stopping on "
+            "the validation strip; the classification settings (bins of "
+            f"{config.get('bin_step')} units, {config.get('neighbors')} soft neighbours, "
+            f"rebalancing {config.get('rebalance')}, temperature {config.get('temperature')}) "
+            "follow Zhang, Isola and Efros (2016).")
+    lines += ["", "### P3. Pre- and post-processing", ""]
+    lines.append(
+        f"Both agents: the photo is resized (Lanczos) so its longer side is at most "
+        f"{build.settings.max_side} px, converted to gray with the coursework's formula (kept "
+        "as floats), and cut at column W // 2. Outputs are rounded to 8-bit RGB before scoring, "
+        "as a PNG stores them. The basic agent has no other processing: its output is "
+        "palette colours, which is why it cannot keep the true brightness (measured above: "
+        "restoring the true gray as a post-processing step would add "
+        f"{_fmt(mean_score(runs, 'basic_true_gray', 'psnr') - mean_score(runs, 'basic', 'psnr'))} dB).")
+    if config:
+        lines.append("")
+        lines.append(
+            "The improved agent normalises the gray to about unit scale with fixed constants "
+            "(so a model trained on one photo reads another on the same scale), pads each "
+            "input to a multiple of the network's downsampling by edge replication and crops "
+            "back, decodes class scores by the annealed mean, scales the chroma by the "
+            f"saturation setting ({config.get('saturation')}), optionally smooths it with "
+            "gray-guided edge-aware smoothing (Levin, Lischinski and Weiss 2004; strength "
+            f"{config.get('refine')}, {'on' if config.get('refine') else 'off by default'}), "
+            "and rebuilds RGB from the exact gray. For photos larger than the working size it "
+            "predicts chroma at the working size and upsamples only the chroma, so the "
+            "full-resolution gray keeps every detail.")
+    lines += ["", "### P4. Training, and how overfitting is avoided", ""]
+    lines.append(
+        "The basic agent has little to overfit: k-means has 5 x 3 numbers, and the vote "
+        "averages 6 neighbours instead of copying the single nearest one. Its one capacity "
+        "knob, k, is chosen on held-out columns (the bonus curve); too many colours make the "
+        "vote split between near-identical colours, which the flattening curves show.")
+    if config:
+        lines.append("")
+        lines.append(
+            "The improved agent trains on the left half only. The 20 % of its columns nearest "
+            "the right half are a validation strip: training crops never contain its colours, "
+            "its loss is computed every epoch with the whole left half as context, training "
+            "stops when it has not improved for "
+            f"{config.get('patience')} epochs, and the weights of the best epoch are restored "
+            "(the loss curves above). Random crops and left-right flips multiply the training "
+            "views of one half photo; batch-norm and the small width limit capacity; everything "
+            "is seeded, so a run repeats exactly on the CPU.")
+    lines += ["", "### P5. How the agents are compared, and why the comparison is fair", ""]
+    lines.append(
+        "Every method sees the same photo at the same working size, the same left half and the "
+        "same seed, and is scored on the same right half only, against its true colours, "
+        "after the same rounding to 8 bits. The validation strips both agents use lie inside "
+        "the left half; nothing but the scoring and the two bounds ever reads the right half's "
+        "colours, and the bounds are labelled as bounds, not agents. Three baselines (no "
+        "colour, the left half's mean chroma, the mean chroma per gray level) show what "
+        "trivial colourizers already achieve, and the 5-colour palette bound shows what no "
+        "5-colour output can exceed. The scores cover complementary aspects: RMSE and PSNR "
+        "(pixel error), SSIM (structure), CIEDE2000 (perceived colour difference) and "
+        "colourfulness next to the truth's (a washed-out output can have a fine RMSE). The "
+        "means are over photos, so each photo counts once whatever its size.")
+    lines += ["", "### P6. What would improve it with more time and compute", ""]
+    lines.append(
+        f"- Measured here: the basic agent would gain "
+        f"{_fmt(mean_score(runs, 'basic_true_gray', 'psnr') - mean_score(runs, 'basic', 'psnr'))} dB "
+        "by keeping the true gray and predicting colour only, and up to "
+        f"{_fmt(mean_score(runs, 'basic_palette', 'psnr') - mean_score(runs, 'basic', 'psnr'))} dB "
+        "from a better vote (the perfect-vote bound); larger patches or multi-scale patches "
+        "would give the vote the context a 3x3 patch lacks.")
+    lines.append(
+        "- Both agents learn from half of one photo. The largest gain by far would come from "
+        "pre-training the network on many photos (as Zhang et al. did on a million ImageNet "
+        "images) and fine-tuning it on the left half: semantic knowledge (sky is blue, grass "
+        "is green, skin has a narrow range of hues) cannot be learnt from one half photo.")
+    lines.append(
+        "- With a GPU: wider and deeper networks, more crops and epochs, test-time "
+        "augmentation (average the prediction over flips), and a sweep over temperature and "
+        "bin size per photo on the validation strip.")
+    lines.append(
+        "- Beyond per-pixel losses: a perceptual or adversarial loss for vivid, plausible "
+        "colours, and user hints (a few colour scribbles propagated by the edge-aware solver "
+        "already in `colorize/edge_aware.py`).")
+    return lines
+
+
+def gpu_lines(build):
+    on_gpu = build.device.startswith("gpu")
+    status = (f"This report was built on {build.device}." if on_gpu else
+              f"This report was built on {build.device}: no GPU was available, so **the GPU "
+              "figures are not measured yet**.")
+    return [
+        status + " Issue 8's table, to be measured on an NVIDIA GPU with CuPy "
+        "(`pip install -e .[gpu]`):",
+        "",
+        "| measurement | CPU | GPU | speed-up |",
+        "|---|---:|---:|---:|",
+        "| `pytest -m gpu` (parity of every layer, k-means, kNN, both agents) | - | not measured yet | - |",
+        "| basic agent, 1024-px photo | not measured yet | not measured yet | not measured yet |",
+        "| improved agent training, 512-px photo | not measured yet | not measured yet | not measured yet |",
+        "| Conv2D forward + backward (`python -m nn.bench --device gpu`) | not measured yet | not measured yet | not measured yet |",
+    ]
+
+
+def render(build):
+    """The whole REPORT.md as a string."""
+    runs = build.runs
+    s = build.settings
+    config = _improved_config(runs)
+    photos = _names([f"`{r.name}`" for r in runs])
+    out = ["# Colourizing the right half of a photo: the basic and the improved agent", ""]
+    command = "python -m report --quick" if build.quick else "python -m report"
+    out.append(
+        f"Generated by `{command}` from the photos in `images/` ({photos}), working size "
+        f"{s.max_side} px on the longer side, seed {s.seed}, device {build.device}. Every number "
+        "and picture below comes from that run; run the command again and everything but the "
+        "run times (marked *measured on this run*) comes out the same.")
+    if build.quick:
+        out += ["", "> **Quick build** (`--quick`): tiny photos and a few epochs, for a smoke "
+                "test. The numbers are not meaningful; run `python -m report` for the real report."]
+    if not build.improved_available:
+        out += ["", "> The improved agent (`agents/improved.py`) is not available in this "
+                "checkout; its rows, figures and sections are missing."]
+    out += ["", "## Summary", ""]
+    out += summary_lines(build)
+    out += ["", "## The task", ""]
+    out.append(
+        "A colour photo is converted to gray with Gray = 0.21 R + 0.72 G + 0.07 B. Its **left "
+        "half** (columns [0, W // 2)) is training data, in colour; its **right half** is test "
+        "data: the agents see only its gray and must re-colour it. The **basic agent** (the "
+        "coursework's) learns 5 representative colours by k-means and gives each right-half "
+        "pixel the majority colour of the 6 training pixels whose 3x3 gray patches are "
+        "nearest. The **improved agent** is a small convolutional network trained with the "
+        "project's hand-written engine to predict the chroma of every pixel from the gray "
+        "image. Both are scored on the right half only, against its true colours.")
+    out += ["", "## Results", "", "### Mean over the photos", ""]
+    out.append(
+        "Right half only. RMSE is on 0..255 RGB; PSNR = 20 log10(255 / RMSE); SSIM on RGB "
+        "(per channel, averaged); CIEDE2000 is the mean perceived colour difference (about 1 = "
+        "just noticeable, above 10 = clearly different colours); colourfulness is Hasler and "
+        "Suesstrunk's; `colour / truth` is the output's colourfulness over the truth's; `gray "
+        "RMSE` is the error of the output's gray against the true gray (brightness alone). "
+        "Rows starting with *bound* peek at the right half's colours and are not agents.")
+    out += ["", mean_table(runs), ""]
+    out += results_prose(build)
+    for r in runs:
+        h, w = r.size
+        oh, ow = r.original_size
+        out += ["", f"### {r.name}", ""]
+        size = f"{w} x {h} px" + (f" (resized from {ow} x {oh})" if (oh, ow) != (h, w) else "")
+        out += [f"{size}. The dashed line marks the split; the error maps share one colour scale.",
+                "", f"![{r.name}]({build.figures[r.name]})", "", photo_table(r)]
+    out += ["", "### Run times (measured on this run)", ""]
+    out.append(f"Seconds on {build.device}, wall clock; they vary from run to run and machine to "
+               "machine (the scores do not).")
+    out += ["", timing_table(build)]
+
+    out += ["", "## The bonus: how many colours?", ""]
+    out += auto_prose(runs)
+    out += ["", f"![k curves]({build.figures['k_curves']})", "", k_table(runs)]
+
+    if config:
+        out += ["", "## The improved agent: training and variants", ""]
+        out.append("Training (left half only) and validation (the strip of the left half "
+                   "nearest the test half) loss per epoch; the dotted line marks the epoch "
+                   "whose weights were restored.")
+        out += ["", f"![loss curves]({build.figures['loss_curves']})", "", training_table(runs), ""]
+        out += training_prose(runs, config)
+        out += ["", "### Variants that were tried", ""]
+        out += variants_section(build)
+
+    out += ["", "## Where each agent fails, and whether its mistakes make sense", ""]
+    out += failures_prose(build)
+    out += ["", "## Answers to the coursework's questions", ""]
+    out += p_answers(build, config)
+
+    out += ["", "## The engine: gradient checks and speed", ""]
+    if build.gradcheck is not None:
+        worst = max(e for _, _, e in build.gradcheck)
+        out.append(
+            f"Every layer, container and loss of `nn/` against centred finite differences in "
+            f"float64 (the cases of `python -m nn.gradcheck`, run in this process): "
+            f"{len(build.gradcheck)} checks, worst relative error {worst:.1e}. Relative error = "
+            "max |a - n| / max(1e-8, |a| + |n|) over all entries; the worst parameter or input "
+            "is named.")
+        out += ["", gradcheck_table(build.gradcheck)]
+    for bench in build.benchmarks:
+        out += ["", f"`{bench.command}` (measured on this run, {bench.seconds:.0f} s; ratios "
+                "compare with the reference measured in the same process):", "", "```text",
+                bench.output, "```"]
+    out += ["", "## GPU", ""]
+    out += gpu_lines(build)
+    out += ["", "## Reproduce", ""]
+    if build.seconds:
+        out += [f"This build took {build.seconds:.0f} s on {build.device} (measured on this run).", ""]
+    out += ["```sh", "pip install -e .[test]",
+            "python -m report            # this file and report/figures/",
+            "python -m report --quick --out /tmp/report   # a seconds-long smoke build",
+            "```", ""]
+    return "\n".join(out)
