@@ -1,0 +1,80 @@
+"""Smoke test of ``python -m report --quick`` into a temporary folder.
+
+One quick build (tiny photos, a one-epoch improved agent, the neighbours benchmark on a tiny
+photo) is shared by the tests below; it writes only under ``tmp_path``, never over the
+committed report.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from report.__main__ import main
+from report.experiments import METHODS
+
+ROOT = Path(__file__).resolve().parent.parent
+MAX_FIGURE_BYTES = 300_000
+
+
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    committed = ROOT / "report" / "REPORT.md"
+    before = committed.stat().st_mtime_ns if committed.exists() else None
+    assert main(["--quick", "--out", str(out)]) == 0
+    after = committed.stat().st_mtime_ns if committed.exists() else None
+    return out, (out / "REPORT.md").read_text(encoding="utf-8"), before == after
+
+
+pytestmark = pytest.mark.slow
+
+
+def test_quick_build_leaves_the_committed_report_alone(quick_report):
+    _, _, untouched = quick_report
+    assert untouched
+
+
+def test_report_answers_every_question_and_states_the_gpu_status(quick_report):
+    _, text, _ = quick_report
+    for heading in ("## Summary", "## Results", "## The bonus: how many colours?",
+                    "## Where each agent fails", "## The engine: gradient checks and speed",
+                    "## GPU"):
+        assert heading in text
+    for question in range(1, 7):
+        assert f"### P{question}." in text
+    assert "Quick build" in text
+    assert "not measured yet" in text or "GPU (" in text
+
+
+def test_tables_hold_every_method_and_photo(quick_report):
+    _, text, _ = quick_report
+    photos = sorted(p.stem for p in (ROOT / "images").glob("*.png"))
+    for label in dict(METHODS).values():
+        # the mean table plus one table per photo
+        assert text.count(f"| {label} |") == 1 + len(photos), label
+    for name in photos:
+        assert f"### {name}" in text
+    assert "nan" not in text.lower().replace("nanosecond", "")
+
+
+def test_every_linked_figure_exists_is_png_and_small(quick_report):
+    out, text, _ = quick_report
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    photos = list((ROOT / "images").glob("*.png"))
+    assert len(links) == len(photos) + 2  # one per photo, the k curves, the loss curves
+    for link in links:
+        path = out / link
+        assert path.is_file(), link
+        assert path.stat().st_size < MAX_FIGURE_BYTES, link
+        with Image.open(path) as im:
+            assert im.format == "PNG"
+
+
+def test_numbers_in_the_prose_match_the_tables(quick_report):
+    _, text, _ = quick_report
+    table_row = re.search(r"\| basic agent, 5 colours \| [\d.]+ \| ([\d.]+) \|", text)
+    summary = re.search(r"The basic agent \(5 colours\) reaches ([\d.]+) dB", text)
+    assert table_row and summary
+    assert table_row.group(1) == summary.group(1)
