@@ -35,15 +35,15 @@ Why screening in float32 cannot lose a neighbour: with ``delta`` an upper bound 
 ``|screened - exact|`` for any pair (float32 rounding of the rotated coordinates plus the
 rounding of the expansion, bounded by ``64 * 2^-24 * (|q|^2 + max |x|^2)``, a generous
 multiple of the worst case), the true k-th distance is at most ``a_k + delta`` and every point
-within it screens at most ``a_k + 2 delta = T``; box distances are lower bounds of point
-window is widened by a relative slack for the rounding of the projections. So the candidate set contains every
-point at or below the true k-th distance, ties included; exactness then rests on step 5 only.
+within it screens at most ``a_k + 2 delta = T``; the first-axis window is a lower bound of
+point distances, widened by a relative slack for the rounding of the projections. So the
+candidate set contains every point at or below the true k-th distance, ties included;
+exactness then rests on step 5 only.
 
 The sweep works one block at a time, so memory stays ``O(_SWEEP_BLOCK * n + m * k)``,
-never ``m x n``. Small problems skip the tree and use
-exact brute force directly.
+never ``m x n``. Small problems skip the sweep and use exact brute force directly.
 
-On CuPy the tree does not pay: the GPU path is chunked brute force (float32 matrix products,
+On CuPy the sweep does not pay: the GPU path is chunked brute force (float32 matrix products,
 ``argpartition`` for a short list, exact float64 re-ranking, (distance, index) ordering), all
 on the device. A query whose short list cannot be certified complete (more near-ties than the
 list holds, e.g. a flat image) is answered by the exact CPU path once at the end.
