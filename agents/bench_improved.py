@@ -13,7 +13,11 @@ left/right protocol (train on the left half, score the right half), it runs:
   fed 7x7 gray patches plus coarse context (the mean gray of 32x32 and 96x96 boxes around
   the pixel), regressing the gray-preserving chroma; trained on 20 000 left-half pixels.
 
-and writes per photo and variant the right-half scores (RMSE, PSNR, SSIM, CIEDE2000,
+Each trained variant is also re-decoded (same weights) with the annealed-mean temperatures
+``TEMPERATURES`` (classification), the edge-aware refinement strengths ``REFINES`` and with
+and without flip averaging.
+
+It writes per photo and variant the right-half scores (RMSE, PSNR, SSIM, CIEDE2000,
 colourfulness and the truth's), the seconds, and, for the agent variants, the training
 curves, as JSON. Outputs are quantised to uint8 before scoring, as the command line does.
 
@@ -45,6 +49,9 @@ from colorize.metrics import baseline_predictions, score
 ROOT = Path(__file__).resolve().parent.parent
 
 VARIANTS = {
+    "unet-cls-prior-ctx": {"arch": "unet", "loss": "cls", "prior": True, "context": True},
+    "unet-l2-prior-ctx": {"arch": "unet", "loss": "l2", "prior": True, "context": True},
+    "dilated-cls-prior-ctx": {"arch": "dilated", "loss": "cls", "prior": True, "context": True},
     "unet-cls": {"arch": "unet", "loss": "cls"},
     "unet-cls-prior": {"arch": "unet", "loss": "cls", "prior": True},
     "unet-l2": {"arch": "unet", "loss": "l2"},
@@ -53,6 +60,8 @@ VARIANTS = {
     "dilated-l2-prior": {"arch": "dilated", "loss": "l2", "prior": True},
     "dilated-cls-prior": {"arch": "dilated", "loss": "cls", "prior": True},
 }
+TEMPERATURES = (0.38, 0.5, 0.7, 1.0)
+REFINES = (0.0, 1.0)
 DEFAULT_VARIANTS = ("default", "unet-cls", "unet-l2", "unet-l2-prior", "dilated-l2-prior")
 
 
@@ -92,19 +101,39 @@ def _clean(scores):
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in scores.items()}
 
 
+def _decodings(agent):
+    """Decoding settings tried on an already trained agent (no retraining needed)."""
+    temps = TEMPERATURES if agent.config["loss"] == "cls" else (None,)
+    return [(t, r, f) for t in temps for r in REFINES for f in (False, True)]
+
+
 def run_improved(rgb, options):
+    """Train one variant, colourize the right half with its own settings, then re-decode the
+    same network with every temperature (classification) and refinement strength."""
     left, right = split_halves(rgb)
     agent = ImprovedAgent(seed=0, device="cpu", **options)
     start = time.perf_counter()
     agent.fit(left)
-    pred = agent.colorize(rgb_to_gray(right))
+    right_gray = rgb_to_gray(right)
+    pred = agent.colorize(right_gray)
     seconds = time.perf_counter() - start
     out = quantize(pred)
-    gray_err = float(np.abs(rgb_to_gray(pred) - rgb_to_gray(right)).max())
+    gray_err = float(np.abs(rgb_to_gray(pred) - right_gray).max())
     info = agent.summary()
+    chosen = {k: agent.config[k] for k in ("temperature", "refine", "flip_average")}
+    decodings = {}
+    for temperature, refine, flip in _decodings(agent):
+        if temperature is not None:
+            agent.config["temperature"] = temperature
+        agent.config["refine"] = refine
+        agent.config["flip_average"] = flip
+        scores = score(right, quantize(agent.colorize(right_gray)))
+        decodings[f"T={temperature},refine={refine},flip={int(flip)}"] = {
+            k: scores[k] for k in ("psnr", "ssim", "delta_e2000", "colorfulness")}
+    agent.config.update(chosen)
     return {**_clean(score(right, out)), "seconds": seconds, "max_gray_error": gray_err,
             "training": info.get("training"), "bins": info["bins"],
-            "parameters": info["parameters"]}
+            "parameters": info["parameters"], "decodings": decodings}
 
 
 def run_basic(rgb):

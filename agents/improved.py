@@ -82,14 +82,17 @@ DEFAULTS = {
     "refine": 0.0,
     "rows": False,
     "prior": False,
+    "flip_average": False,
+    "context": False,
 }
 """Default settings. ``epochs`` counts passes over the crop bank (``bank_size / batch_size``
 steps each); ``bin_step`` is the side of a chroma bin in chroma units (RGB units, since the
-chroma basis is orthonormal); ``refine`` is the edge-aware smoothing strength (0 = off)."""
+chroma basis is orthonormal); ``refine`` is the edge-aware smoothing strength (0 = off); ``flip_average`` averages the
+network's outputs for the image and its mirror image (class scores before decoding)."""
 
 # What a saved model fixes: the network's shape and its output space. The decoding options
 # (temperature, saturation, refine) may be changed when a model is loaded.
-ARCHITECTURE_KEYS = ("arch", "loss", "width", "rows", "prior", "bin_step")
+ARCHITECTURE_KEYS = ("arch", "loss", "width", "rows", "prior", "context", "bin_step")
 
 
 class ImprovedAgent:
@@ -151,7 +154,7 @@ class ImprovedAgent:
         # The prior comes from the training columns only: the strip's colours stay unseen.
         self.prior_table = (gray_level_chroma_table(rgb[:, :train_w]).astype(np.float32)
                             if cfg["prior"] else None)
-        planes = input_planes(gray, cfg["rows"], self.prior_table)
+        planes = input_planes(gray, cfg["rows"], self.prior_table, cfg["context"])
 
         if cfg["loss"] == "cls":
             self.bins = ChromaBins.fit(chroma[:, :, :train_w].transpose(1, 2, 0), cfg["bin_step"])
@@ -196,8 +199,14 @@ class ImprovedAgent:
         cfg = self.config
         xp = self.xp
         x = xp.asarray(input_planes(np.asarray(gray, dtype=np.float32), cfg["rows"],
-                                    self.prior_table)[None])
-        out = predict_tiled(self.model, x, size_multiple(cfg["arch"]))
+                                    self.prior_table, cfg["context"])[None])
+        multiple = size_multiple(cfg["arch"])
+        out = predict_tiled(self.model, x, multiple)
+        if cfg["flip_average"]:
+            # Test-time augmentation: the network was trained on left-right flips, so the
+            # flipped view is an equally valid guess; averaging the two reduces variance.
+            flipped = predict_tiled(self.model, xp.ascontiguousarray(x[..., ::-1]), multiple)
+            out = (out + flipped[..., ::-1]) * np.float32(0.5)
         if cfg["loss"] == "cls":
             out = self.bins.annealed_mean(out, cfg["temperature"])
         else:
@@ -313,7 +322,8 @@ class ImprovedAgent:
                 agent.prior_table = arrays["prior/table"].astype(np.float32)
                 if agent.prior_table.shape != (256, 2):
                     raise ValueError(f"prior table has shape {agent.prior_table.shape}")
-            in_channels = input_channels(agent.config["rows"], agent.config["prior"])
+            in_channels = input_channels(agent.config["rows"], agent.config["prior"],
+                                         agent.config["context"])
             agent.model = build_model(agent.config["arch"], in_channels, out_channels,
                                       agent.config["width"], agent.seed)
             agent.model.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("model/")})

@@ -8,7 +8,8 @@ sees another photo's gray on the same scale), optionally with
   of a protocol photo, unlike columns);
 - a *prior*: the mean chroma of the training image's pixels of the same gray level (the
   per-gray-lookup baseline of :mod:`colorize.metrics`), so the network learns a correction
-  of a robust first guess rather than colour from scratch.
+  of a robust first guess rather than colour from scratch;
+- *context*: the mean gray over 31 x 31 and 95 x 95 boxes around the pixel.
 
 Targets: the gray-preserving chroma ``(u, v)`` of ``colorize.color`` as (2, H, W) planes.
 Pixels that must not count (outside the validation strip) hold NaN; the losses of
@@ -36,18 +37,39 @@ VALIDATION_FRACTION = 0.2
 MIN_VALIDATION_COLUMNS = 4
 CROP_SLACK = 16
 PRIOR_SCALE = 32.0
+CONTEXT_BOXES = (31, 95)
 
 
-def input_planes(gray, rows=False, prior_table=None):
+def box_mean(image, size):
+    """Mean of (H, W) ``image`` over the ``size`` x ``size`` box centred on each pixel, with
+    edge-replicated borders; float32, O(1) per pixel through an integral image."""
+    xp = get_array_module(image)
+    r = size // 2
+    padded = xp.pad(image.astype(np.float64), ((r + 1, r), (r + 1, r)), mode="edge")
+    padded[0, :] = 0
+    padded[:, 0] = 0
+    integral = padded.cumsum(axis=0).cumsum(axis=1)
+    h, w = image.shape
+    total = (integral[size:size + h, size:size + w] - integral[:h, size:size + w]
+             - integral[size:size + h, :w] + integral[:h, :w])
+    return (total / (size * size)).astype(np.float32)
+
+
+def input_planes(gray, rows=False, prior_table=None, context=False):
     """(H, W) gray on 0..255 -> (C, H, W) float32 network input.
 
     Planes: the normalised gray; with ``rows`` the row position; with ``prior_table``
     ((256, 2) mean chroma per gray level of the training image) the two chroma values that
-    table gives each pixel, divided by ``PRIOR_SCALE``. C = 1 + rows + 2 (prior).
+    table gives each pixel, divided by ``PRIOR_SCALE``; with ``context`` the normalised mean
+    gray of the ``CONTEXT_BOXES`` boxes around each pixel (coarse context beyond the
+    network's receptive field: sky or ground, light or shadow).
+    C = 1 + rows + 2 prior + 2 context.
     """
     xp = get_array_module(gray)
     g = (gray.astype(np.float32) - np.float32(GRAY_CENTER)) / np.float32(GRAY_SCALE)
     planes = [g]
+    if context:
+        planes += [box_mean(g, size) for size in CONTEXT_BOXES]
     if rows:
         h = gray.shape[0]
         r = xp.linspace(-1.0, 1.0, h, dtype=np.float32) if h > 1 else xp.zeros(1, np.float32)
@@ -59,9 +81,9 @@ def input_planes(gray, rows=False, prior_table=None):
     return xp.stack(planes)
 
 
-def input_channels(rows, prior):
+def input_channels(rows, prior, context):
     """Number of planes :func:`input_planes` makes."""
-    return 1 + int(bool(rows)) + 2 * int(bool(prior))
+    return 1 + int(bool(rows)) + 2 * int(bool(prior)) + len(CONTEXT_BOXES) * int(bool(context))
 
 
 def validation_columns(width):

@@ -12,7 +12,8 @@ from PIL import Image
 from agents.cli import UsageError
 from agents.cli import main as cli_main
 from agents.improved import ImprovedAgent, build_improved_parser, make_agent
-from agents.improved_data import crop_bank, input_planes, make_augment, validation_columns, working_shape
+from agents.improved_data import (box_mean, crop_bank, input_channels, input_planes, make_augment,
+                                  validation_columns, working_shape)
 from agents.improved_losses import REGRESSION_SCALE, ChromaClassLoss, ChromaRegressionLoss
 from agents.improved_model import build_model, predict, predict_tiled
 from colorize.chroma_bins import ChromaBins
@@ -99,7 +100,10 @@ def test_identical_seeds_identical_outputs_and_other_seeds_differ():
     assert not np.array_equal(outs[0], outs[2])
 
 
-@pytest.mark.parametrize("options", [{"loss": "cls"}, {"loss": "l2", "arch": "dilated", "prior": True}])
+@pytest.mark.parametrize("options", [
+    {"loss": "cls"},
+    {"loss": "l2", "arch": "dilated", "prior": True, "context": True, "flip_average": True},
+])
 def test_save_load_gives_identical_outputs(tmp_path, options):
     rgb = textured_scene(24, 48)
     path = tmp_path / "model.npz"
@@ -190,6 +194,7 @@ def test_data_pipeline_shapes_and_flips():
     gray = np.arange(12 * 20, dtype=np.float32).reshape(12, 20)
     planes = input_planes(gray, rows=True, prior_table=np.zeros((256, 2), np.float32))
     assert planes.shape == (4, 12, 20) and planes.dtype == np.float32
+    assert input_planes(gray, context=True).shape == (input_channels(False, False, True), 12, 20)
     assert validation_columns(20) == 4 and validation_columns(6) == 3
     rng = np.random.default_rng(0)
     x, y = crop_bank(planes, planes[:2], crop=8, bank_size=5, rng=rng)
@@ -198,6 +203,14 @@ def test_data_pipeline_shapes_and_flips():
     assert xb.shape == (5, 4, 8, 8) and yb.shape == (5, 2, 8, 8)
     # The same window and the same flip for inputs and targets.
     assert np.array_equal(xb[:, :2], yb)
+
+
+def test_box_mean_matches_a_loop():
+    image = np.random.default_rng(0).normal(size=(9, 13)).astype(np.float32)
+    padded = np.pad(image, 3, mode="edge")
+    loop = np.array([[padded[i:i + 7, j:j + 7].mean() for j in range(13)] for i in range(9)])
+    got = box_mean(image, 7)
+    assert got.dtype == np.float32 and np.allclose(got, loop, atol=1e-5)
 
 
 def _run_cli(*args, cwd):
