@@ -95,13 +95,21 @@ class ChromaBins:
         xp = get_array_module(x)
         return xp.asarray(self.centers)
 
+    def _sq_distances(self, flat):
+        """(N, 2) chroma -> (N, Q) squared distances to the bin centres.
+
+        Expanded as ``|c|^2 - 2 c.q + |q|^2``: one (N, 2) x (2, Q) product instead of an
+        (N, Q, 2) temporary (encoding runs on every training batch).
+        """
+        centers = self._centers_like(flat)
+        return ((flat * flat).sum(axis=1, keepdims=True) - np.float32(2.0) * (flat @ centers.T)
+                + (centers * centers).sum(axis=1)[None, :])
+
     def encode_hard(self, chroma):
         """(..., 2) chroma -> (...) int64 index of the nearest bin centre."""
         xp = get_array_module(chroma)
-        centers = self._centers_like(chroma)
         flat = chroma.reshape(-1, 2).astype(np.float32)
-        d2 = ((flat[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2)
-        return xp.argmin(d2, axis=1).reshape(chroma.shape[:-1])
+        return xp.argmin(self._sq_distances(flat), axis=1).reshape(chroma.shape[:-1])
 
     def encode_soft(self, chroma, neighbors=5, sigma=None):
         """(N, 2, H, W) chroma -> (N, Q, H, W) float32 soft targets that sum to 1 per pixel.
@@ -114,22 +122,22 @@ class ChromaBins:
         if two != 2:
             raise ValueError(f"chroma must have shape (N, 2, H, W), got {chroma.shape}")
         sigma = self.step / 2.0 if sigma is None else float(sigma)
-        k = max(1, min(int(neighbors), self.n_bins))
-        centers = self._centers_like(chroma)
-        flat = chroma.transpose(0, 2, 3, 1).reshape(-1, 2).astype(np.float32)
-        d2 = ((flat[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2)
-        if k < self.n_bins:
-            # k-th smallest distance per row; everything farther gets no weight.
-            kth = xp.partition(d2, k - 1, axis=1)[:, k - 1 : k]
-            keep = d2 <= kth
-        else:
-            keep = xp.ones_like(d2, dtype=bool)
-        # Shift by the row minimum so the nearest bin has weight exp(0) = 1 (no underflow).
-        logits = -(d2 - d2.min(axis=1, keepdims=True)) / np.float32(2.0 * sigma * sigma)
-        weights = xp.where(keep, xp.exp(logits), np.float32(0.0))
-        weights /= weights.sum(axis=1, keepdims=True)
         q = self.n_bins
-        return weights.reshape(n, h, w, q).transpose(0, 3, 1, 2).astype(np.float32)
+        k = max(1, min(int(neighbors), q))
+        flat = chroma.transpose(0, 2, 3, 1).reshape(-1, 2).astype(np.float32)
+        d2 = self._sq_distances(flat)
+        # Keep the bins no farther than the k-th nearest (a partition is far cheaper than an
+        # argpartition here); exact ties at the k-th distance may keep a few more.
+        nearest = d2.min(axis=1, keepdims=True)
+        if k < q:
+            keep = d2 <= xp.partition(d2, k - 1, axis=1)[:, k - 1:k]
+        else:
+            keep = xp.ones(d2.shape, dtype=bool)
+        # Shift by the row minimum so the nearest bin has weight exp(0) = 1 (no underflow).
+        weights = xp.exp(-(d2 - nearest) / np.float32(2.0 * sigma * sigma))
+        weights = xp.where(keep, weights, np.float32(0.0)).astype(np.float32, copy=False)
+        weights /= weights.sum(axis=1, keepdims=True)
+        return weights.reshape(n, h, w, q).transpose(0, 3, 1, 2)
 
     def annealed_mean(self, logits, temperature=0.38):
         """(N, Q, H, W) class scores -> (N, 2, H, W) chroma: ``sum_q softmax(z / T)_q c_q``."""
