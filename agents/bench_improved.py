@@ -1,7 +1,8 @@
 """Benchmark of the improved agent's variants on natural photos (the report shows the result).
 
 ``python -m agents.bench_improved [--photos all|bundled] [--variants NAME ...] [--width 256]
-[--out report/bench_improved.json] [--no-basic] [--no-mlp]``
+[--out report/bench_improved.json] [--no-basic] [--no-mlp] [--only STEM ...]``
+``python -m agents.bench_improved --merge A.json B.json --out report/bench_improved.json``
 
 For every photo, resized to ``--width`` pixels wide with Pillow's Lanczos filter, under the
 left/right protocol (train on the left half, score the right half), it runs:
@@ -40,7 +41,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from agents.improved import ImprovedAgent
+from agents.improved import DEFAULTS, ImprovedAgent
 from colorize.color import chroma_to_rgb, rgb_to_chroma, rgb_to_gray
 from colorize.halves import split_halves
 from colorize.io import read_rgb, write_json
@@ -49,20 +50,20 @@ from colorize.metrics import baseline_predictions, score
 ROOT = Path(__file__).resolve().parent.parent
 
 VARIANTS = {
-    "unet-cls-prior-ctx": {"arch": "unet", "loss": "cls", "prior": True, "context": True},
-    "unet-l2-prior-ctx": {"arch": "unet", "loss": "l2", "prior": True, "context": True},
-    "dilated-cls-prior-ctx": {"arch": "dilated", "loss": "cls", "prior": True, "context": True},
-    "unet-cls": {"arch": "unet", "loss": "cls"},
-    "unet-cls-prior": {"arch": "unet", "loss": "cls", "prior": True},
-    "unet-l2": {"arch": "unet", "loss": "l2"},
-    "unet-l2-prior": {"arch": "unet", "loss": "l2", "prior": True},
-    "unet-l1-prior": {"arch": "unet", "loss": "l1", "prior": True},
-    "dilated-l2-prior": {"arch": "dilated", "loss": "l2", "prior": True},
-    "dilated-cls-prior": {"arch": "dilated", "loss": "cls", "prior": True},
+    "unet-l2-prior": {"arch": "unet", "loss": "l2", "prior": True, "context": False},
+    "unet-l2": {"arch": "unet", "loss": "l2", "prior": False, "context": False},
+    "unet-l2-prior-context": {"arch": "unet", "loss": "l2", "prior": True, "context": True},
+    "unet-cls-prior": {"arch": "unet", "loss": "cls", "prior": True, "context": False},
+    "dilated-l2-prior": {"arch": "dilated", "loss": "l2", "prior": True, "context": False},
 }
+"""Variants: architecture x loss x inputs, each on top of the agent's defaults (flip averaging
+and edge-aware refinement as the defaults say; the re-decodings show both on and off)."""
 TEMPERATURES = (0.38, 0.5, 0.7, 1.0)
 REFINES = (0.0, 1.0)
-DEFAULT_VARIANTS = ("default", "unet-cls", "unet-l2", "unet-l2-prior", "dilated-l2-prior")
+DEFAULT_VARIANTS = ("default",) + tuple(
+    name for name, options in VARIANTS.items()
+    if any(DEFAULTS.get(k) != v for k, v in options.items()))
+"""What runs without ``--variants``: the defaults, and every variant that differs from them."""
 
 
 def extra_photo_paths():
@@ -198,6 +199,48 @@ def _mean(rows, key):
     return float(np.mean(vals)) if vals else None
 
 
+def summarize(results):
+    """Add ``results["mean"]``: per agent or baseline, the mean over photos of PSNR, SSIM,
+    CIEDE2000, colourfulness ratio (output / truth) and seconds."""
+    photos = results["photos"].values()
+    names = sorted({n for e in photos for n in e["agents"]}
+                   | {f"base:{b}" for e in photos for b in e["baselines"]})
+    summary = {}
+    for name in names:
+        rows = []
+        for e in photos:
+            r = e["baselines"].get(name[5:]) if name.startswith("base:") else e["agents"].get(name)
+            if r is not None:
+                rows.append({**r, "colour_ratio": r["colorfulness"] / max(r["colorfulness_true"], 1e-9)})
+        summary[name] = {k: _mean(rows, k) for k in ("psnr", "ssim", "delta_e2000", "colour_ratio", "seconds")}
+        summary[name]["photos"] = len(rows)
+    results["mean"] = summary
+    return results
+
+
+def print_summary(results):
+    print(f"mean over photos ({', '.join(results['photos'])})")
+    for name, s in results["mean"].items():
+        secs = "" if s["seconds"] is None else f"{s['seconds']:6.1f} s"
+        print(f"  {name:<30} PSNR {s['psnr']:6.2f} SSIM {s['ssim']:.3f} dE {s['delta_e2000']:5.2f} "
+              f"colour x{s['colour_ratio']:.2f} {secs}")
+
+
+def merge(paths, out):
+    """Join the photos of several runs of this script (run in parallel on photo subsets)."""
+    merged = None
+    for path in paths:
+        part = json.loads(Path(path).read_text())
+        if merged is None:
+            merged = {k: v for k, v in part.items() if k not in ("photos", "mean")}
+            merged["photos"] = {}
+        merged["photos"].update(part["photos"])
+    summarize(merged)
+    write_json(out, merged)
+    print_summary(merged)
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m agents.bench_improved", description=__doc__.split("\n\n")[0])
     parser.add_argument("--photos", choices=("all", "bundled"), default="all")
@@ -210,12 +253,19 @@ def main(argv=None):
     parser.add_argument("--no-mlp", action="store_true")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                         help="override agent options for every variant (e.g. epochs=10)")
+    parser.add_argument("--merge", nargs="+", metavar="JSON",
+                        help="join the JSON files of earlier runs into --out and stop")
     args = parser.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, args.out)
 
     overrides = {}
     for item in args.set:
         key, _, value = item.partition("=")
-        overrides[key] = json.loads(value) if value not in ("unet", "dilated", "cls", "l1", "l2", "smooth_l1") else value
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
     unknown = [v for v in args.variants if v != "default" and v not in VARIANTS]
     if unknown:
         parser.error(f"unknown variants {unknown}")
@@ -227,6 +277,7 @@ def main(argv=None):
         paths = [p for p in paths if p.stem in args.only]
 
     results = {"width": args.width, "variants": {v: {**VARIANTS.get(v, {}), **overrides} for v in args.variants},
+               "agent_defaults": DEFAULTS,
                "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"), "photos": {}}
     for path in paths:
         rgb = load_photo(path, args.width)
@@ -258,23 +309,9 @@ def main(argv=None):
         results["photos"][path.stem] = entry
         write_json(args.out, results)
 
-    names = sorted({n for e in results["photos"].values() for n in e["agents"]}
-                   | {f"base:{b}" for e in results["photos"].values() for b in e["baselines"]})
-    summary = {}
-    for name in names:
-        rows = []
-        for e in results["photos"].values():
-            r = e["baselines"].get(name[5:]) if name.startswith("base:") else e["agents"].get(name)
-            if r is not None:
-                rows.append({**r, "colour_ratio": r["colorfulness"] / max(r["colorfulness_true"], 1e-9)})
-        summary[name] = {k: _mean(rows, k) for k in ("psnr", "ssim", "delta_e2000", "colour_ratio", "seconds")}
-    results["mean"] = summary
+    summarize(results)
     write_json(args.out, results)
-    print("mean over photos")
-    for name, s in summary.items():
-        secs = "" if s["seconds"] is None else f"{s['seconds']:6.1f} s"
-        print(f"  {name:<27} PSNR {s['psnr']:6.2f} SSIM {s['ssim']:.3f} dE {s['delta_e2000']:5.2f} "
-              f"colour x{s['colour_ratio']:.2f} {secs}")
+    print_summary(results)
     return 0
 
 

@@ -54,7 +54,7 @@ def trained():
     """One small agent trained on the textured scene (shared by several tests)."""
     rgb = textured_scene()
     agent = ImprovedAgent(seed=0, device="cpu", width=8, crop=32, bank_size=16, batch_size=8,
-                          epochs=12)
+                          epochs=12, loss="cls")
     output, pred = run_protocol(agent, rgb)
     return agent, rgb, output, pred
 
@@ -69,6 +69,20 @@ def test_beats_the_basic_agent_on_a_textured_scene(trained):
     ours = psnr(right, np.clip(np.rint(pred), 0, 255))
     theirs = psnr(right, np.clip(np.rint(basic_pred), 0, 255))
     assert ours > theirs + 3.0, (ours, theirs)
+
+
+def test_default_settings_beat_the_basic_agent_too():
+    from agents.basic import BasicAgent
+
+    rgb = textured_scene()
+    left, right = split_halves(rgb)
+    agent = ImprovedAgent(seed=0, device="cpu", width=8, crop=32, bank_size=16, batch_size=8,
+                          epochs=12)
+    pred = agent.fit(left).colorize(rgb_to_gray(right))
+    basic_pred = BasicAgent(seed=0, device="cpu").fit(left).colorize(rgb_to_gray(right))
+    ours = psnr(right, np.clip(np.rint(pred), 0, 255))
+    theirs = psnr(right, np.clip(np.rint(basic_pred), 0, 255))
+    assert ours > theirs + 1.0, (ours, theirs)
 
 
 def test_gray_preserved_and_left_half_untouched(trained):
