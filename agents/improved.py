@@ -37,6 +37,7 @@ model trained on one photo colourizes others). ``--save-model`` writes the train
 its chroma bins and its configuration to one ``.npz`` file.
 """
 
+import argparse
 import json
 import os
 import sys
@@ -424,19 +425,21 @@ def _pad_target(target, multiple):
 
 # -- command line ----------------------------------------------------------------------------
 def _non_negative_float(text):
+    """argparse type: a finite number >= 0."""
     try:
         value = float(text)
     except ValueError:
-        raise UsageError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise UsageError(f"expected a number of at least 0, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {text!r}")
     return value
 
 
 def _positive_float(text):
+    """argparse type: a finite number > 0."""
     value = _non_negative_float(text)
     if value == 0:
-        raise UsageError(f"expected a positive number, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
 
 

@@ -278,3 +278,13 @@ def test_cli_bad_model_file_is_one_error_line(tiny_photo, tmp_path, kind, capsys
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "model file" in lines[0]
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("flags", [["--epochs", "0"], ["--temperature", "0"],
+                                   ["--saturation", "abc"], ["--refine", "-1"]])
+def test_cli_bad_flags_are_one_error_line(tiny_photo, tmp_path, flags, capsys):
+    argv = [str(tiny_photo), "--out", str(tmp_path / "out"), *flags]
+    assert cli_main(build_improved_parser(), "improved", make_agent, argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: argument --")
+    assert not (tmp_path / "out").exists()
