@@ -8,7 +8,7 @@ is exact: the final distances are float64 sums of squared differences, never the
 How the CPU finds them fast (the 3x3 gray patches of a 512-px photo: ~87,000 x 87,000 points
 in 9-d, where brute force in NumPy is ~20x slower than scikit-learn's kd-tree): a *sweep along
 the first principal axis with sorted-projection pruning*, chosen because it turns the search
-into a few hundred large, contiguous float32 matrix products, which is what NumPy does well
+into a few hundred large, contiguous matrix products, which is what NumPy does well
 (a kd-tree walk is a per-query loop, which NumPy does badly: that version measured 6x slower
 than scikit-learn here).
 
@@ -31,16 +31,18 @@ than scikit-learn here).
    their original training indices, and are ordered by (query, distance, index) with one
    lexsort; the first k per query are the answer.
 
-Why screening in float32 cannot lose a neighbour: with ``delta`` an upper bound on
-``|screened - exact|`` for any pair (float32 rounding of the rotated coordinates plus the
-rounding of the expansion, bounded by ``64 * 2^-24 * (|q|^2 + max |x|^2)``, a generous
+Why screening cannot lose a neighbour: with ``delta`` an upper bound on ``|screened - exact|``
+for any pair (rounding of the rotated coordinates plus the rounding of the expansion,
+bounded by ``64 * eps * (|q|^2 + max |x|^2)``, with ``eps`` the unit roundoff of the
+screening dtype (float64 on the CPU sweep, float32 on the GPU), a generous
 multiple of the worst case), the true k-th distance is at most ``a_k + delta`` and every point
 within it screens at most ``a_k + 2 delta = T``; the first-axis window is a lower bound of
 point distances, widened by a relative slack for the rounding of the projections. So the
 candidate set contains every point at or below the true k-th distance, ties included;
 exactness then rests on step 5 only.
 
-The sweep works one block at a time, so memory stays ``O(_SWEEP_BLOCK * n + m * k)``,
+The sweep works one block at a time, a block's pair matrix never larger than
+``_BRUTE_CHUNK`` entries, so memory stays ``O(_BRUTE_CHUNK + n + m * k)``,
 never ``m x n``. Small problems skip the sweep and use exact brute force directly.
 
 On CuPy the sweep does not pay: the GPU path is chunked brute force (float32 matrix products,
@@ -59,6 +61,11 @@ _SWEEP_BLOCK = 64       # queries screened together against one first-axis windo
 _BRUTE_CELLS = 4_000_000  # below m * n_unique this many pairs, exact brute force is used
 _BRUTE_CHUNK = 1 << 22  # pair-matrix entries per chunk in the brute-force paths
 _EPS32 = 2.0 ** -24
+# The CPU sweep screens in float64: float32 halves the matrix-product time, but its rounding
+# slack (2 delta, ~9 squared gray levels for bright patches) lets thousands of near-ties of
+# flat patches through to the exact stage, which then dominates time and memory.
+_SWEEP_DTYPE = np.float64
+_SWEEP_EPS = 2.0 ** -53
 _SAFETY = 64.0
 _GPU_EXTRA = 10         # short-list length on the GPU is k + this
 
@@ -189,7 +196,7 @@ def _rotation(uniq):
 
 
 def _rank_neighbours_bound(points, keys, q, q_keys, k):
-    """k-th smallest float32 distance to the ``_RANK_WINDOW`` points nearest in key order.
+    """k-th smallest screened distance to the ``_RANK_WINDOW`` points nearest in key order.
 
     points: (u, d) sorted by ``keys`` (u,); q: (m, d) with its own ``q_keys``. A cheap upper
     bound on each query's k-th neighbour distance (m,).
@@ -197,7 +204,7 @@ def _rank_neighbours_bound(points, keys, q, q_keys, k):
     u = points.shape[0]
     width = min(_RANK_WINDOW, u)
     start = np.clip(np.searchsorted(keys, q_keys) - width // 2, 0, u - width)
-    out = np.empty(q.shape[0], dtype=np.float32)
+    out = np.empty(q.shape[0], dtype=points.dtype)
     step = max(1, (1 << 22) // (width * points.shape[1]))
     for s in range(0, q.shape[0], step):
         idx = start[s:s + step, None] + np.arange(width)[None, :]
@@ -226,11 +233,11 @@ def _keep_near_kth(r, c, v, delta, n_rows, k):
 def _candidates_sweep(uniq, query, k):
     """Candidate pairs by a sweep along the first principal axis (see the module docstring)."""
     center, axes = _rotation(uniq)
-    x = ((uniq - center) @ axes).astype(np.float32)
-    q = ((query - center) @ axes).astype(np.float32)
+    x = ((uniq - center) @ axes).astype(_SWEEP_DTYPE)
+    q = ((query - center) @ axes).astype(_SWEEP_DTYPE)
     xn = np.einsum("ij,ij->i", x, x)
     qn = np.einsum("ij,ij->i", q, q)
-    delta = (_SAFETY * _EPS32) * (qn + xn.max()) + np.float32(1e-30)
+    delta = (_SAFETY * _SWEEP_EPS) * (qn + xn.max()) + 1e-300
 
     by_first = np.argsort(x[:, 0], kind="stable")
     xs, first_axis = np.ascontiguousarray(x[by_first]), np.ascontiguousarray(x[by_first, 0])
@@ -252,19 +259,24 @@ def _candidates_sweep(uniq, query, k):
     octave = np.floor(np.log2(np.maximum(thresh, 1e-30))).astype(np.int64)
     order = np.lexsort((q[:, 0], octave))
     octave_sorted = octave[order]
-    lifted = np.hstack([-2.0 * xs, xn[by_first, None]]).astype(np.float32)
+    lifted = np.hstack([-2.0 * xs, xn[by_first, None]])
     qis, tis = [], []
     s = 0
     while s < order.size:
         e = min(s + _SWEEP_BLOCK, order.size)
         e = s + int(np.searchsorted(octave_sorted[s:e], octave_sorted[s], side="right"))
-        rows = order[s:e]
-        t = thresh[rows]
-        # |x0 - q0| <= |x - q| bounds the window; the slack covers float32 rounding of x0, q0
-        radius = float(np.sqrt(t.max() + delta[rows].max())) * (1 + 1e-5) + 1e-4
-        lo = int(np.searchsorted(first_axis, q[rows, 0].min() - radius, side="left"))
-        hi = int(np.searchsorted(first_axis, q[rows, 0].max() + radius, side="right"))
-        qb = np.hstack([q[rows], np.ones((rows.size, 1), np.float32)])
+        while True:
+            rows = order[s:e]
+            t = thresh[rows]
+            # |x0 - q0| <= |x - q| bounds the window; the slack covers float32 rounding of x0, q0
+            radius = float(np.sqrt(t.max() + delta[rows].max())) * (1 + 1e-5) + 1e-4
+            lo = int(np.searchsorted(first_axis, q[rows, 0].min() - radius, side="left"))
+            hi = int(np.searchsorted(first_axis, q[rows, 0].max() + radius, side="right"))
+            # wide windows (textured queries) get fewer queries per block: bounded memory
+            if rows.size == 1 or rows.size * (hi - lo) <= _BRUTE_CHUNK:
+                break
+            e = s + max(1, min(rows.size // 2, _BRUTE_CHUNK // (hi - lo)))
+        qb = np.hstack([q[rows], np.ones((rows.size, 1), _SWEEP_DTYPE)])
         screened = qb @ lifted[lo:hi].T
         r, c = np.nonzero(screened <= (t - qn[rows])[:, None])
         r, c = _keep_near_kth(r, c, screened[r, c] + qn[rows][r], delta[rows], rows.size, k)
