@@ -1,8 +1,8 @@
 """Benchmark of the improved agent's variants on natural photos (the report shows the result).
 
 ``python -m agents.bench_improved [--photos all|bundled] [--variants NAME ...] [--width 256]
-[--out report/bench_improved.json] [--no-basic] [--no-mlp] [--only STEM ...]``
-``python -m agents.bench_improved --merge A.json B.json --out report/bench_improved.json``
+[--out report/data/improved_variants.json] [--no-basic] [--no-mlp] [--only STEM ...]``
+``python -m agents.bench_improved --merge A.json B.json --out report/data/improved_variants.json``
 
 For every photo, resized to ``--width`` pixels wide with Pillow's Lanczos filter, under the
 left/right protocol (train on the left half, score the right half), it runs:
@@ -232,9 +232,13 @@ def merge(paths, out):
     for path in paths:
         part = json.loads(Path(path).read_text())
         if merged is None:
-            merged = {k: v for k, v in part.items() if k not in ("photos", "mean")}
-            merged["photos"] = {}
+            merged = {k: v for k, v in part.items() if k not in ("photos", "mean", "command")}
+            merged["photos"], merged["command"] = {}, []
         merged["photos"].update(part["photos"])
+        merged["command"].append(part.get("command", ""))
+    parts = [c for c in merged["command"] if c]
+    merged["command"] = ("; ".join(parts) if parts else "python -m agents.bench_improved --only ...") \
+        + " (photo subsets in parallel), joined by python -m agents.bench_improved --merge"
     summarize(merged)
     write_json(out, merged)
     print_summary(merged)
@@ -248,7 +252,9 @@ def main(argv=None):
                         help=f"'default' (the agent's defaults) and any of {', '.join(VARIANTS)}")
     parser.add_argument("--width", type=int, default=256)
     parser.add_argument("--only", nargs="+", default=None, help="photo stems to run")
-    parser.add_argument("--out", default=str(ROOT / "report" / "bench_improved.json"))
+    parser.add_argument("--out", default=str(ROOT / "report" / "data" / "improved_variants.json"),
+                        help="JSON to write (default: report/data/improved_variants.json, "
+                             "which python -m report reads)")
     parser.add_argument("--no-basic", action="store_true")
     parser.add_argument("--no-mlp", action="store_true")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
@@ -277,6 +283,7 @@ def main(argv=None):
         paths = [p for p in paths if p.stem in args.only]
 
     results = {"width": args.width, "variants": {v: {**VARIANTS.get(v, {}), **overrides} for v in args.variants},
+               "command": "python -m agents.bench_improved " + " ".join(argv if argv is not None else sys.argv[1:]),
                "agent_defaults": DEFAULTS,
                "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"), "photos": {}}
     for path in paths:
