@@ -54,7 +54,8 @@ VARIANTS = {
     "unet-l2-prior": {"arch": "unet", "loss": "l2", "prior": True, "context": False},
     "unet-l2": {"arch": "unet", "loss": "l2", "prior": False, "context": False},
     "unet-l2-prior-context": {"arch": "unet", "loss": "l2", "prior": True, "context": True},
-    "unet-cls-prior": {"arch": "unet", "loss": "cls", "prior": True, "context": False},
+    "unet-cls-prior-T0.38": {"arch": "unet", "loss": "cls", "prior": True, "context": False,
+                             "temperature": 0.38},
     "dilated-l2-prior": {"arch": "dilated", "loss": "l2", "prior": True, "context": False},
 }
 """Variants: architecture x loss x inputs, each on top of the agent's defaults (flip averaging
@@ -227,18 +228,26 @@ def print_summary(results):
 
 
 def merge(paths, out):
-    """Join the photos of several runs of this script (run in parallel on photo subsets)."""
+    """Join several runs of this script: photo subsets run in parallel, or a rerun of some
+    variants (later files win for the same photo and agent name)."""
     merged = None
     for path in paths:
         part = json.loads(Path(path).read_text())
         if merged is None:
-            merged = {k: v for k, v in part.items() if k not in ("photos", "mean", "command")}
-            merged["photos"], merged["command"] = {}, []
-        merged["photos"].update(part["photos"])
+            merged = {k: v for k, v in part.items() if k not in ("photos", "mean", "command", "variants")}
+            merged["photos"], merged["command"], merged["variants"] = {}, [], {}
+        for stem, entry in part["photos"].items():
+            # A photo in several files: agents of later files are added (or replace earlier
+            # runs of the same name), so a rerun of one variant can be joined to a full run.
+            if stem in merged["photos"]:
+                merged["photos"][stem]["agents"].update(entry["agents"])
+            else:
+                merged["photos"][stem] = entry
+        merged["variants"].update(part.get("variants", {}))
         merged["command"].append(part.get("command", ""))
     parts = [c for c in merged["command"] if c]
     merged["command"] = ("; ".join(parts) if parts else "python -m agents.bench_improved --only ...") \
-        + " (photo subsets in parallel), joined by python -m agents.bench_improved --merge"
+        + "; joined by python -m agents.bench_improved --merge"
     summarize(merged)
     write_json(out, merged)
     print_summary(merged)
