@@ -21,7 +21,7 @@ from pathlib import Path
 from colorize.io import atomic_path, ensure_output_dir
 from report import benchmarks
 from report.experiments import Settings, device_description, find_photos, improved_agent_class, run_photo
-from report.figures import k_curves_figure, loss_curves_figure, photo_figure
+from report.figures import errors_figure, k_curves_figure, loss_curves_figure, outputs_figure
 from report.write import Build, render
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,8 +89,9 @@ def main(argv=None):
         runs.append(run_photo(path, settings, log=log))
     figures = {}
     for run in runs:
-        photo_figure(figures_dir / f"{run.name}.png", run)
-        figures[run.name] = f"figures/{run.name}.png"
+        outputs_figure(figures_dir / f"{run.name}.png", run)
+        errors_figure(figures_dir / f"{run.name}_errors.png", run)
+        figures[run.name] = (f"figures/{run.name}.png", f"figures/{run.name}_errors.png")
     k_curves_figure(figures_dir / "k_curves.png", runs)
     figures["k_curves"] = "figures/k_curves.png"
     improved_available = improved_agent_class() is not None

@@ -1,8 +1,9 @@
-"""The report's figures: one comparison per photo, the k curves, the training curves.
+"""The report's figures: two per photo (outputs; error maps), the k curves, the loss curves.
 
 Drawn with matplotlib's object API on an Agg canvas (as :mod:`colorize.plots` does), written
-atomically. The photo figures show the images at about their working-size pixels (so a
-256-px photo stays small on disk), and every error map of one photo shares one colour scale,
+atomically as optimised RGB PNG. The photo figures show the images at their working-size
+pixels (one image pixel per figure pixel for a 256-px photo, so files stay small and nothing is
+resampled), and every error map of one photo shares one colour scale,
 so a darker map means a smaller error (per-map scales would make all maps look alike).
 """
 
@@ -11,6 +12,8 @@ import math
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from PIL import Image
 
 from colorize.color import rgb_to_gray
 from colorize.io import atomic_path
@@ -21,7 +24,7 @@ TITLE_SIZE = 13
 CAPTION_SIZE = 10
 TICK_SIZE = 9
 ERROR_CMAP = "magma"
-PANEL_MIN_INCHES = 2.6
+PANEL_MIN_INCHES = 2.5
 ERROR_METHODS = (("gray_lookup", "gray lookup"), ("basic", "basic agent"), ("improved", "improved agent"))
 
 
@@ -32,8 +35,13 @@ def _new_figure(width, height):
 
 
 def _save(fig, path):
+    """Render, drop the (opaque) alpha channel and write an optimised RGB PNG: about 10 %
+    smaller than matplotlib's RGBA file, which keeps photo figures small in the repository."""
+    fig.set_facecolor("white")
+    fig.canvas.draw()
+    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3]
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=DPI, facecolor="white")
+        Image.fromarray(rgb).save(tmp, format="PNG", optimize=True)
     return path
 
 
@@ -53,51 +61,50 @@ def _score_caption(name, scores):
     return f"{name}\nPSNR {scores['psnr']:.1f} dB\nCIEDE2000 {scores['delta_e2000']:.1f}"
 
 
-def photo_figure(path, run):
-    """Row 1: original | gray | basic | improved (whole photo, the split marked).
-    Row 2: the right half's truth and the CIEDE2000 error maps of the gray-lookup baseline,
-    the basic and the improved agent on one colour scale."""
+def outputs_figure(path, run):
+    """original | basic | improved: the whole photo as each agent outputs it, split marked."""
     h, w = run.size
     scale = max(1.0, PANEL_MIN_INCHES * DPI / w)
-    panel_w, panel_h = scale * w / DPI, scale * h / DPI
-    fig = _new_figure(4 * (panel_w + 0.15) + 0.8, 2 * panel_h + 1.7)
-    axes = fig.subplots(2, 4)
-    top = [
-        ("original", run.rgb),
-        ("gray input", np.repeat(np.rint(rgb_to_gray(run.rgb))[..., None], 3, axis=2).astype(np.uint8)),
-        ("basic agent, 5 colours", run.outputs.get("basic")),
-        ("improved agent", run.outputs.get("improved")),
-    ]
-    for ax, (caption, image) in zip(axes[0], top):
+    panels = [("original", run.rgb, None), ("basic agent, 5 colours", run.outputs.get("basic"),
+              run.scores.get("basic")), ("improved agent", run.outputs.get("improved"),
+              run.scores.get("improved"))]
+    fig = _new_figure(3 * (scale * w / DPI + 0.15) + 0.3, scale * h / DPI + 1.0)
+    axes = fig.subplots(1, 3)
+    for ax, (caption, image, scores) in zip(axes, panels):
         if image is None:
             _missing(ax, caption)
             continue
         ax.imshow(image, interpolation="nearest")
         ax.axvline(w // 2 - 0.5, color="white", linestyle="--", linewidth=0.8)
-        _bare(ax, caption)
-    axes[0, 2].set_xlabel(_score_caption("basic agent, 5 colours", run.scores["basic"]),
-                          fontsize=CAPTION_SIZE)
-    if "improved" in run.scores:
-        axes[0, 3].set_xlabel(_score_caption("improved agent", run.scores["improved"]),
-                              fontsize=CAPTION_SIZE)
+        _bare(ax, _score_caption(caption, scores) if scores else caption)
+    fig.suptitle(f"{run.name}, {w} x {h}: the left half trains, the right half is coloured",
+                 fontsize=TITLE_SIZE)
+    return _save(fig, path)
 
-    axes[1, 0].imshow(run.right, interpolation="nearest")
-    _bare(axes[1, 0], "right half (test data),\ntrue colours")
+
+def errors_figure(path, run):
+    """The right half: its gray (what the agents see) and the CIEDE2000 error maps of the
+    gray-lookup baseline, the basic and the improved agent, on one colour scale."""
+    h, w = run.right.shape[:2]
+    scale = max(1.0, PANEL_MIN_INCHES * DPI / 2 / w)
+    fig = _new_figure(4 * (scale * w / DPI + 0.3) + 0.8, scale * h / DPI + 1.3)
+    axes = fig.subplots(1, 4)
+    gray = np.rint(rgb_to_gray(run.right)).astype(np.uint8)
+    axes[0].imshow(np.repeat(gray[..., None], 3, axis=2), interpolation="nearest")
+    _bare(axes[0], "gray input\n(right half)")
     maps = {key: error_map(run.right, run.right_predictions[key])
             for key, _ in ERROR_METHODS if key in run.right_predictions}
     vmax = max(float(np.percentile(np.concatenate([m.ravel() for m in maps.values()]), 99)), 1e-6)
     shown = None
-    for ax, (key, name) in zip(axes[1, 1:], ERROR_METHODS):
-        caption = f"CIEDE2000 error,\n{name}"
+    for ax, (key, name) in zip(axes[1:], ERROR_METHODS):
         if key not in maps:
-            _missing(ax, caption)
+            _missing(ax, name)
             continue
         shown = ax.imshow(maps[key], cmap=ERROR_CMAP, vmin=0, vmax=vmax, interpolation="nearest")
-        _bare(ax, f"{caption}\nmean {maps[key].mean():.1f}")
-    bar = fig.colorbar(shown, ax=list(axes[1, 1:]), fraction=0.03, pad=0.01)
+        _bare(ax, f"{name}\nmean {maps[key].mean():.1f}")
+    bar = fig.colorbar(shown, ax=list(axes[1:]), fraction=0.04, pad=0.02)
     bar.ax.tick_params(labelsize=TICK_SIZE)
-    fig.suptitle(f"{run.name}, {w} x {h}: the left half trains, the right half is coloured",
-                 fontsize=TITLE_SIZE)
+    fig.suptitle(f"{run.name}: CIEDE2000 error on the right half", fontsize=TITLE_SIZE)
     return _save(fig, path)
 
 
@@ -153,7 +160,9 @@ def loss_curves_figure(path, runs):
             ax.axvline(best + 1, linestyle=":", color="0.3", label=f"restored epoch {best + 1}")
         ax.set_title(run.name, fontsize=CAPTION_SIZE + 1)
         ax.set_xlabel("epoch", fontsize=CAPTION_SIZE)
-        ax.set_ylabel("loss", fontsize=CAPTION_SIZE)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        loss = run.improved.get("config", {}).get("loss")
+        ax.set_ylabel(f"loss ({loss})" if loss else "loss", fontsize=CAPTION_SIZE)
         ax.tick_params(labelsize=TICK_SIZE)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=TICK_SIZE - 1, frameon=False)

@@ -37,8 +37,8 @@ LOSS_TEXT = {
             "(saturated) bins up-weighted by class rebalancing, w_q proportional to "
             "((1 - {rebalance:g}) p_q + {rebalance:g} / Q)^-1 with p the smoothed bin "
             "frequencies"),
-    "l2": "the mean squared error on the two chroma values (which is the squared RGB error, "
-          "since the chroma basis is orthonormal and the gray is exact)",
+    "l2": "the mean squared error on the two chroma values (proportional to the squared RGB "
+          "error, since the chroma basis is orthonormal and the gray is exact)",
     "l1": "the mean absolute error on the two chroma values",
     "smooth_l1": "the smooth L1 (Huber) loss on the two chroma values",
 }
@@ -186,20 +186,21 @@ def k_table(runs):
 
 
 def training_table(runs):
-    lines = ["| photo | chroma bins Q | parameters | epochs run | restored epoch | stopped early "
-             "| training loss at that epoch | validation loss at that epoch |",
-             "|---|---:|---:|---:|---:|---|---:|---:|"]
-    for r in runs:
-        info = r.improved or {}
-        hist = info.get("training")
-        if not hist:
-            continue
+    trained = [r for r in runs if r.improved and r.improved.get("training")]
+    with_bins = any(r.improved.get("bins") for r in trained)
+    head = "| photo |" + (" chroma bins Q |" if with_bins else "")
+    head += (" parameters | epochs run | restored epoch | stopped early | training loss at that "
+             "epoch | validation loss at that epoch |")
+    lines = [head, "|---|" + ("---:|" if with_bins else "") + "---:|---:|---:|---|---:|---:|"]
+    for r in trained:
+        info = r.improved
+        hist = info["training"]
         best = hist["best_epoch"]
         val = hist["val_loss"][best] if hist["val_loss"] else None
-        bins = info.get("bins")
-        lines.append(f"| {r.name} | {bins if bins is not None else 'n/a'} | "
-                     f"{info.get('parameters', 'n/a'):,} | {hist['epochs_run']} | {best + 1} | "
-                     f"{'yes' if hist['stopped_early'] else 'no'} | "
+        params = info.get("parameters")
+        lines.append(f"| {r.name} |" + (f" {info.get('bins') or 'n/a'} |" if with_bins else "")
+                     + f" {f'{params:,}' if params else 'n/a'} | {hist['epochs_run']} | "
+                     f"{best + 1} | {'yes' if hist['stopped_early'] else 'no'} | "
                      f"{_fmt(hist['train_loss'][best], 3)} | {_fmt(val, 3)} |")
     return "\n".join(lines)
 
@@ -253,6 +254,22 @@ def variants_section(build):
 
 
 # -- prose -----------------------------------------------------------------------------------
+def variants_verdict(data):
+    """A clause on which variant of the comparison scored best, from its JSON."""
+    if not data or not data.get("mean"):
+        return " (the comparison has not been written yet)"
+    agents = {k: v for k, v in data["mean"].items()
+              if k.startswith("improved:") and v.get("psnr") is not None}
+    if not agents:
+        return ""
+    best = max(agents, key=lambda k: agents[k]["psnr"])
+    clause = f"; the highest mean PSNR there is {best}'s ({_fmt(agents[best]['psnr'])} dB)"
+    if "improved:default" in agents and best != "improved:default":
+        clause += (f"; the agent's defaults reach {_fmt(agents['improved:default']['psnr'])} dB "
+                   "(the table also shows colourfulness and time)")
+    return clause
+
+
 def _improved_config(runs):
     for r in runs:
         if r.improved:
@@ -333,32 +350,50 @@ def results_prose(build):
     return lines
 
 
+def _reduction_reached(run, k_at):
+    """Share of the hindsight RMSE drop from the smallest to the largest k reached at k_at."""
+    ks, hind = list(run.auto["k"]), run.auto["hindsight_rmse"]
+    total = hind[0] - hind[-1]
+    return (hind[0] - hind[ks.index(k_at)]) / total if total > 0 and k_at in ks else float("nan")
+
+
 def auto_prose(runs):
+    ks = list(runs[0].auto["k"])
     regret = {r.name: r.auto["hindsight_rmse"][list(r.auto["k"]).index(r.auto["chosen"])]
               - min(r.auto["hindsight_rmse"]) for r in runs}
     auto_better = _photos_where(runs, lambda r: r.scores["basic_auto"]["psnr"] > r.scores["basic"]["psnr"])
     gain = mean_score(runs, "basic_auto", "psnr") - mean_score(runs, "basic", "psnr")
     above5 = _photos_where(runs, lambda r: r.auto["chosen"] > 5)
     worst = max(regret, key=regret.get)
-    return [
+    k_mid = 6 if 6 in ks else ks[len(ks) // 2]
+    reached = _mean([_reduction_reached(r, k_mid) for r in runs])
+    strip_higher = _photos_where(
+        runs, lambda r: r.auto["validation_rmse"][ks.index(r.auto["chosen"])]
+        > r.auto["hindsight_rmse"][ks.index(r.auto["chosen"])])
+    lines = [
         "`--colors auto` holds out the columns of the left half nearest the right half (a "
         "quarter of the left half) as a validation strip, trains the agent on the rest for "
-        f"every k from {runs[0].auto['k'][0]} to {runs[0].auto['k'][-1]}, and picks the "
-        f"{runs[0].auto['rule']} (the {AUTO_TOLERANCE:.0%} tolerance prefers the smaller "
-        "palette when more colours buy nothing measurable). The hindsight curve is the same "
-        "sweep trained on the whole left half and scored on the right half: what no agent may "
-        "look at when choosing, shown only to judge the choice.",
+        f"every k from {ks[0]} to {ks[-1]}, and picks the {runs[0].auto['rule']} (the "
+        f"{AUTO_TOLERANCE:.0%} tolerance prefers the smaller palette when more colours buy "
+        "little). The hindsight curve is the same sweep trained on the whole left half and "
+        "scored on the right half: what no agent may look at when choosing, shown only to judge "
+        "the choice.",
         "",
-        f"Both curves fall steeply for the first few colours and then flatten. The chosen k is "
-        f"above the coursework's 5 on {len(above5)} of {len(runs)} photos "
-        f"({_names(above5) if above5 else 'none'}); the chosen k lands on average "
-        f"{_fmt(_mean(list(regret.values())))} RGB RMSE above the hindsight optimum (worst: "
-        f"{worst}, {_fmt(regret[worst])}). With the chosen k the basic agent's right-half PSNR is "
-        f"{_fmt(abs(gain))} dB {'higher' if gain >= 0 else 'lower'} than with 5 colours on average, "
-        f"better on {len(auto_better)} of {len(runs)} photos. The validation strip sits next to "
-        "the test half, so its curve tracks the right half's shape; its level is higher on "
-        "some photos because the strip is a narrow band with its own content.",
+        f"More colours help with diminishing returns: on average {reached:.0%} of the right-half "
+        f"error reduction from k = {ks[0]} to k = {ks[-1]} is already reached at k = {k_mid}. "
+        f"The chosen k is above the coursework's 5 on {len(above5)} of {len(runs)} photos"
+        + (f" ({_names(above5)})" if above5 else "") +
+        f", and lands on average {_fmt(_mean(list(regret.values())))} RGB RMSE above the "
+        f"hindsight optimum (worst: {worst}, {_fmt(regret[worst])}). With the chosen k the basic "
+        f"agent's right-half PSNR is {_fmt(abs(gain))} dB {'higher' if gain >= 0 else 'lower'} "
+        f"than with 5 colours on average, better on {len(auto_better)} of {len(runs)} photos.",
     ]
+    if strip_higher:
+        lines[-1] += (f" The validation error lies above the right half's on "
+                      f"{_names(strip_higher)}: the strip is a narrow band of the photo with its "
+                      "own content, so its level differs from the right half's even where the "
+                      "shape of the curve agrees.")
+    return lines
 
 
 def training_prose(runs, config):
@@ -368,62 +403,154 @@ def training_prose(runs, config):
     best = [r.improved["training"]["best_epoch"] + 1 for r in trained]
     run_epochs = [r.improved["training"]["epochs_run"] for r in trained]
     stopped = [r.name for r in trained if r.improved["training"]["stopped_early"]]
-    gaps = []
+    gaps, overfit = [], []
     for r in trained:
         hist = r.improved["training"]
         if hist["val_loss"]:
             b = hist["best_epoch"]
             gaps.append(hist["val_loss"][b] - hist["train_loss"][b])
+            if hist["train_loss"][-1] < hist["train_loss"][b] and hist["val_loss"][-1] > hist["val_loss"][b]:
+                overfit.append(r.name)
     text = (f"The best validation loss came at epoch {_names([str(b) for b in best])} "
             f"(of {_names([str(e) for e in run_epochs])} run; at most {config.get('epochs', '?')}, "
             f"patience {config.get('patience', '?')}). Training stopped early on "
-            f"{len(stopped)} of {len(trained)} photos and the weights of the best epoch were "
+            f"{len(stopped)} of {len(trained)} photos; the weights of the best epoch were "
             "restored in every case.")
     if gaps:
         text += (f" At the restored epoch the validation loss is on average {_fmt(_mean(gaps), 3)} "
-                 "above the training loss: the validation strip is unseen data, and the "
-                 "training loss keeps falling after the validation loss has turned, which is "
-                 "what early stopping is there for.")
+                 "above the training loss (the strip is unseen data).")
+    if overfit:
+        text += (f" On {_names(overfit)} the training loss kept falling after the restored "
+                 "epoch while the validation loss rose: the network began to fit the training "
+                 "columns' particulars, which is exactly what early stopping and the restore "
+                 "undo.")
     return [text]
+
+
+def _saturation_clause(sat, rest):
+    """How the error on the most saturated pixels compares with the rest, in words."""
+    if sat > 1.2 * rest:
+        verdict = "clearly worse where the true colour is strong"
+    elif sat < rest / 1.2:
+        verdict = "better on the strongly coloured pixels than on the rest"
+    else:
+        verdict = "about as good on strongly coloured pixels as elsewhere"
+    return (f"on the {SATURATED_FRACTION:.0%} most saturated true pixels its mean CIEDE2000 is "
+            f"{_fmt(sat)}, against {_fmt(rest)} elsewhere: {verdict}")
 
 
 def failures_prose(build):
     runs = build.runs
     lines = []
     worst_basic = min(runs, key=lambda r: r.scores["basic"]["psnr"])
-    sat_b, rest_b = mean_diag(runs, "basic", "de_saturated"), mean_diag(runs, "basic", "de_rest")
+    perfect_gap = mean_score(runs, "basic_palette", "psnr") - mean_score(runs, "basic", "psnr")
     lines.append(
         f"**Basic agent.** Its worst photo is {worst_basic.name} "
-        f"({_fmt(worst_basic.scores['basic']['psnr'])} dB). It fails in three ways, all visible "
-        "in the figures: (1) brightness is wrong everywhere a palette colour is darker or "
-        "lighter than the true pixel (the blocky, posterised look; the gray RMSE above); "
-        "(2) a 3x3 gray patch carries almost no context, so two surfaces with similar local "
-        "texture get the same vote even when their colours differ (a cat's fur and a wooden "
-        "table, sky and a wall of the same gray), which shows as salt-and-pepper specks of a "
-        "wrong palette colour in flat areas; (3) colours the left half never shows cannot "
-        f"appear at all. On the {SATURATED_FRACTION:.0%} most saturated true pixels its mean "
-        f"CIEDE2000 is {_fmt(sat_b)}, against {_fmt(rest_b)} elsewhere. These mistakes make "
-        "sense: each is the vote of six training patches that really do look alike in gray.")
+        f"({_fmt(worst_basic.scores['basic']['psnr'])} dB). Its errors have three sources, "
+        "each measured above: (1) brightness: a palette colour replaces the pixel's true "
+        f"brightness (gray RMSE {_fmt(mean_diag(runs, 'basic', 'gray_rmse'))} on average), "
+        "which gives the posterised look of the figures; (2) the vote: a 3x3 gray patch "
+        "carries almost no context, so surfaces with similar local texture and brightness "
+        "get the same colour even when their true colours differ "
+        f"({_fmt(perfect_gap)} dB between the agent and a perfect vote with its own palette); "
+        "(3) the palette: colours the left half does not show cannot appear at all, and five "
+        "colours average whole families of shades. Also, "
+        + _saturation_clause(mean_diag(runs, "basic", "de_saturated"), mean_diag(runs, "basic", "de_rest"))
+        + ". The mistakes make sense: every wrong colour is the majority colour of six "
+        "training patches that really do look like the test patch in gray.")
     if all("improved" in r.scores for r in runs):
         worst_imp = min(runs, key=lambda r: r.scores["improved"]["psnr"])
-        sat_i, rest_i = mean_diag(runs, "improved", "de_saturated"), mean_diag(runs, "improved", "de_rest")
         losers = _photos_where(runs, lambda r: r.scores["improved"]["psnr"] < r.scores["gray_lookup"]["psnr"])
+        ratio = _mean([colour_ratio(r.scores["improved"]) for r in runs])
         lines.append("")
         lines.append(
             f"**Improved agent.** Its worst photo is {worst_imp.name} "
             f"({_fmt(worst_imp.scores['improved']['psnr'])} dB). Its brightness is always right "
-            "(gray RMSE at the rounding level), so all its error is chroma. On the "
-            f"{SATURATED_FRACTION:.0%} most saturated true pixels its mean CIEDE2000 is "
-            f"{_fmt(sat_i)}, against {_fmt(rest_i)} elsewhere: like any colourizer trained on "
-            "half a photo it is safest on large surfaces whose colour the left half shows "
-            "(skin, fur, sky, wood) and least sure on small, saturated objects seen once or "
-            "never, which it paints in a muted colour of their surroundings rather than a wrong "
-            "vivid one. It loses to the gray-lookup baseline on "
-            f"{len(losers)} of {len(runs)} photos" + (f" ({_names(losers)})" if losers else "")
-            + ". Its mistakes make sense as well: where the right half holds content the left "
-            "half lacks, it falls back on the colours the left half gives to the same gray and "
-            "texture.")
+            f"(gray RMSE {_fmt(mean_diag(runs, 'improved', 'gray_rmse'))}, the rounding to 8 "
+            "bits), so all its error is colour; "
+            + _saturation_clause(mean_diag(runs, "improved", "de_saturated"),
+                                 mean_diag(runs, "improved", "de_rest"))
+            + f". Its outputs carry {_fmt(ratio)} times the truth's colourfulness"
+            + (": where it is unsure it hedges toward the average colour of what it has seen "
+               "with that gray and texture, which dulls colours rather than inventing wrong "
+               "vivid ones." if ratio < 0.9 else
+               ", so it is not washed out: the classification loss with rebalancing and the "
+               "annealed mean keep colours vivid.")
+            + f" It scores below the gray-lookup baseline in PSNR on {len(losers)} of "
+            f"{len(runs)} photos" + (f" ({_names(losers)})" if losers else "") + ". Its mistakes "
+            "make sense as well: it can only give the right half colours that the left half "
+            "shows beside similar gray structures, so an object or background that appears "
+            "only on the right gets the colour of whatever the left half has that looks alike.")
     return lines
+
+
+def _input_planes_text(config):
+    planes = ["the gray image normalised as (gray - 127.5) / 64"]
+    if config.get("rows"):
+        planes.append("the row position in [-1, 1]")
+    if config.get("prior"):
+        planes.append("a prior: the mean chroma of the training pixels with the same gray "
+                      "level (the gray-lookup baseline's guess), so the network learns a "
+                      "correction of a robust first guess")
+    if config.get("context"):
+        planes.append("coarse context: the mean gray over two large boxes around each pixel")
+    return _names(planes)
+
+
+def improved_p1(runs, config):
+    """P1 for the improved agent, from its configuration."""
+    loss_key = config.get("loss")
+    loss = LOSS_TEXT.get(loss_key, f"the `{loss_key}` loss").format(**config)
+    arch = ARCH_TEXT.get(config.get("arch"), f"the `{config.get('arch')}` network")
+    params = [r.improved.get("parameters") for r in runs if r.improved and r.improved.get("parameters")]
+    bins = [r.improved.get("bins") for r in runs if r.improved and r.improved.get("bins")]
+    params_text = (f"{params[0]:,} parameters" if len(set(params)) == 1 else
+                   f"{min(params):,} to {max(params):,} parameters (the head has one output per "
+                   "chroma bin)") if params else "its parameters"
+    output = ("*Output space*: the gray-preserving chroma (u, v) of every pixel: with e1, e2 an "
+              "orthonormal basis of the plane orthogonal to (0.21, 0.72, 0.07), the colour is "
+              "rebuilt as gray (1, 1, 1) + u e1 + v e2, so the output's gray equals the input "
+              "gray exactly whatever the network predicts (out-of-gamut colours are pulled "
+              "toward gray, never clipped channel by channel)")
+    if loss_key == "cls":
+        output += (f"; the network itself outputs a distribution over Q chroma bins (Q = "
+                   f"{_names([str(b) for b in bins])} here), decoded by the annealed mean at "
+                   f"temperature {config.get('temperature')}")
+    schedule = (f", the rate halved when the validation loss has not improved for "
+                f"{config.get('plateau')} epochs" if config.get("plateau") else "")
+    return (f"**Improved agent.** *Input space*: whole images, as planes: "
+            f"{_input_planes_text(config)}. {output}. *Model space*: {arch}; width "
+            f"{config.get('width')} channels, {params_text}. *Loss*: {loss}. *Learning*: Adam "
+            f"(learning rate {config.get('lr')}{schedule}) on minibatches of "
+            f"{config.get('batch_size')} random {config.get('crop')}-px crops from a seeded bank "
+            f"of {config.get('bank_size')} crops of the training columns, randomly flipped "
+            "left-right; forward and backward passes are the engine's hand-written ones (`nn/`).")
+
+
+def improved_p3(config):
+    """P3 for the improved agent, from its configuration."""
+    steps = ["normalises the gray with fixed constants (so a model trained on one photo reads "
+             "another on the same scale)"]
+    if config.get("prior") or config.get("context"):
+        steps.append("computes its extra input planes from the gray (and, for the prior, from "
+                     "the training columns' colours)")
+    steps.append("pads each input to a multiple of the network's downsampling by edge "
+                 "replication and crops the output back")
+    if config.get("flip_average"):
+        steps.append("averages the network's outputs for the image and its mirror image")
+    if config.get("loss") == "cls":
+        steps.append(f"decodes the bin scores by the annealed mean (temperature "
+                     f"{config.get('temperature')})")
+    if config.get("saturation", 1.0) != 1.0:
+        steps.append(f"scales the chroma by {config.get('saturation')}")
+    if config.get("refine"):
+        steps.append(f"refines the chroma by gray-guided edge-aware smoothing (Levin, "
+                     f"Lischinski and Weiss 2004; strength {config.get('refine')}), so colour "
+                     "edges follow gray edges")
+    steps.append("rebuilds RGB from the exact gray")
+    return ("The improved agent " + _names(steps) + ". For photos larger than the working size "
+            "it predicts chroma at the working size and upsamples only the chroma, so the "
+            "full-resolution gray keeps every detail.")
 
 
 def p_answers(build, config):
@@ -443,39 +570,12 @@ def p_answers(build, config):
         "the patch, i.e. it aims at the 0-1 loss over labels; ties go to the nearest "
         "neighbour's colour. *Learning*: greedy k-means++ seeding and Lloyd iterations to "
         "convergence, 4 seeded restarts, lowest inertia kept (`colorize/kmeans.py`); exact "
-        "nearest neighbours by a kd-tree search with exact re-ranking (`colorize/knn.py`).")
+        "nearest neighbours, ordered by (distance, training index), by a sweep along the "
+        "patches' first principal axis with exact lower bounds and an exact float64 re-rank "
+        "(`colorize/knn.py`).")
     lines.append("")
     if config:
-        channels = 1 + int(bool(config.get("rows"))) + 2 * int(bool(config.get("prior")))
-        extra = []
-        if config.get("rows"):
-            extra.append("the row position in [-1, 1]")
-        if config.get("prior"):
-            extra.append("the mean chroma of the training pixels of the same gray level "
-                         "(the gray-lookup baseline as a prior)")
-        loss = LOSS_TEXT.get(config.get("loss"), f"the `{config.get('loss')}` loss").format(**config)
-        arch = ARCH_TEXT.get(config.get("arch"), f"the `{config.get('arch')}` network")
-        params = next((r.improved.get("parameters") for r in runs if r.improved), None)
-        bins = [r.improved.get("bins") for r in runs if r.improved and r.improved.get("bins")]
-        lines.append(
-            f"**Improved agent.** *Input space*: the whole gray image, normalised as "
-            f"(gray - 127.5) / 64, as {channels} input plane(s)"
-            + (f" (with {_names(extra)})" if extra else "") +
-            ". *Output space*: the gray-preserving chroma (u, v) of every pixel: with "
-            "e1, e2 an orthonormal basis of the plane orthogonal to (0.21, 0.72, 0.07), the "
-            "colour is rebuilt as gray (1, 1, 1) + u e1 + v e2, so the output's gray equals "
-            "the input gray exactly whatever the network predicts (out-of-gamut colours are "
-            "pulled toward gray, never clipped channel by channel)"
-            + (f"; the network itself outputs a distribution over Q chroma bins "
-               f"(Q = {_names([str(b) for b in bins])} here), decoded by the annealed mean "
-               f"at temperature {config.get('temperature')}" if config.get("loss") == "cls" else "")
-            + f". *Model space*: {arch}; width {config.get('width')} channels, "
-            f"{params:,} parameters on the first photo (the head depends on Q). "
-            f"*Loss*: {loss}. *Learning*: Adam (learning rate {config.get('lr')}) on "
-            f"minibatches of {config.get('batch_size')} random {config.get('crop')}-px crops "
-            f"from a seeded bank of {config.get('bank_size')} crops of the training columns, "
-            "randomly flipped left-right; forward and backward passes are the engine's "
-            "hand-written ones (`nn/`).")
+        lines.append(improved_p1(runs, config))
     lines += ["", "### P2. How structure and parameters were chosen", ""]
     lines.append(
         "The basic agent's structure is the coursework's (3x3 patches, 6 neighbours, 5 "
@@ -486,10 +586,9 @@ def p_answers(build, config):
         lines.append("")
         lines.append(
             "The improved agent's architecture, loss and input planes were chosen by "
-            "measurement: each variant was trained and scored on the bundled photos and on the "
-            "other natural photos that scikit-image and matplotlib ship (the table in "
-            "[the improved agent](#the-improved-agent-training-and-variants)); the default is the "
-            "variant that scores best there. The width stays small because a half photo is "
+            "measurement: the variants were trained and scored under the same protocol (the "
+            "table in [the improved agent](#the-improved-agent-training-and-variants))"
+            + variants_verdict(build.variants) + ". The width stays small because a half photo is "
             "little data; the number of epochs is not tuned by hand but by early stopping on "
             "the validation strip; the classification settings (bins of "
             f"{config.get('bin_step')} units, {config.get('neighbors')} soft neighbours, "
@@ -507,16 +606,7 @@ def p_answers(build, config):
     if config:
         lines.append("")
         lines.append(
-            "The improved agent normalises the gray to about unit scale with fixed constants "
-            "(so a model trained on one photo reads another on the same scale), pads each "
-            "input to a multiple of the network's downsampling by edge replication and crops "
-            "back, decodes class scores by the annealed mean, scales the chroma by the "
-            f"saturation setting ({config.get('saturation')}), optionally smooths it with "
-            "gray-guided edge-aware smoothing (Levin, Lischinski and Weiss 2004; strength "
-            f"{config.get('refine')}, {'on' if config.get('refine') else 'off by default'}), "
-            "and rebuilds RGB from the exact gray. For photos larger than the working size it "
-            "predicts chroma at the working size and upsamples only the chroma, so the "
-            "full-resolution gray keeps every detail.")
+            improved_p3(config))
     lines += ["", "### P4. Training, and how overfitting is avoided", ""]
     lines.append(
         "The basic agent has little to overfit: k-means has 5 x 3 numbers, and the vote "
@@ -635,8 +725,12 @@ def render(build):
         oh, ow = r.original_size
         out += ["", f"### {r.name}", ""]
         size = f"{w} x {h} px" + (f" (resized from {ow} x {oh})" if (oh, ow) != (h, w) else "")
-        out += [f"{size}. The dashed line marks the split; the error maps share one colour scale.",
-                "", f"![{r.name}]({build.figures[r.name]})", "", photo_table(r)]
+        outputs, errors = build.figures[r.name]
+        out += [f"{size}. The dashed line marks the split. Below, the right half's gray (what "
+                "the agents see) and the per-pixel CIEDE2000 error of the best baseline and of "
+                "both agents, on one colour scale (darker is better).",
+                "", f"![{r.name}]({outputs})", "", f"![{r.name}: errors]({errors})", "",
+                photo_table(r)]
     out += ["", "### Run times (measured on this run)", ""]
     out.append(f"Seconds on {build.device}, wall clock; they vary from run to run and machine to "
                "machine (the scores do not).")
