@@ -18,7 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-from colorize.io import atomic_path, ensure_output_dir
+from colorize.halves import ProtocolError
+from colorize.io import ImageError, OutputError, atomic_path, ensure_output_dir
+from nn.backend import DeviceError
 from report import benchmarks
 from report.experiments import Settings, device_description, find_photos, improved_agent_class, run_photo
 from report.figures import errors_figure, k_curves_figure, loss_curves_figure, outputs_figure
@@ -70,18 +72,28 @@ def read_variants():
 
 
 def main(argv=None):
+    """Build the report; exit status 0, or 2 with one line ``error: ...`` for bad input."""
     args = build_parser().parse_args(argv)
+    try:
+        return build(args)
+    except (DeviceError, ImageError, OutputError, ProtocolError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def build(args):
+    """Every step of the report for parsed ``args``; returns the exit status."""
     started = time.perf_counter()
     mode = QUICK if args.quick else FULL
     settings = Settings(max_side=mode["max_side"], seed=args.seed, device=args.device,
                         improved_options=mode["improved_options"])
+    device = device_description(settings)
+    photos = find_photos(args.images) if Path(args.images).is_dir() else []
+    if not photos:
+        print(f"error: no photos (.png, .jpg) in the folder {args.images}", file=sys.stderr)
+        return 2
     out = ensure_output_dir(args.out)
     figures_dir = ensure_output_dir(out / "figures")
-    photos = find_photos(args.images)
-    if not photos:
-        print(f"error: no photos (.png, .jpg) in {args.images}", file=sys.stderr)
-        return 2
-    device = device_description(settings)
     log(f"report: {len(photos)} photos at {settings.max_side} px, seed {settings.seed}, {device}")
 
     runs = []

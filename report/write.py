@@ -320,9 +320,12 @@ def results_prose(build):
     true_gray = mean_score(runs, "basic_true_gray", "psnr")
     basic = mean_score(runs, "basic", "psnr")
     lines.append(
-        f"The basic agent scores below the gray-lookup baseline in PSNR on "
-        f"{len(basic_vs_lookup)} of {n} photos. The main reason is in the last column: its "
-        f"output replaces every pixel by one of 5 palette colours, brightness included, so it "
+        (f"The basic agent scores below the gray-lookup baseline in PSNR on "
+         f"{len(basic_vs_lookup)} of {n} photos. The main reason is in the last column: its "
+         if basic_vs_lookup else
+         "The basic agent scores above the gray-lookup baseline in PSNR on every photo, yet a "
+         "large part of its error is in the last column: its ")
+        + f"output replaces every pixel by one of 5 palette colours, brightness included, so it "
         f"gets the gray itself wrong by {_fmt(gray_rmse_basic)} RMSE on average, while every "
         f"baseline and the improved agent keep the known gray exactly (their gray RMSE is only "
         f"the rounding to 8 bits). Putting the basic agent's colours on the true gray "
@@ -343,8 +346,9 @@ def results_prose(build):
         lines.append(
             f"Colourfulness: the improved agent's outputs have {_fmt(ratio_imp)} times the "
             f"truth's colourfulness on average, the basic agent's {_fmt(ratio_basic)} times "
-            + ("(the palette's colours are saturated ones, picked from the left half, so the "
-               "basic agent is not washed out; it is wrong in a different way)."
+            + ("(its blocky palette colours change strongly from pixel to pixel, so it looks "
+               "as colourful as the truth even where its colours are wrong: colourfulness "
+               "measures how vivid an output is, not whether it is right)."
                if ratio_basic >= ratio_imp else
                "(the basic agent's palette averages whole clusters of colours, which dulls them)."))
     return lines
@@ -611,8 +615,9 @@ def p_answers(build, config):
     lines.append(
         "The basic agent has little to overfit: k-means has 5 x 3 numbers, and the vote "
         "averages 6 neighbours instead of copying the single nearest one. Its one capacity "
-        "knob, k, is chosen on held-out columns (the bonus curve); too many colours make the "
-        "vote split between near-identical colours, which the flattening curves show.")
+        "knob, k, is chosen on held-out columns (the bonus curve): more colours help less "
+        "and less, and the tolerance of the rule keeps the palette no larger than the "
+        "validation strip justifies.")
     if config:
         lines.append("")
         lines.append(

@@ -28,14 +28,22 @@ def quick_report(tmp_path_factory):
     return out, (out / "REPORT.md").read_text(encoding="utf-8"), before == after
 
 
-pytestmark = pytest.mark.slow
+def test_a_folder_without_photos_is_refused_with_one_line(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["--images", str(empty), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err
+    assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_quick_build_leaves_the_committed_report_alone(quick_report):
     _, _, untouched = quick_report
     assert untouched
 
 
+@pytest.mark.slow
 def test_report_answers_every_question_and_states_the_gpu_status(quick_report):
     _, text, _ = quick_report
     for heading in ("## Summary", "## Results", "## The bonus: how many colours?",
@@ -48,6 +56,7 @@ def test_report_answers_every_question_and_states_the_gpu_status(quick_report):
     assert "not measured yet" in text or "GPU (" in text
 
 
+@pytest.mark.slow
 def test_tables_hold_every_method_and_photo(quick_report):
     _, text, _ = quick_report
     photos = sorted(p.stem for p in (ROOT / "images").glob("*.png"))
@@ -59,6 +68,7 @@ def test_tables_hold_every_method_and_photo(quick_report):
     assert not re.search(r"\bnan\b", text, flags=re.IGNORECASE)
 
 
+@pytest.mark.slow
 def test_every_linked_figure_exists_is_png_and_small(quick_report):
     out, text, _ = quick_report
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
@@ -72,6 +82,7 @@ def test_every_linked_figure_exists_is_png_and_small(quick_report):
             assert im.format == "PNG"
 
 
+@pytest.mark.slow
 def test_numbers_in_the_prose_match_the_tables(quick_report):
     _, text, _ = quick_report
     table_row = re.search(r"\| basic agent, 5 colours \| [\d.]+ \| ([\d.]+) \|", text)
