@@ -68,7 +68,7 @@ def outputs_figure(path, run):
     panels = [("original", run.rgb, None), ("basic agent, 5 colours", run.outputs.get("basic"),
               run.scores.get("basic")), ("improved agent", run.outputs.get("improved"),
               run.scores.get("improved"))]
-    fig = _new_figure(3 * (scale * w / DPI + 0.15) + 0.3, scale * h / DPI + 1.0)
+    fig = _new_figure(3 * (scale * w / DPI + 0.15) + 0.3, scale * h / DPI + 1.35)
     axes = fig.subplots(1, 3)
     for ax, (caption, image, scores) in zip(axes, panels):
         if image is None:
