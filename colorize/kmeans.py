@@ -23,8 +23,8 @@ Choices, and why:
   positions once the potential is zero; the remaining centres repeat the first centre, stay
   empty (ties go to the lowest centre index) and are returned as such. The call never fails
   for that reason; callers wanting exactly k distinct colours must check.
-- **Memory**: point-to-centre distances are computed in chunks of ``_CHUNK`` rows, so peak
-  extra memory is ``O(_CHUNK * k)`` whatever the number of points.
+- **Memory**: point-to-centre distances are computed in chunks of ``_CHUNK`` points, so peak
+  extra memory is one transposed copy of the points plus ``O(_CHUNK * k)``.
 
 Arrays may be NumPy or CuPy (``xp = get_array_module(points)``). Integer input (uint8 pixels)
 is computed in float64; float32 stays float32; float64 stays float64.
@@ -46,41 +46,52 @@ def _as_float(points, xp):
     return points
 
 
-def _sq_dist_to_centers(points, centers, xp):
-    """(n, k) squared distances, by direct differences (exact enough for ties), one chunk."""
-    diff = points[:, None, :] - centers[None, :, :]
-    return xp.einsum("nkd,nkd->nk", diff, diff)
+def _sq_dist_to_centers(columns, centers, xp):
+    """(k, m) squared distances of m points to k centres, by direct differences.
+
+    columns: (d, m), the points as contiguous coordinate rows (the transposed layout makes
+    each difference a few long vector operations instead of many 3-element reductions, about
+    4x faster for colours); centers: (k, d). Exact differences keep ties exact.
+    """
+    d2 = xp.empty((centers.shape[0], columns.shape[1]), dtype=columns.dtype)
+    for j in range(centers.shape[0]):
+        diff = columns - centers[j][:, None]
+        xp.einsum("dm,dm->m", diff, diff, out=d2[j])
+    return d2
 
 
-def _assign(points, centers, xp):
+def _assign(columns, centers, xp):
     """Nearest centre per point (ties to the lowest index) and its squared distance.
 
-    points: (n, d), centers: (k, d) -> labels (n,) int64, sq_dist (n,) in the points' dtype.
+    columns: (d, n) points, centers: (k, d) -> labels (n,) int64, sq_dist (n,) in their dtype.
     """
-    n = points.shape[0]
+    n = columns.shape[1]
     labels = xp.empty(n, dtype=xp.int64)
-    best = xp.empty(n, dtype=points.dtype)
+    best = xp.empty(n, dtype=columns.dtype)
     for start in range(0, n, _CHUNK):
-        d2 = _sq_dist_to_centers(points[start:start + _CHUNK], centers, xp)
-        lab = xp.argmin(d2, axis=1)
+        d2 = _sq_dist_to_centers(columns[:, start:start + _CHUNK], centers, xp)
+        lab = xp.argmin(d2, axis=0)
         labels[start:start + _CHUNK] = lab
-        best[start:start + _CHUNK] = xp.take_along_axis(d2, lab[:, None], axis=1)[:, 0]
+        best[start:start + _CHUNK] = xp.take_along_axis(d2, lab[None, :], axis=0)[0]
     return labels, best
 
 
-def _min_sq_dist(points, center, xp):
-    """(n,) squared distance of every point to one centre (d,)."""
-    diff = points - center[None, :]
-    return xp.einsum("nd,nd->n", diff, diff)
+def _min_sq_dist(columns, center, xp):
+    """(n,) squared distance of every point (columns: (d, n)) to one centre (d,)."""
+    diff = columns - center[:, None]
+    return xp.einsum("dn,dn->n", diff, diff)
 
 
-def _seed_plus_plus(points, k, rng, xp):
-    """Greedy k-means++: (k, d) initial centres drawn with the host generator ``rng``."""
+def _seed_plus_plus(points, columns, k, rng, xp):
+    """Greedy k-means++: (k, d) initial centres drawn with the host generator ``rng``.
+
+    points: (n, d) and the same points as columns: (d, n).
+    """
     n = points.shape[0]
     trials = 2 + int(math.log(k))
     first = int(rng.integers(n))
     centers = [points[first]]
-    closest = _min_sq_dist(points, points[first], xp)
+    closest = _min_sq_dist(columns, points[first], xp)
     for _ in range(1, k):
         cumulative = xp.cumsum(closest.astype(xp.float64))
         total = float(cumulative[-1])
@@ -90,7 +101,7 @@ def _seed_plus_plus(points, k, rng, xp):
         draws = xp.asarray(rng.random(trials) * total)
         candidates = xp.minimum(xp.searchsorted(cumulative, draws, side="right"), n - 1)
         # potential after adding each candidate; keep the lowest (first on ties)
-        cand_d = xp.stack([_min_sq_dist(points, points[c], xp) for c in candidates])
+        cand_d = xp.stack([_min_sq_dist(columns, points[c], xp) for c in candidates])
         cand_d = xp.minimum(cand_d, closest[None, :])
         best = int(xp.argmin(cand_d.sum(axis=1, dtype=xp.float64)))
         centers.append(points[candidates[best]])
@@ -98,16 +109,13 @@ def _seed_plus_plus(points, k, rng, xp):
     return xp.stack(centers)
 
 
-def _update(points, labels, k, xp):
+def _update(columns, labels, k, xp):
     """Means of the clusters (k, d) and their sizes (k,); empty clusters give NaN rows."""
     counts = xp.bincount(labels, minlength=k)
-    sums = xp.stack(
-        [xp.bincount(labels, weights=points[:, j], minlength=k) for j in range(points.shape[1])],
-        axis=1,
-    )
+    sums = xp.stack([xp.bincount(labels, weights=row, minlength=k) for row in columns], axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         means = sums / counts[:, None]
-    return means.astype(points.dtype), counts
+    return means.astype(columns.dtype), counts
 
 
 def _reseed_empty(points, centers, labels, sq_dist, counts, xp):
@@ -124,15 +132,15 @@ def _reseed_empty(points, centers, labels, sq_dist, counts, xp):
             sq_dist[point] = 0
 
 
-def _lloyd(points, centers, max_iter, xp):
+def _lloyd(points, columns, centers, max_iter, xp):
     """Lloyd iterations from ``centers`` until the labels stop changing (or max_iter)."""
     k = centers.shape[0]
-    labels, sq_dist = _assign(points, centers, xp)
+    labels, sq_dist = _assign(columns, centers, xp)
     for _ in range(max_iter):
-        means, counts = _update(points, labels, k, xp)
+        means, counts = _update(columns, labels, k, xp)
         centers = xp.where(counts[:, None] > 0, means, centers)
         _reseed_empty(points, centers, labels, sq_dist, counts, xp)
-        new_labels, sq_dist = _assign(points, centers, xp)
+        new_labels, sq_dist = _assign(columns, centers, xp)
         changed = bool((new_labels != labels).any())
         labels = new_labels
         if not changed:
@@ -176,11 +184,12 @@ def kmeans(points, k, *, seed=0, n_init=4, max_iter=300):
     if not bool(xp.isfinite(points).all()):
         raise ValueError("kmeans got points with NaN or infinite values")
     k = int(k)
+    columns = xp.ascontiguousarray(points.T)
     rng = np.random.default_rng(seed)
     best = None
     for _ in range(n_init):
-        centers = _seed_plus_plus(points, k, rng, xp)
-        centers, labels = _lloyd(points, centers, max_iter, xp)
+        centers = _seed_plus_plus(points, columns, k, rng, xp)
+        centers, labels = _lloyd(points, columns, centers, max_iter, xp)
         score = inertia(points, centers, labels)
         if best is None or score < best[0]:
             best = (score, centers, labels)

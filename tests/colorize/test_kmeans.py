@@ -62,7 +62,7 @@ def test_empty_cluster_is_reseeded_at_the_farthest_point():
     from colorize import kmeans as km
 
     start = np.array([[0.0, 0.0], [0.0, 0.0], [10.0, 0.0]])  # centre 1 duplicates centre 0
-    centers, labels = km._lloyd(points, start.copy(), 100, np)
+    centers, labels = km._lloyd(points, np.ascontiguousarray(points.T), start.copy(), 100, np)
     assert np.bincount(labels, minlength=3).min() == 50
     assert np.abs(centers[np.argsort(centers[:, 0])] - np.array(groups)).max() < 0.1
 
