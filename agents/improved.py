@@ -67,7 +67,7 @@ from colorize.color import chroma_to_rgb, rgb_to_chroma, rgb_to_gray
 from colorize.edge_aware import smooth_chroma
 from colorize.metrics import gray_level_chroma_table
 from nn import Adam, NNError, ReduceLROnPlateau, StateDictError, fit
-from nn.backend import array_module_for, to_device, to_numpy
+from nn.backend import array_module_for, to_numpy
 
 LOSSES = ("cls",) + tuple(REGRESSION_LOSSES)
 MODEL_FORMAT = "colorize-improved-agent/1"
@@ -469,15 +469,27 @@ def build_improved_parser():
     return parser
 
 
+def _check_save_path(path, inputs):
+    """UsageError now, before minutes of training, if the model could not be written to ``path``."""
+    if os.path.isdir(path):
+        raise UsageError(f"--save-model {path} is a directory; give a file name such as model.npz")
+    for source in inputs:
+        if os.path.exists(path) and os.path.samefile(path, source):
+            raise UsageError(f"--save-model {path} would overwrite an input photo")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"--save-model {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"--save-model {path}: the folder {folder} is not writable")
+
+
 def make_agent(args, device):
     """The agent the parsed arguments describe (trained later by the CLI, or loaded now)."""
     chosen = {k: getattr(args, k) for k in ("epochs", "arch", "loss", "temperature",
                                              "saturation", "refine")
               if getattr(args, k) is not None}
     if args.save_model:
-        for source in [args.image] + ([args.reference] if args.reference else []):
-            if os.path.exists(args.save_model) and os.path.samefile(args.save_model, source):
-                raise UsageError(f"--save-model {args.save_model} would overwrite an input photo")
+        _check_save_path(args.save_model, [args.image] + ([args.reference] if args.reference else []))
     if args.load_model:
         chosen.pop("epochs", None)
         agent = ImprovedAgent.load(args.load_model, seed=args.seed, device=device,

@@ -14,15 +14,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
 from nn import gradcheck
 
 ROOT = Path(__file__).resolve().parent.parent
-GRADCHECK_SEED = 2024
-"""The seed ``python -m nn.gradcheck`` builds its cases with."""
-
-
 @dataclass
 class BenchmarkRun:
     command: str
@@ -33,15 +28,7 @@ class BenchmarkRun:
 
 def gradient_checks():
     """``[(label, worst parameter or input, max relative error)]`` for every case."""
-    layers, losses = gradcheck.cases(np.random.default_rng(GRADCHECK_SEED))
-    rows = []
-    for label, layer, x in layers:
-        errors = gradcheck.check_layer(layer, x)
-        worst = max(errors, key=errors.get)
-        rows.append((label, worst, errors[worst]))
-    for label, loss, (pred, target) in losses:
-        rows.append((label, "pred", gradcheck.check_loss(loss, pred, target)))
-    return rows
+    return gradcheck.table_rows()
 
 
 def run_benchmark(module, args, timeout=600):

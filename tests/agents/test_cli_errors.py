@@ -4,7 +4,6 @@ These run the real command lines in subprocesses (``python -m agents.<name>``), 
 """
 
 import io
-import os
 import signal
 import struct
 import subprocess
@@ -169,6 +168,15 @@ def test_bad_load_model_is_refused(kind, photo, tmp_path):
     elif kind == "other":
         np.savez(model, **{"0.W": np.zeros((3, 3), np.float32)})
     assert_refused(run_cli("improved", photo, "--out", out, "--load-model", model), out, str(model))
+
+
+@pytest.mark.parametrize("where, fragment", [
+    ("missing-folder", "does not exist"), ("directory", "is a directory")])
+def test_unwritable_save_model_is_refused_before_training(where, fragment, photo, tmp_path):
+    out = tmp_path / "out"
+    target = tmp_path / "no-such-folder" / "model.npz" if where == "missing-folder" else tmp_path
+    result = run_cli("improved", photo, "--out", out, "--save-model", target)
+    assert_refused(result, out, "--save-model", fragment)
 
 
 def accepted_files(tmp_path):

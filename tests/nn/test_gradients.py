@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 import nn
-from nn.gradcheck import cases, check_layer, check_loss, check_model, relative_error
+from nn.gradcheck import SEED, cases, check_layer, check_loss, check_model, relative_error, table_rows
 
-LAYERS, LOSSES = cases(np.random.default_rng(2024))
+LAYERS, LOSSES = cases(np.random.default_rng(SEED))
 
 
 @pytest.mark.parametrize("label,layer,x", LAYERS, ids=[c[0] for c in LAYERS])
@@ -53,3 +53,11 @@ def test_gradcheck_catches_a_wrong_backward():
 
     x = np.random.default_rng(0).standard_normal((3, 4))
     assert check_layer(WrongTanh(), x)["x"] > 1e-2
+
+
+def test_printed_table_has_one_row_per_case_and_names_its_worst_entry():
+    rows = table_rows()
+    assert [r[0] for r in rows] == [c[0] for c in LAYERS] + [c[0] for c in LOSSES]
+    for (label, layer, _), (_, where, err) in zip(LAYERS, rows):
+        assert where in {"x"} | {name for name, _, _ in layer.parameters()}
+        assert 0 <= err < 1e-7, (label, where, err)
