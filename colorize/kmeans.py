@@ -56,7 +56,7 @@ def _sq_dist_to_centers(columns, centers, xp):
     d2 = xp.empty((centers.shape[0], columns.shape[1]), dtype=columns.dtype)
     for j in range(centers.shape[0]):
         diff = columns - centers[j][:, None]
-        xp.einsum("dm,dm->m", diff, diff, out=d2[j])
+        d2[j] = xp.einsum("dm,dm->m", diff, diff)  # CuPy's einsum has no out=
     return d2
 
 
