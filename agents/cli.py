@@ -27,6 +27,7 @@ import argparse
 import math
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ from colorize.halves import ProtocolError, check_protocol_size, compose_halves, 
 from colorize.io import (
     ImageError,
     OutputError,
+    atomic_path,
     ensure_output_dir,
     is_grayscale,
     read_rgb,
@@ -214,6 +216,8 @@ def output_paths(args, agent_name):
     }
     inputs = [Path(args.image)] + ([Path(args.reference)] if args.reference else [])
     for path in paths.values():
+        if path.is_dir():
+            raise UsageError(f"cannot write {path}: a folder of that name is in the way")
         for source in inputs:
             if path.exists() and source.exists() and path.resolve() == source.resolve():
                 raise UsageError(
@@ -257,8 +261,38 @@ def _figure_title(agent_name, metrics):
             f"CIEDE2000 {scores['delta_e2000']:.2f}")
 
 
+def write_outputs(paths, output, panels, title, record):
+    """Write the three files all or nothing: each goes to a temporary file first, and the
+    renames happen only once all three are complete (OutputError on any write failure)."""
+    try:
+        with ExitStack() as stack:
+            tmp = {key: stack.enter_context(atomic_path(path)) for key, path in paths.items()}
+            write_png(tmp["image"], output)
+            comparison_figure(tmp["compare"], panels, title=title)
+            write_json(tmp["json"], record)
+    except OSError as exc:
+        folder = paths["image"].parent
+        raise OutputError(f"cannot write the results in '{folder}' "
+                          f"({exc.strerror or type(exc).__name__})") from None
+
+
 def run(args, agent_name, make_agent):
-    """Run one agent as the command line asked; returns the exit status."""
+    """Run one agent as the command line asked; returns the exit status.
+
+    The output folder is created early, so that an unusable ``--out`` is refused before any
+    training; if the run then fails, a folder it created is removed again (when still empty).
+    """
+    out = Path(args.out)
+    created = not out.exists()
+    try:
+        return _run(args, agent_name, make_agent)
+    except BaseException:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise
+
+
+def _run(args, agent_name, make_agent):
     total_start = time.perf_counter()
     device = resolve_device(args.device)
     paths = output_paths(args, agent_name)
@@ -288,9 +322,7 @@ def run(args, agent_name, make_agent):
         "timings": timings,
         "files": {k: str(v) for k, v in paths.items()},
     }
-    write_png(paths["image"], output)
-    comparison_figure(paths["compare"], panels, title=_figure_title(agent.name, metrics))
-    write_json(paths["json"], record)
+    write_outputs(paths, output, panels, _figure_title(agent.name, metrics), record)
     print(summary_table(agent.name, metrics))
     if not args.quiet:
         print(f"wrote {paths['image']}, {paths['compare']}, {paths['json']} "

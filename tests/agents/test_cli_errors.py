@@ -41,7 +41,7 @@ def photo(tmp_path):
     return path
 
 
-def assert_refused(result, out_dir, *fragments):
+def assert_refused(result, out_dir, *fragments, existing=()):
     assert result.returncode == 2, (result.returncode, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -49,7 +49,8 @@ def assert_refused(result, out_dir, *fragments):
     assert "Traceback" not in result.stderr
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
-    assert not out_dir.exists() or list(out_dir.iterdir()) == []
+    # a refused run leaves no trace: no new output folder, nothing new in an existing one
+    assert not out_dir.exists() or sorted(out_dir.iterdir()) == sorted(existing)
 
 
 def bomb_png(path, side=20000):
@@ -144,6 +145,44 @@ def test_out_that_cannot_be_created(agent, photo, tmp_path):
     assert_refused(result, tmp_path / "never", str(blocker / "sub"))
 
 
+@pytest.mark.parametrize("agent", AGENTS)
+def test_refused_run_removes_the_output_folder_it_created(agent, tmp_path):
+    # refused only after the folder was made (the gray check needs the decoded photo)
+    gray = tmp_path / "gray.png"
+    Image.fromarray(colour_photo()[..., 0]).save(gray)
+    out = tmp_path / "new" / "out"
+    assert_refused(run_cli(agent, gray, "--out", out), out, "--reference")
+    assert not out.exists()
+
+
+def test_output_blocked_by_a_folder_writes_nothing(photo, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    blocker = out / "photo_basic_compare.png"
+    blocker.mkdir()
+    result = run_cli("basic", photo, "--out", out)
+    assert_refused(result, out, str(blocker), existing=[blocker])
+
+
+def test_unwritable_existing_out_is_refused(photo):
+    # a permission test cannot run as root (root writes anywhere); sysfs refuses everybody
+    target = Path("/sys/kernel")
+    if not target.is_dir():
+        pytest.skip("no /sys/kernel on this system")
+    result = run_cli("basic", photo, "--out", target)
+    assert_refused(result, target, str(target), existing=list(target.iterdir()))
+
+
+def test_load_model_of_another_architecture_names_it(photo, tmp_path):
+    model = tmp_path / "dilated.npz"
+    trained = run_cli("improved", photo, "--out", tmp_path / "train", "--epochs", "1",
+                      "--arch", "dilated", "--save-model", model, "--quiet")
+    assert trained.returncode == 0, trained.stderr
+    out = tmp_path / "out"
+    result = run_cli("improved", photo, "--out", out, "--load-model", model, "--arch", "unet")
+    assert_refused(result, out, "dilated")
+
+
 def test_reference_that_would_be_overwritten_is_protected(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -196,38 +235,46 @@ def accepted_files(tmp_path):
     return paths
 
 
-def test_real_world_modes_are_accepted(tmp_path):
+QUICK = {"basic": [], "improved": ["--epochs", "1"]}
+"""Flags that keep a run short; the cases below test input handling, not quality."""
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+def test_real_world_modes_are_accepted(agent, tmp_path):
     out = tmp_path / "out"
     ref = tmp_path / "ref.png"
     Image.fromarray(colour_photo(30, 20, seed=2)).save(ref)
     for path in accepted_files(tmp_path):
         gray_only = path.name in {"la.png", "deep.png"}
         extra = ["--reference", ref] if gray_only else []
-        result = run_cli("basic", path, "--out", out, "--quiet", *extra)
+        result = run_cli(agent, path, "--out", out, "--quiet", *QUICK[agent], *extra)
         assert result.returncode == 0, (path.name, result.stderr)
-        out_image = out / f"{path.stem}_basic.png"
+        out_image = out / f"{path.stem}_{agent}.png"
         assert Image.open(out_image).size == (33, 20)
 
 
-def test_exif_rotated_photo_comes_out_upright(tmp_path):
+@pytest.mark.parametrize("agent", AGENTS)
+def test_exif_rotated_photo_comes_out_upright(agent, tmp_path):
     path = tmp_path / "phone.jpg"
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90 degrees clockwise to view
     Image.fromarray(colour_photo(40, 24)).save(path, exif=exif)
     out = tmp_path / "out"
-    result = run_cli("basic", path, "--out", out, "--quiet")
+    result = run_cli(agent, path, "--out", out, "--quiet", *QUICK[agent])
     assert result.returncode == 0, result.stderr
-    assert Image.open(out / "phone_basic.png").size == (24, 40)
+    assert Image.open(out / f"phone_{agent}.png").size == (24, 40)
 
 
-def test_large_photo_is_resized_with_a_notice(tmp_path):
+@pytest.mark.parametrize("agent, output_size", [("basic", (64, 26)), ("improved", (301, 120))])
+def test_large_photo_is_resized_with_a_notice(agent, output_size, tmp_path):
+    # the basic agent outputs the working size; the improved agent the photo's full size
     path = tmp_path / "big.png"
     Image.fromarray(colour_photo(301, 120)).save(path)
     out = tmp_path / "out"
-    result = run_cli("basic", path, "--out", out, "--max-side", "64")
+    result = run_cli(agent, path, "--out", out, "--max-side", "64", *QUICK[agent])
     assert result.returncode == 0, result.stderr
-    assert "working at 64x26" in result.stderr
-    assert Image.open(out / "big_basic.png").size == (64, 26)
+    assert "64x26" in result.stderr
+    assert Image.open(out / f"big_{agent}.png").size == output_size
 
 
 def test_interrupt_leaves_no_partial_file(tmp_path):
@@ -247,14 +294,19 @@ def test_interrupt_leaves_no_partial_file(tmp_path):
         assert leftovers == []
 
 
-def test_random_images_never_give_a_traceback(tmp_path):
-    """Random modes and sizes: each run either succeeds or refuses with one error line."""
-    from agents.basic import build_basic_parser, make_agent
+@pytest.mark.parametrize("agent, trials", [("basic", 24), ("improved", 8)])
+def test_random_images_never_give_a_traceback(agent, trials, tmp_path, capsys):
+    """Random modes and sizes: each run either succeeds or refuses with one error line
+    (in-process, so that a traceback fails the test instead of hiding in a subprocess)."""
+    import importlib
+
     from agents.cli import main
 
+    module = importlib.import_module(f"agents.{agent}")
+    parser = getattr(module, f"build_{agent}_parser")()
     rng = np.random.default_rng(7)
     modes = ["L", "LA", "RGB", "RGBA", "P", "I;16", "1", "CMYK"]
-    for trial in range(24):
+    for trial in range(trials):
         mode = modes[trial % len(modes)]
         w, h = (int(v) for v in rng.integers(1, 40, size=2))
         rgb = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
@@ -265,6 +317,10 @@ def test_random_images_never_give_a_traceback(tmp_path):
             im = im.convert(mode)
         path = tmp_path / f"r{trial}.{'jpg' if mode == 'CMYK' else 'png'}"
         im.save(path)
-        status = main(build_basic_parser(), "basic", make_agent,
-                      [str(path), "--out", str(tmp_path / "out"), "--quiet", "--colors", "3"])
+        flags = {"basic": ["--colors", "3"], "improved": ["--epochs", "1"]}[agent]
+        status = main(parser, agent, module.make_agent,
+                      [str(path), "--out", str(tmp_path / "out"), "--quiet", *flags])
         assert status in (0, 2), (mode, w, h, status)
+        err = capsys.readouterr().err.strip().splitlines()
+        if status == 2:
+            assert len(err) == 1 and err[0].startswith("error: "), err
