@@ -29,7 +29,7 @@ import sys
 
 import numpy as np
 
-from agents.cli import build_parser, main, positive_int, show_progress
+from agents.cli import UsageError, build_parser, main, positive_int, show_progress
 from colorize.color import rgb_to_gray
 from colorize.kmeans import kmeans
 from colorize.knn import nearest
@@ -110,6 +110,9 @@ class BasicAgent:
         else:
             self.n_colors = int(self.colors)
         pixels = rgb.reshape(-1, 3).astype("float32")
+        if self.n_colors > pixels.shape[0]:
+            raise UsageError(f"--colors {self.n_colors} is more than the {pixels.shape[0]} pixels "
+                             f"of the training image; choose at most {pixels.shape[0]}")
         self.centers, self.labels = kmeans(pixels, self.n_colors, seed=self.seed)
         self.train_shape = rgb.shape[:2]
         self.train_patches = gray_patches(rgb_to_gray(rgb))

@@ -491,7 +491,9 @@ def make_agent(args, device):
     if args.save_model:
         _check_save_path(args.save_model, [args.image] + ([args.reference] if args.reference else []))
     if args.load_model:
-        chosen.pop("epochs", None)
+        if chosen.pop("epochs", None) is not None:
+            raise UsageError("--epochs does not apply with --load-model: the loaded model is "
+                             "used as it is, not trained again")
         agent = ImprovedAgent.load(args.load_model, seed=args.seed, device=device,
                                    progress=show_progress(args), **chosen)
         agent.save_path = args.save_model

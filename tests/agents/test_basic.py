@@ -1,3 +1,6 @@
+"""The basic agent: the vote rule and its ties, a known-answer protocol run, determinism,
+--colors auto, bad parameters, and the command line's promised files."""
+
 import json
 import subprocess
 import sys

@@ -130,6 +130,18 @@ def test_bad_flag_values_are_refused(agent, flag, value, photo, tmp_path):
     assert_refused(run_cli(agent, photo, "--out", out, flag, value), out, flag)
 
 
+def test_more_colours_than_training_pixels_is_refused(photo, tmp_path):
+    out = tmp_path / "out"
+    # the 24x16 photo's left half has 192 pixels
+    assert_refused(run_cli("basic", photo, "--out", out, "--colors", "1000"), out, "192")
+
+
+def test_epochs_with_load_model_is_refused(photo, tmp_path):
+    out = tmp_path / "out"
+    result = run_cli("improved", photo, "--out", out, "--epochs", "3", "--load-model", "m.npz")
+    assert_refused(result, out, "--epochs", "--load-model")
+
+
 @pytest.mark.parametrize("agent", AGENTS)
 @pytest.mark.skipif(gpu_available(), reason="a GPU is present")
 def test_gpu_without_gpu_is_a_clear_error(agent, photo, tmp_path):

@@ -1,3 +1,5 @@
+"""Backend selection: get_array_module, to_device / to_numpy, and auto | cpu | gpu resolution."""
+
 import numpy as np
 import pytest
 
