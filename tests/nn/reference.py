@@ -1,5 +1,7 @@
 """Slow, obvious loop implementations that the fast layers are compared with."""
 
+import math
+
 import numpy as np
 
 
@@ -59,3 +61,60 @@ def maxpool2d_loops(x, k, stride):
                 for s in range(w_out):
                     y[i_n, ch, r, s] = x[i_n, ch, r * stride:r * stride + k, s * stride:s * stride + k].max()
     return y
+
+
+def sgd_loops(p0, grads, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+    """PyTorch's documented SGD update, one scalar at a time: p0 (n,), grads (steps, n)."""
+    p = [float(v) for v in p0]
+    buf = [None] * len(p)
+    for g_step in grads:
+        for i, g in enumerate(g_step):
+            g = float(g) + weight_decay * p[i]
+            if momentum != 0:
+                buf[i] = g if buf[i] is None else momentum * buf[i] + (1 - dampening) * g
+                g = g + momentum * buf[i] if nesterov else buf[i]
+            p[i] -= lr * g
+    return np.array(p)
+
+
+def adam_loops(p0, grads, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    """PyTorch's documented Adam update (L2 weight decay, bias-corrected moments), per scalar."""
+    b1, b2 = betas
+    p = [float(v) for v in p0]
+    m = [0.0] * len(p)
+    v = [0.0] * len(p)
+    for t, g_step in enumerate(grads, start=1):
+        for i, g in enumerate(g_step):
+            g = float(g) + weight_decay * p[i]
+            m[i] = b1 * m[i] + (1 - b1) * g
+            v[i] = b2 * v[i] + (1 - b2) * g * g
+            m_hat = m[i] / (1 - b1 ** t)
+            v_hat = v[i] / (1 - b2 ** t)
+            p[i] -= lr * m_hat / (v_hat ** 0.5 + eps)
+    return np.array(p)
+
+
+def cross_entropy_loops(logits, target, weights=None):
+    """Mean softmax cross-entropy over N and the spatial positions, as PyTorch defines it.
+
+    logits (N, C, H, W); target (N, H, W) class indices (weighted mean: divided by the sum of
+    the targets' weights) or (N, C, H, W) probabilities (plain mean over N*H*W positions).
+    """
+    n, c, h, w = logits.shape
+    weights = [1.0] * c if weights is None else [float(v) for v in weights]
+    total, norm = 0.0, 0.0
+    for a in range(n):
+        for y in range(h):
+            for x in range(w):
+                z = [float(logits[a, k, y, x]) for k in range(c)]
+                top = max(z)
+                log_sum = top + math.log(sum(math.exp(v - top) for v in z))
+                if target.ndim == 3:
+                    k = int(target[a, y, x])
+                    total += weights[k] * (log_sum - z[k])
+                    norm += weights[k]
+                else:
+                    total += sum(weights[k] * float(target[a, k, y, x]) * (log_sum - z[k])
+                                 for k in range(c))
+                    norm += 1.0
+    return total / norm

@@ -1,9 +1,12 @@
-"""Loss values and gradients against hand values and, when importable, PyTorch."""
+"""Loss values and gradients against hand values, loop references and, when importable,
+PyTorch."""
 
 import numpy as np
 import pytest
 
 import nn
+from nn.gradcheck import check_loss
+from tests.nn.reference import cross_entropy_loops
 
 
 def test_regression_losses_by_hand():
@@ -47,6 +50,32 @@ def test_cross_entropy_rejects_bad_targets():
         loss(np.zeros((2, 3, 4, 4)), np.zeros((2, 4), int))
     with pytest.raises(ValueError, match="class weights"):
         nn.SoftmaxCrossEntropyLoss(weights=[1.0, 2.0])(np.zeros((2, 3)), np.array([0, 1]))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("soft", [False, True])
+def test_cross_entropy_matches_the_loop_reference(weighted, soft):
+    rng = np.random.default_rng(3)
+    logits = rng.standard_normal((2, 4, 3, 5))
+    weights = rng.uniform(0.2, 3.0, 4) if weighted else None
+    if soft:
+        target = rng.random((2, 4, 3, 5))
+        target /= target.sum(axis=1, keepdims=True)
+    else:
+        target = rng.integers(0, 4, size=(2, 3, 5))
+    loss = nn.SoftmaxCrossEntropyLoss(weights)
+    assert float(loss(logits, target)) == pytest.approx(cross_entropy_loops(logits, target, weights),
+                                                        rel=1e-12)
+    assert check_loss(loss, logits, target) < 1e-7
+
+
+@pytest.mark.parametrize("beta", [0.5, 2.0])
+def test_smooth_l1_by_hand_for_other_betas(beta):
+    d = np.array([-3.0, -0.4, 0.0, 0.3, 1.0, 2.5])
+    loss = nn.SmoothL1Loss(beta)
+    per = np.where(np.abs(d) < beta, 0.5 * d ** 2 / beta, np.abs(d) - 0.5 * beta)
+    assert float(loss(d, np.zeros_like(d))) == pytest.approx(per.mean())
+    np.testing.assert_allclose(loss.backward(), np.clip(d / beta, -1, 1) / d.size)
 
 
 @pytest.mark.parametrize("weighted", [False, True])

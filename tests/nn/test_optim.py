@@ -1,9 +1,13 @@
-"""Optimizer maths against PyTorch's torch.optim (when importable) and by hand."""
+"""Optimizer maths against scalar loops of PyTorch's documented update rules (always), against
+torch.optim itself (when importable), and by hand."""
+
+import math
 
 import numpy as np
 import pytest
 
 import nn
+from tests.nn.reference import adam_loops, sgd_loops
 
 
 def _model_and_grads(seed=0, scale=1.0):
@@ -60,6 +64,22 @@ def test_optimizers_match_torch_optim(kind, ours_kw, torch_kw):
         np.testing.assert_allclose(p, e, rtol=1e-12, atol=1e-14, err_msg=name)
 
 
+@pytest.mark.parametrize("kind,ours_kw,_", OPTIMIZERS)
+def test_optimizers_follow_the_documented_update_rules(kind, ours_kw, _):
+    model, _grads = _model_and_grads()
+    rng = np.random.default_rng(9)
+    steps = [[{k: rng.standard_normal(v.shape) for k, v in layer.params.items()}
+              for layer in model.layers] for _ in range(5)]
+    start = np.concatenate([p.ravel() for _, p, _ in model.parameters()])
+    flat_steps = [np.concatenate([g.ravel() for grads in step for g in grads.values()])
+                  for step in steps]
+    reference = sgd_loops if kind == "sgd" else adam_loops
+    expected = reference(start, flat_steps, **ours_kw)
+    _run(model, (nn.SGD if kind == "sgd" else nn.Adam)(model, **ours_kw), steps)
+    got = np.concatenate([p.ravel() for _, p, _ in model.parameters()])
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-13)
+
+
 @pytest.mark.parametrize("scale", [1e-3, 1.0, 1e6])
 def test_adam_first_step_is_about_lr_whatever_the_gradient_scale(scale):
     model, grads = _model_and_grads(scale=scale)
@@ -114,6 +134,31 @@ def test_step_and_cosine_schedules_match_torch():
             ref.step()
             ours.step()
             assert ours.lr == pytest.approx(opt.param_groups[0]["lr"], rel=1e-9)
+
+
+def test_step_and_cosine_schedules_follow_their_formulas():
+    step = nn.StepLR(_FakeOpt(0.2), step_size=3, gamma=0.5)
+    cosine = nn.CosineLR(_FakeOpt(0.2), t_max=7, eta_min=0.01)
+    for t in range(1, 8):
+        step.step()
+        cosine.step()
+        assert step.lr == pytest.approx(0.2 * 0.5 ** (t // 3), rel=1e-12)
+        assert cosine.lr == pytest.approx(0.01 + 0.19 * (1 + math.cos(math.pi * t / 7)) / 2, rel=1e-12)
+
+
+def test_reduce_on_plateau_by_hand():
+    # patience 2: the third epoch without a relative improvement of 1e-4 halves the rate;
+    # cooldown 1: the epoch after a reduction is not counted; min_lr 0.1 is the floor.
+    # 3.9999 is not better than 4 (it would need to be below 4 * (1 - 1e-4) = 3.9996).
+    ours = nn.ReduceLROnPlateau(_FakeOpt(1.0), factor=0.5, patience=2, cooldown=1, min_lr=0.1)
+    metrics = [5, 4, 4, 4, 4, 3.9999, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4]
+    expected = [1, 1, 1, 1, .5, .5, .5, .5, .25, .25, .25, .25, .125, .125, .125, .125,
+                .1, .1, .1, .1]
+    rates = []
+    for metric in metrics:
+        ours.step(metric)
+        rates.append(ours.lr)
+    assert rates == pytest.approx(expected)
 
 
 def test_reduce_on_plateau_matches_torch():
