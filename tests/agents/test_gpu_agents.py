@@ -1,0 +1,81 @@
+"""The agents and their helpers on CuPy give the NumPy results (marked ``gpu``: they skip
+without CuPy and a CUDA device; run them with ``python -m pytest -m gpu``)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agents.basic import BasicAgent
+from agents.improved import ImprovedAgent
+from colorize.chroma_bins import ChromaBins
+from colorize.color import rgb_to_chroma, rgb_to_gray
+from colorize.edge_aware import smooth_chroma
+from colorize.halves import split_halves
+from colorize.io import read_rgb, resize_max_side
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.gpu
+
+
+def _photo(side=96):
+    return resize_max_side(read_rgb(ROOT / "images" / "coffee.png"), side)[0]
+
+
+def test_basic_agent_gpu_matches_cpu():
+    left, right = split_halves(_photo())
+    gray = rgb_to_gray(right)
+    cpu = BasicAgent(colors=5, seed=0, device="cpu").fit(left).colorize(gray)
+    gpu = BasicAgent(colors=5, seed=0, device="gpu").fit(left).colorize(gray)
+    assert isinstance(gpu, np.ndarray) and gpu.shape == cpu.shape
+    # k-means on float32 may break a near-tie the other way; the outputs must still agree
+    # almost everywhere
+    same = np.all(np.abs(gpu - cpu) < 0.5, axis=-1).mean()
+    assert same > 0.99, same
+
+
+def test_improved_agent_same_network_same_colours_on_gpu(tmp_path):
+    left, right = split_halves(_photo())
+    gray = rgb_to_gray(right)
+    agent = ImprovedAgent(seed=0, device="cpu", epochs=2).fit(left)
+    agent.save(tmp_path / "m.npz")
+    cpu = agent.colorize(gray)
+    gpu = ImprovedAgent.load(tmp_path / "m.npz", device="gpu").colorize(gray)
+    np.testing.assert_allclose(gpu, cpu, atol=0.5)
+
+
+def test_improved_agent_trains_on_gpu_like_on_cpu():
+    left, _ = split_halves(_photo())
+    cpu = ImprovedAgent(seed=0, device="cpu", epochs=2, patience=3).fit(left)
+    gpu = ImprovedAgent(seed=0, device="gpu", epochs=2, patience=3).fit(left)
+    np.testing.assert_allclose(gpu.history["train_loss"], cpu.history["train_loss"], rtol=1e-2)
+    np.testing.assert_allclose(gpu.history["val_loss"], cpu.history["val_loss"], rtol=1e-2)
+
+
+def test_chroma_bins_and_edge_aware_smoothing_gpu_match_cpu():
+    import cupy
+
+    rgb = _photo(64)
+    chroma = rgb_to_chroma(rgb).astype(np.float32)
+    gray = rgb_to_gray(rgb).astype(np.float32)
+    bins = ChromaBins.fit(chroma, 10.0)
+    logits = np.random.default_rng(0).standard_normal((1, bins.n_bins, 8, 8)).astype(np.float32)
+    np.testing.assert_allclose(cupy.asnumpy(bins.annealed_mean(cupy.asarray(logits), 0.7)),
+                               bins.annealed_mean(logits, 0.7), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(
+        cupy.asnumpy(smooth_chroma(cupy.asarray(gray), cupy.asarray(chroma), 1.0)),
+        smooth_chroma(gray, chroma, 1.0), rtol=1e-3, atol=1e-2)
+
+
+@pytest.mark.parametrize("agent", ["basic", "improved"])
+def test_command_line_runs_on_the_gpu(agent, tmp_path):
+    extra = ["--epochs", "2"] if agent == "improved" else []
+    result = subprocess.run([sys.executable, "-m", f"agents.{agent}", "--device", "gpu",
+                             "--out", str(tmp_path), "--quiet", *extra],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    record = json.loads((tmp_path / f"chelsea_{agent}.json").read_text())
+    assert record["device"].startswith("gpu")
