@@ -40,6 +40,14 @@ def _cupy_or_reason():
         return None, f"CuPy found no CUDA device ({type(exc).__name__})"
     if count < 1:
         return None, "CuPy found no CUDA device"
+    try:
+        # A device that answers may still be unusable (no CUDA libraries for CuPy's kernels,
+        # an unsupported driver): run one compiled kernel and one matrix product to be sure.
+        a = cupy.arange(6, dtype=cupy.float32).reshape(2, 3)
+        float((cupy.maximum(a, 1) @ a.T).sum())
+    except Exception as exc:
+        return None, (f"CuPy sees a CUDA device but cannot compute on it ({type(exc).__name__}; "
+                      "are the CUDA libraries installed? pip install -e '.[gpu]' brings them)")
     return cupy, None
 
 

@@ -40,3 +40,25 @@ def test_gpu_round_trip():
     g = to_device(x, "gpu")
     assert get_array_module(g) is cupy
     np.testing.assert_array_equal(to_numpy(g), x)
+
+
+def test_a_device_that_answers_but_cannot_compute_is_not_used(monkeypatch):
+    # a stand-in CuPy whose device count is 1 but whose first kernel fails, as with a driver
+    # and no CUDA libraries
+    import sys
+    import types
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no NVRTC")
+
+    runtime = types.SimpleNamespace(getDeviceCount=lambda: 1)
+    fake = types.SimpleNamespace(cuda=types.SimpleNamespace(runtime=runtime), arange=broken,
+                                 float32=np.float32)
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    backend._cupy_or_reason.cache_clear()
+    try:
+        assert resolve_device("auto") == "cpu"
+        with pytest.raises(DeviceError, match="cannot compute on it"):
+            resolve_device("gpu")
+    finally:
+        backend._cupy_or_reason.cache_clear()
