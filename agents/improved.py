@@ -43,7 +43,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 import zipfile
 
@@ -68,6 +67,7 @@ from colorize.edge_aware import smooth_chroma
 from colorize.metrics import gray_level_chroma_table
 from nn import Adam, NNError, ReduceLROnPlateau, StateDictError, fit
 from nn.backend import array_module_for, to_numpy
+from nn.layers.base import save_npz
 
 LOSSES = ("cls",) + tuple(REGRESSION_LOSSES)
 MODEL_FORMAT = "colorize-improved-agent/1"
@@ -294,20 +294,10 @@ class ImprovedAgent:
             arrays["prior/table"] = self.prior_table
         meta = {"format": MODEL_FORMAT, "config": self.config, "train_pixels": self.train_pixels}
         arrays["meta"] = np.array(json.dumps(meta))
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
         try:
-            fd, tmp = tempfile.mkstemp(prefix=".model-", suffix=".tmp", dir=folder)
+            return save_npz(path, arrays)
         except OSError as exc:
             raise UsageError(f"cannot write the model file {path}: {exc.strerror or exc}") from None
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-        return path
 
     @classmethod
     def load(cls, path, seed=0, device="auto", progress=False, **decoding):

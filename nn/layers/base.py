@@ -143,18 +143,7 @@ class Layer:
 
     def save(self, path):
         """Write the state dict to ``path`` as ``.npz`` (host arrays), atomically."""
-        path = os.fspath(path)
-        state = {name: to_numpy(value) for name, value in self.state_dict().items()}
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(suffix=".npz.tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, **state)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-        return path
+        return save_npz(path, {name: to_numpy(value) for name, value in self.state_dict().items()})
 
     def load(self, path):
         """Load a state dict saved by :meth:`save` (strict); returns ``self``."""
@@ -193,3 +182,22 @@ class Layer:
         for _, b in self.named_buffers():
             return "gpu" if type(b).__module__.startswith("cupy") else "cpu"
         return "cpu"
+
+
+def save_npz(path, arrays):
+    """Write a dict of host arrays to ``path`` as ``.npz``, atomically (a temporary file in
+    the same folder, then a rename), so an interrupted save never leaves half a file.
+
+    Returns ``path``; OSError when the folder cannot take the temporary file.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".npz.tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path
