@@ -17,10 +17,14 @@ from nn.layers.conv import Conv2D
 
 
 def blas_threads():
-    """Threads NumPy's BLAS uses (threadpoolctl when installed, else the CPU count)."""
+    """Threads NumPy's BLAS uses (threadpoolctl when installed, else the usual environment
+    variables, else the CPU count)."""
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
+        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            if os.environ.get(name, "").isdigit():
+                return int(os.environ[name])
         return os.cpu_count() or 1
     counts = [info["num_threads"] for info in threadpool_info() if info.get("user_api") == "blas"]
     return max(counts) if counts else (os.cpu_count() or 1)

@@ -50,6 +50,7 @@ from colorize.io import read_rgb, resize_max_side
 from colorize.kmeans import kmeans
 from colorize.metrics import baseline_predictions, error_map_de2000, score
 from nn.backend import describe_device, resolve_device
+from nn.bench import blas_threads
 
 PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg")
 
@@ -239,4 +240,10 @@ def run_photo(path, settings, log=print):
 
 
 def device_description(settings):
-    return describe_device(resolve_device(settings.device))
+    """The device in words; on the CPU with the BLAS thread count, since matrix products
+    summed by another number of threads round differently (see the report's header)."""
+    device = resolve_device(settings.device)
+    text = describe_device(device)
+    if device == "cpu":
+        text += f", {blas_threads()} BLAS threads"
+    return text
