@@ -52,17 +52,24 @@ def test_cross_entropy_rejects_bad_targets():
         nn.SoftmaxCrossEntropyLoss(weights=[1.0, 2.0])(np.zeros((2, 3)), np.array([0, 1]))
 
 
+def _cross_entropy_case(shape, weighted, soft):
+    """Logits of ``shape`` (N, C, H, W), class weights or None, and integer or soft targets."""
+    rng = np.random.default_rng(3)
+    n, c, h, w = shape
+    logits = rng.standard_normal(shape)
+    weights = rng.uniform(0.2, 3.0, c) if weighted else None
+    if soft:
+        target = rng.random(shape)
+        target /= target.sum(axis=1, keepdims=True)
+    else:
+        target = rng.integers(0, c, size=(n, h, w))
+    return logits, weights, target
+
+
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("soft", [False, True])
 def test_cross_entropy_matches_the_loop_reference(weighted, soft):
-    rng = np.random.default_rng(3)
-    logits = rng.standard_normal((2, 4, 3, 5))
-    weights = rng.uniform(0.2, 3.0, 4) if weighted else None
-    if soft:
-        target = rng.random((2, 4, 3, 5))
-        target /= target.sum(axis=1, keepdims=True)
-    else:
-        target = rng.integers(0, 4, size=(2, 3, 5))
+    logits, weights, target = _cross_entropy_case((2, 4, 3, 5), weighted, soft)
     loss = nn.SoftmaxCrossEntropyLoss(weights)
     assert float(loss(logits, target)) == pytest.approx(cross_entropy_loops(logits, target, weights),
                                                         rel=1e-12)
@@ -82,16 +89,8 @@ def test_smooth_l1_by_hand_for_other_betas(beta):
 @pytest.mark.parametrize("soft", [False, True])
 def test_cross_entropy_matches_torch(weighted, soft):
     torch = pytest.importorskip("torch")
-    rng = np.random.default_rng(3)
-    logits = rng.standard_normal((3, 4, 5, 6))
-    weights = rng.uniform(0.2, 3.0, 4) if weighted else None
-    if soft:
-        target = rng.random((3, 4, 5, 6))
-        target /= target.sum(axis=1, keepdims=True)
-        t_ref = torch.from_numpy(target)
-    else:
-        target = rng.integers(0, 4, size=(3, 5, 6))
-        t_ref = torch.from_numpy(target)
+    logits, weights, target = _cross_entropy_case((3, 4, 5, 6), weighted, soft)
+    t_ref = torch.from_numpy(target)
     ours = nn.SoftmaxCrossEntropyLoss(weights)
     value = float(ours(logits, target))
     grad = ours.backward()
