@@ -336,3 +336,23 @@ def test_random_images_never_give_a_traceback(agent, trials, tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         if status == 2:
             assert len(err) == 1 and err[0].startswith("error: "), err
+
+
+def test_a_failing_write_leaves_none_of_the_three_files(tmp_path, monkeypatch):
+    # a full disk while the JSON (the last file) is written: the image and the figure, already
+    # complete, must not appear either
+    import errno
+
+    from agents import cli
+    from colorize.io import OutputError
+
+    def full_disk(path, obj):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cli, "write_json", full_disk)
+    paths = {k: tmp_path / f"p_basic{s}" for k, s in
+             [("image", ".png"), ("compare", "_compare.png"), ("json", ".json")]}
+    rgb = colour_photo()
+    with pytest.raises(OutputError, match="No space left"):
+        cli.write_outputs(paths, rgb, [("original", rgb)], "t", {})
+    assert list(tmp_path.iterdir()) == []
