@@ -17,6 +17,7 @@ it adds slice by slice into a zero-padded buffer (overlapping windows accumulate
 """
 
 from nn.backend import get_array_module
+from nn.workspace import scratch
 
 
 def pair(value):
@@ -33,7 +34,9 @@ def conv_output_size(size, kernel, stride, padding, dilation):
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def _output_hw(h, w, kernel, stride, padding, dilation):
+def output_hw(h, w, kernel, stride, padding, dilation):
+    """``(H_out, W_out)`` of a convolution (pairs of ints as arguments), or ValueError saying
+    that the input is too small for the kernel."""
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
     h_out = conv_output_size(h, kh, sh, ph, dh)
     w_out = conv_output_size(w, kw, sw, pw, dw)
@@ -45,22 +48,27 @@ def _output_hw(h, w, kernel, stride, padding, dilation):
     return h_out, w_out
 
 
-def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
+def im2col(x, kernel_size, stride=1, padding=0, dilation=1, out=None):
     """Unfold ``x: (N, C, H, W)`` into columns ``(N, C, kh, kw, H_out, W_out)``.
 
     ``cols[n, c, i, j, y, z] = x_pad[n, c, y*s + i*d, z*s + j*d]`` (zero outside ``x``).
+    ``out``: an array of that shape and x's dtype to write the columns into (else a new one).
     """
     xp = get_array_module(x)
     kernel, stride, padding, dilation = (pair(v) for v in (kernel_size, stride, padding, dilation))
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
     n, c, h, w = x.shape
-    h_out, w_out = _output_hw(h, w, kernel, stride, padding, dilation)
+    h_out, w_out = output_hw(h, w, kernel, stride, padding, dilation)
     if ph or pw:
-        x_pad = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+        x_pad = scratch("im2col-padded-input", (n, c, h + 2 * ph, w + 2 * pw), x.dtype, xp)
+        x_pad[...] = 0
         x_pad[:, :, ph:ph + h, pw:pw + w] = x
     else:
         x_pad = x
-    cols = xp.empty((n, c, kh, kw, h_out, w_out), dtype=x.dtype)
+    shape = (n, c, kh, kw, h_out, w_out)
+    if out is not None and (out.shape != shape or out.dtype != x.dtype):
+        raise ValueError(f"im2col out must have shape {shape} and dtype {x.dtype}")
+    cols = xp.empty(shape, dtype=x.dtype) if out is None else out
     for i in range(kh):
         top = i * dh
         for j in range(kw):
@@ -80,7 +88,7 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1):
     kernel, stride, padding, dilation = (pair(v) for v in (kernel_size, stride, padding, dilation))
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
     n, c, h, w = x_shape
-    h_out, w_out = _output_hw(h, w, kernel, stride, padding, dilation)
+    h_out, w_out = output_hw(h, w, kernel, stride, padding, dilation)
     if cols.shape != (n, c, kh, kw, h_out, w_out):
         raise ValueError(f"columns of shape {cols.shape} do not fit an input of shape {x_shape}")
     x_pad = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)

@@ -29,6 +29,7 @@ from report.write import Build, render
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "report"
 VARIANTS_JSON = Path("report") / "data" / "improved_variants.json"
+GPU_JSON = Path("report") / "data" / "gpu_measurements.json"
 
 FULL = {
     "max_side": 256,
@@ -62,13 +63,22 @@ def log(message):
     print(message, flush=True)
 
 
-def read_variants():
-    """The variant comparison JSON (helper of ``agents.bench_improved``), or None."""
-    path = ROOT / VARIANTS_JSON
+def _read_json(relative):
+    path = ROOT / relative
     if not path.exists():
         return None
     with open(path, encoding="utf-8") as f:
         return json.load(f)
+
+
+def read_variants():
+    """The variant comparison JSON (written by ``agents.bench_improved``), or None."""
+    return _read_json(VARIANTS_JSON)
+
+
+def read_gpu_measurements():
+    """The GPU figures recorded on a lent GPU machine, or None."""
+    return _read_json(GPU_JSON)
 
 
 def main(argv=None):
@@ -125,6 +135,7 @@ def build(args):
     build = Build(settings=settings, quick=args.quick, device=device, runs=runs, figures=figures,
                   gradcheck=rows, benchmarks=bench_runs, variants=read_variants(),
                   variants_path=str(VARIANTS_JSON), improved_available=improved_available,
+                  gpu_measurements=read_gpu_measurements(),
                   seconds=time.perf_counter() - started)
     report_path = out / "REPORT.md"
     with atomic_path(report_path) as tmp:

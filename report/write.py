@@ -55,6 +55,7 @@ class Build:
     runs: list
     figures: dict
     gradcheck: list | None = None
+    gpu_measurements: dict | None = None
     benchmarks: list = field(default_factory=list)
     variants: dict | None = None
     variants_path: str = ""
@@ -685,21 +686,31 @@ def p_answers(build, config):
 
 
 def gpu_lines(build):
+    """The GPU section: this build's device, and the GPU figures recorded on a lent GPU
+    machine (``report/data/gpu_measurements.json``), which a CPU build cannot measure."""
     on_gpu = build.device.startswith("gpu")
     status = (f"This report was built on {build.device}." if on_gpu else
-              f"This report was built on {build.device}: no GPU was available, so **the GPU "
-              "figures are not measured yet**.")
-    return [
-        status + " Issue 8's table, to be measured on an NVIDIA GPU with CuPy "
-        "(`pip install -e .[gpu]`):",
-        "",
-        "| measurement | CPU | GPU | speed-up |",
-        "|---|---:|---:|---:|",
-        "| `pytest -m gpu` (parity of every layer, k-means, kNN, both agents) | - | not measured yet | - |",
-        "| basic agent, 1024-px photo | not measured yet | not measured yet | not measured yet |",
-        "| improved agent training, 512-px photo | not measured yet | not measured yet | not measured yet |",
-        "| Conv2D forward + backward (`python -m nn.bench --device gpu`) | not measured yet | not measured yet | not measured yet |",
-    ]
+              f"This report was built on {build.device}, without a GPU.")
+    gpu = build.gpu_measurements
+    if gpu is None:
+        return [status + " No GPU measurements are recorded yet (`python -m pytest -m gpu` and "
+                "`python -m agents.bench_gpu` on an NVIDIA GPU with CuPy give them)."]
+    tests = gpu["tests"]
+    out = [status + f" Recorded on {gpu['date']} on {gpu['machine']}. {gpu['note']}", "",
+           f"`{tests['command']}`: {tests['passed']} passed, {tests['failed']} failed in "
+           f"{tests['seconds']:.0f} s (every layer and loss, a training run, k-means, kNN, chroma "
+           "bins, edge-aware smoothing and both agents against NumPy, and both command lines "
+           "with `--device gpu`).", "",
+           "| workload | CPU s | GPU s | speed-up |", "|---|---:|---:|---:|"]
+    for row in gpu["rows"]:
+        if row["cpu_s"] is None or row["gpu_s"] is None:
+            out.append(f"| {row['workload']} | - | - | {row['missing']} |")
+        else:
+            out.append(f"| {row['workload']} | {row['cpu_s']:.4g} | {row['gpu_s']:.4g} | "
+                       f"{row['cpu_s'] / row['gpu_s']:.1f}x |")
+    if gpu.get("findings"):
+        out += ["", gpu["findings"]]
+    return out
 
 
 def render(build):

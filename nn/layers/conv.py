@@ -3,27 +3,32 @@
 Memory: the columns (``kh*kw`` times the input) are the big temporary. A layer does not keep
 them between forward and backward; it rebuilds them in backward (one more strided copy, cheap
 next to the GEMMs), so a deep network never holds more than one layer's columns at a time.
+They live in one reusable buffer (:mod:`nn.workspace`), which also takes their gradient in
+backward, so the pages of a fresh 10-100 MB array are not faulted in at every call.
 1x1 convolutions without padding skip im2col: they are a plain matrix product.
 """
 
 import numpy as np
 
 from nn.backend import get_array_module
-from nn.im2col import col2im, im2col, pair
+from nn.im2col import col2im, im2col, output_hw, pair
 from nn.init import initialize
 from nn.layers.base import Layer
+from nn.workspace import scratch
 
 
-def _shared_matmul(a, b):
+def _shared_matmul(a, b, out=None):
     """``a @ b[n]`` for every n: ``a: (M, K)``, ``b: (N, K, P)`` -> ``(N, M, P)``.
 
     On NumPy, a stacked matmul with a broadcast operand does not reach BLAS (measured about
     20x slower for conv-sized operands), so the batch is looped with one GEMM per sample;
-    CuPy's stacked matmul is a batched cuBLAS call and is used as is.
+    CuPy's stacked matmul is a batched cuBLAS call and is used as is. ``out``: an (N, M, P)
+    array to write into (NumPy; CuPy allocates from its pool).
     """
     if get_array_module(b) is not np:
         return a @ b
-    out = np.empty((b.shape[0], a.shape[0], b.shape[2]), dtype=np.result_type(a, b))
+    if out is None:
+        out = np.empty((b.shape[0], a.shape[0], b.shape[2]), dtype=np.result_type(a, b))
     for n in range(b.shape[0]):
         np.matmul(a, b[n], out=out[n])
     return out
@@ -80,8 +85,14 @@ class Conv2D(Layer):
             sh, sw = self.stride
             xs = x if (sh, sw) == (1, 1) else x[:, :, ::sh, ::sw]
             return xs.reshape(n, self.in_channels, -1), xs.shape[2:]
-        cols = im2col(x, self.kernel_size, self.stride, self.padding, self.dilation)
-        return cols.reshape(n, -1, cols.shape[4] * cols.shape[5]), cols.shape[4:]
+        kh, kw = self.kernel_size
+        h_out, w_out = output_hw(x.shape[2], x.shape[3], self.kernel_size, self.stride,
+                                 self.padding, self.dilation)
+        xp = get_array_module(x)
+        cols = im2col(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                      out=scratch("columns", (n, self.in_channels, kh, kw, h_out, w_out),
+                                  x.dtype, xp))
+        return cols.reshape(n, -1, h_out * w_out), (h_out, w_out)
 
     def forward(self, x):
         if x.ndim != 4 or x.shape[1] != self.in_channels:
@@ -105,7 +116,12 @@ class Conv2D(Layer):
         self.grads["W"] = _batched_weight_grad(d2, cols).reshape(self.params["W"].shape)
         del cols
         w2 = self.params["W"].reshape(self.out_channels, -1)
-        dcols = _shared_matmul(w2.T, d2)
+        if self._pointwise:
+            dcols = _shared_matmul(w2.T, d2)
+        else:
+            # the columns are dead once dW is formed: their buffer takes their gradient
+            dcols = _shared_matmul(w2.T, d2, out=scratch(
+                "columns", (n, w2.shape[1], d2.shape[2]), d2.dtype, get_array_module(d2)))
         if self._pointwise:
             sh, sw = self.stride
             if (sh, sw) == (1, 1):
@@ -166,7 +182,8 @@ class ConvTranspose2D(Layer):
         n, _, h, w = x.shape
         kh, kw = self.kernel_size
         w2 = self.params["W"].reshape(self.in_channels, -1)
-        cols = _shared_matmul(w2.T, x.reshape(n, self.in_channels, h * w)).reshape(
+        cols = _shared_matmul(w2.T, x.reshape(n, self.in_channels, h * w), out=scratch(
+            "columns", (n, w2.shape[1], h * w), x.dtype, get_array_module(x))).reshape(
             n, self.out_channels, kh, kw, h, w)
         y = col2im(cols, self.output_shape(x.shape), self.kernel_size, self.stride,
                    self.padding, self.dilation)
@@ -179,7 +196,10 @@ class ConvTranspose2D(Layer):
         n = x.shape[0]
         if "b" in self.params:
             self.grads["b"] = dout.sum(axis=(0, 2, 3))
-        cols = im2col(dout, self.kernel_size, self.stride, self.padding, self.dilation)
+        kh, kw = self.kernel_size
+        cols = im2col(dout, self.kernel_size, self.stride, self.padding, self.dilation,
+                      out=scratch("columns", (n, self.out_channels, kh, kw) + x.shape[2:],
+                                  dout.dtype, get_array_module(dout)))
         cols = cols.reshape(n, -1, x.shape[2] * x.shape[3])
         x2 = x.reshape(n, self.in_channels, -1)
         self.grads["W"] = _batched_weight_grad(x2, cols).reshape(self.params["W"].shape)
