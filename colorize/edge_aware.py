@@ -74,13 +74,29 @@ def _apply_wt(weights, v):
     return sum(shift(weights[k][..., None] * v, -dy, -dx) for k, (dy, dx) in enumerate(OFFSETS))
 
 
-def smooth_chroma(gray, chroma, strength=1.0, confidence=None, iterations=100, tol=1e-4):
+_GPU_CHECK_EVERY = 8
+
+
+def _safe_ratio(num, den, xp):
+    """``num / den`` as float32, and 0 where ``den`` is 0 (scalars, host or device).
+
+    A system solved exactly between two convergence tests then stays where it is instead of
+    turning into NaN.
+    """
+    safe = den > 0
+    return xp.where(safe, num / xp.where(safe, den, 1.0), 0.0).astype(np.float32)
+
+
+def smooth_chroma(gray, chroma, strength=1.0, confidence=None, iterations=100, tol=1e-4,
+                  check_every=None):
     """Refine (H, W, C) ``chroma`` guided by (H, W) ``gray``; returns (H, W, C) float32.
 
     Minimises ``sum_r c_r |u_r - chroma_r|^2 + strength * |(I - W) u|^2`` by conjugate
     gradients started from ``chroma``, for at most ``iterations`` steps or until the residual
     norm falls below ``tol`` times the right-hand side's. ``confidence`` (H, W) is ``c``
     (default 1 everywhere; must be positive). ``strength = 0`` returns ``chroma`` unchanged.
+    ``check_every``: steps between convergence tests (default 1 on NumPy, 8 on CuPy, where
+    each test is a device-to-host read).
     """
     xp = get_array_module(chroma)
     u0 = chroma.astype(np.float32)
@@ -95,20 +111,28 @@ def smooth_chroma(gray, chroma, strength=1.0, confidence=None, iterations=100, t
         r = u - _apply_w(weights, u)
         return c * u + lam * (r - _apply_wt(weights, r))
 
+    def dot(a, b):
+        # float32 sum, then float64 for the scalar algebra; stays on the device under CuPy
+        return (a * b).sum().astype(np.float64)
+
     b = c * u0
     u = u0.copy()
     residual = b - operator(u)
     direction = residual.copy()
-    rr = float((residual * residual).sum())
-    stop = (tol**2) * float((b * b).sum())
-    for _ in range(iterations):
-        if rr <= stop:
+    rr = dot(residual, residual)
+    stop = (tol**2) * dot(b, b)
+    # Testing convergence reads a scalar back to the host; on the GPU that stalls the queue,
+    # so it is tested every few steps there (the extra steps only refine the solution).
+    if check_every is None:
+        check_every = 1 if xp is np else _GPU_CHECK_EVERY
+    for step in range(iterations):
+        if step % check_every == 0 and bool(rr <= stop):
             break
         ad = operator(direction)
-        alpha = np.float32(rr / float((direction * ad).sum()))
+        alpha = _safe_ratio(rr, dot(direction, ad), xp)
         u += alpha * direction
         residual -= alpha * ad
-        rr_new = float((residual * residual).sum())
-        direction = residual + np.float32(rr_new / rr) * direction
+        rr_new = dot(residual, residual)
+        direction = residual + _safe_ratio(rr_new, rr, xp) * direction
         rr = rr_new
     return u
