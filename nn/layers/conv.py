@@ -34,6 +34,12 @@ def _shared_matmul(a, b, out=None):
     return out
 
 
+def _column_buffer(shape, like):
+    """The shared scratch array for a convolution's columns (or their gradient), in the
+    dtype and on the device of ``like``; dead before the next layer runs."""
+    return scratch("columns", shape, like.dtype, get_array_module(like))
+
+
 def _batched_weight_grad(a, b):
     """``sum_n a[n] @ b[n]^T`` for ``a: (N, F, P)``, ``b: (N, K, P)`` -> ``(F, K)``.
 
@@ -88,10 +94,8 @@ class Conv2D(Layer):
         kh, kw = self.kernel_size
         h_out, w_out = output_hw(x.shape[2], x.shape[3], self.kernel_size, self.stride,
                                  self.padding, self.dilation)
-        xp = get_array_module(x)
         cols = im2col(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                      out=scratch("columns", (n, self.in_channels, kh, kw, h_out, w_out),
-                                  x.dtype, xp))
+                      out=_column_buffer((n, self.in_channels, kh, kw, h_out, w_out), x))
         return cols.reshape(n, -1, h_out * w_out), (h_out, w_out)
 
     def forward(self, x):
@@ -118,11 +122,6 @@ class Conv2D(Layer):
         w2 = self.params["W"].reshape(self.out_channels, -1)
         if self._pointwise:
             dcols = _shared_matmul(w2.T, d2)
-        else:
-            # the columns are dead once dW is formed: their buffer takes their gradient
-            dcols = _shared_matmul(w2.T, d2, out=scratch(
-                "columns", (n, w2.shape[1], d2.shape[2]), d2.dtype, get_array_module(d2)))
-        if self._pointwise:
             sh, sw = self.stride
             if (sh, sw) == (1, 1):
                 return dcols.reshape(x.shape)
@@ -130,6 +129,8 @@ class Conv2D(Layer):
             dx = xp.zeros_like(x)
             dx[:, :, ::sh, ::sw] = dcols.reshape(n, self.in_channels, *dout.shape[2:])
             return dx
+        # the columns are dead once dW is formed: their buffer takes their gradient
+        dcols = _shared_matmul(w2.T, d2, out=_column_buffer((n, w2.shape[1], d2.shape[2]), d2))
         kh, kw = self.kernel_size
         dcols = dcols.reshape(n, self.in_channels, kh, kw, *dout.shape[2:])
         return col2im(dcols, x.shape, self.kernel_size, self.stride, self.padding, self.dilation)
@@ -182,8 +183,8 @@ class ConvTranspose2D(Layer):
         n, _, h, w = x.shape
         kh, kw = self.kernel_size
         w2 = self.params["W"].reshape(self.in_channels, -1)
-        cols = _shared_matmul(w2.T, x.reshape(n, self.in_channels, h * w), out=scratch(
-            "columns", (n, w2.shape[1], h * w), x.dtype, get_array_module(x))).reshape(
+        cols = _shared_matmul(w2.T, x.reshape(n, self.in_channels, h * w),
+                              out=_column_buffer((n, w2.shape[1], h * w), x)).reshape(
             n, self.out_channels, kh, kw, h, w)
         y = col2im(cols, self.output_shape(x.shape), self.kernel_size, self.stride,
                    self.padding, self.dilation)
@@ -198,8 +199,7 @@ class ConvTranspose2D(Layer):
             self.grads["b"] = dout.sum(axis=(0, 2, 3))
         kh, kw = self.kernel_size
         cols = im2col(dout, self.kernel_size, self.stride, self.padding, self.dilation,
-                      out=scratch("columns", (n, self.out_channels, kh, kw) + x.shape[2:],
-                                  dout.dtype, get_array_module(dout)))
+                      out=_column_buffer((n, self.out_channels, kh, kw) + x.shape[2:], dout))
         cols = cols.reshape(n, -1, x.shape[2] * x.shape[3])
         x2 = x.reshape(n, self.in_channels, -1)
         self.grads["W"] = _batched_weight_grad(x2, cols).reshape(self.params["W"].shape)
