@@ -88,6 +88,7 @@ class BasicAgent:
 
     name = "basic"
     full_resolution = False
+    uses_left_colours = False
 
     def __init__(self, colors=5, neighbors=6, seed=0, device="auto", progress=False):
         if colors != "auto" and (not isinstance(colors, (int, np.integer)) or colors < 1):

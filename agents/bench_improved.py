@@ -14,9 +14,9 @@ left/right protocol (train on the left half, score the right half), it runs:
   fed 7x7 gray patches plus coarse context (the mean gray of 32x32 and 96x96 boxes around
   the pixel), regressing the gray-preserving chroma; trained on 20 000 left-half pixels.
 
-Each trained variant is also re-decoded (same weights) with the annealed-mean temperatures
-``TEMPERATURES`` (classification), the edge-aware refinement strengths ``REFINES`` and with
-and without flip averaging.
+Each trained variant is also re-decoded (same weights): with the annealed-mean temperatures
+``TEMPERATURES`` (classification), without flip averaging, and without the propagation of
+the left half's colours (then with and without the weak edge-aware refinement).
 
 It writes per photo and variant the right-half scores (RMSE, PSNR, SSIM, CIEDE2000,
 colourfulness and the truth's), the seconds, and, for the agent variants, the training
@@ -59,9 +59,8 @@ VARIANTS = {
     "dilated-l2-prior": {"arch": "dilated", "loss": "l2", "prior": True, "context": False},
 }
 """Variants: architecture x loss x inputs, each on top of the agent's defaults (flip averaging
-and edge-aware refinement as the defaults say; the re-decodings show both on and off)."""
+and propagation as the defaults say; the re-decodings show them off)."""
 TEMPERATURES = (0.38, 0.5, 0.7, 1.0)
-REFINES = (0.0, 1.0)
 DEFAULT_VARIANTS = ("default",) + tuple(
     name for name, options in VARIANTS.items()
     if any(DEFAULTS.get(k) != v for k, v in options.items()))
@@ -104,35 +103,41 @@ def _clean(scores):
 
 
 def _decodings(agent):
-    """Decoding settings tried on an already trained agent (no retraining needed)."""
-    temps = TEMPERATURES if agent.config["loss"] == "cls" else (None,)
-    return [(t, r, f) for t in temps for r in REFINES for f in (False, True)]
+    """Decoding settings tried on an already trained agent (no retraining needed): each
+    changes some of the agent's own settings."""
+    temps = TEMPERATURES if agent.config["loss"] == "cls" else ()
+    return ([{"temperature": t} for t in temps]
+            + [{"flip_average": False}, {"propagate": 0.0}, {"propagate": 0.0, "refine": 0.0},
+               {"propagate": 0.0, "refine": 0.0, "flip_average": False}])
+
+
+def decoding_name(config):
+    """The key under which a decoding's scores are stored."""
+    return (f"T={config['temperature']},flip={int(config['flip_average'])},"
+            f"propagate={config['propagate']:g},refine={config['refine']:g}")
 
 
 def run_improved(rgb, options):
     """Train one variant, colourize the right half with its own settings, then re-decode the
-    same network with every temperature (classification) and refinement strength."""
+    same network with the settings of :func:`_decodings`."""
     left, right = split_halves(rgb)
     agent = ImprovedAgent(seed=0, device="cpu", **options)
     start = time.perf_counter()
     agent.fit(left)
     right_gray = rgb_to_gray(right)
-    pred = agent.colorize(right_gray)
+    pred = agent.colorize(right_gray, left=left)
     seconds = time.perf_counter() - start
     out = quantize(pred)
     gray_err = float(np.abs(rgb_to_gray(pred) - right_gray).max())
     info = agent.summary()
-    chosen = {k: agent.config[k] for k in ("temperature", "refine", "flip_average")}
+    chosen = dict(agent.config)
     decodings = {}
-    for temperature, refine, flip in _decodings(agent):
-        if temperature is not None:
-            agent.config["temperature"] = temperature
-        agent.config["refine"] = refine
-        agent.config["flip_average"] = flip
-        scores = score(right, quantize(agent.colorize(right_gray)))
-        decodings[f"T={temperature},refine={refine},flip={int(flip)}"] = {
+    for changes in _decodings(agent):
+        agent.config.update(changes)
+        scores = score(right, quantize(agent.colorize(right_gray, left=left)))
+        decodings[decoding_name(agent.config)] = {
             k: scores[k] for k in ("psnr", "ssim", "delta_e2000", "colorfulness")}
-    agent.config.update(chosen)
+        agent.config.update(chosen)
     return {**_clean(score(right, out)), "seconds": seconds, "max_gray_error": gray_err,
             "training": info.get("training"), "bins": info["bins"],
             "parameters": info["parameters"], "decodings": decodings}

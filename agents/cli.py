@@ -15,6 +15,9 @@ The agent contract (both agents follow it):
   keeps the photo's full size. Otherwise the whole photo is processed at the working size.
 - ``agent.fit(rgb)``: learn from a colour image (H, W, 3) uint8.
 - ``agent.colorize(gray)``: (H, W) float gray on 0..255 -> (H, W, 3) RGB on 0..255.
+- ``agent.uses_left_colours``: True when ``colorize`` also takes ``left=``, the colour image
+  just left of the gray one; under the protocol it gets the training half there (the
+  improved agent propagates its known colours across the seam).
 - ``agent.training_output(left_rgb)``: what the protocol shows for the training half (the basic
   agent: its representative colours; the improved agent: the original).
 - ``agent.summary()``: a JSON-safe dict of what the agent chose and learnt (parameters, curves).
@@ -175,7 +178,8 @@ def run_protocol(agent, args, rgb):
     start = time.perf_counter()
     agent.fit(left_work)
     fitted = time.perf_counter()
-    right_pred = agent.colorize(rgb_to_gray(right_full))
+    known = {"left": left_full} if agent.uses_left_colours else {}
+    right_pred = agent.colorize(rgb_to_gray(right_full), **known)
     coloured = time.perf_counter()
     output = compose_halves(agent.training_output(left_full), right_pred)
     output = np.clip(np.rint(output), 0, 255).astype(np.uint8)

@@ -21,11 +21,20 @@ gradients: ``W`` is applied as 8 shifted, weighted copies of the image, ``W^T`` 
 copies shifted back, so nothing larger than a few images is ever held, on NumPy or CuPy.
 Colour edges snap to gray edges and isolated chroma noise is averaged away, while the data
 term keeps the prediction's colours.
+
+:func:`propagate_from_left` is the paper's own use, scribbles: when the colours of the image
+just left of the gray one are known (the training half of the coursework protocol), the
+energy is minimised over both side by side, with the known chroma as a heavy data term and
+the prediction as a light one. With a large ``lam`` the known colours flow across the seam
+and along every region of similar gray, while the prediction still decides the colour of
+regions the known half never reaches.
 """
 
 import numpy as np
 
 from nn.backend import get_array_module
+
+from .color import rgb_to_chroma, rgb_to_gray
 
 OFFSETS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0))
 VARIANCE_FLOOR = 4.0
@@ -136,3 +145,40 @@ def smooth_chroma(gray, chroma, strength=1.0, confidence=None, iterations=100, t
         direction = residual + _safe_ratio(rr_new, rr, xp) * direction
         rr = rr_new
     return u
+
+
+KNOWN_WEIGHT = 1e3
+"""Data-term weight of a known pixel in :func:`propagate_from_left`, against 1 for a predicted
+one: the known colours act as scribbles that the solution all but reproduces."""
+PROPAGATE_ITERATIONS = 1000
+"""Conjugate-gradient steps of :func:`propagate_from_left`. A large ``lam`` makes the system
+stiff and float32 CG stalls near a relative residual of 1e-4; on 256-px photos the result
+stops changing (to 0.01 dB PSNR) after about 1000 steps at ``lam = 1e5``."""
+
+
+def propagate_from_left(known_rgb, gray, chroma, strength, iterations=PROPAGATE_ITERATIONS):
+    """Chroma for (H, W) ``gray`` whose left neighbour (H, Wk, 3) ``known_rgb`` is in colour.
+
+    Minimises ``sum_r c_r |u_r - u0_r|^2 + strength * |(I - W) u|^2`` over the image
+    ``[known | gray]`` (``W`` from its gray), where ``u0`` is the known chroma on the left and
+    the predicted (H, W, C) ``chroma`` on the right, and ``c`` is ``KNOWN_WEIGHT`` on the left
+    and 1 on the right. Returns the right part, (H, W, C) float32. ``strength = 0`` returns
+    ``chroma`` unchanged.
+    """
+    xp = get_array_module(chroma)
+    if known_rgb.shape[0] != gray.shape[0] or gray.shape != chroma.shape[:2]:
+        raise ValueError(f"known colours {tuple(known_rgb.shape)}, gray {tuple(gray.shape)} and "
+                         f"chroma {tuple(chroma.shape)} must share their height (and gray and "
+                         "chroma their width)")
+    if strength <= 0:
+        return chroma.astype(np.float32)
+    known_rgb = xp.asarray(known_rgb, dtype=np.float32)
+    width = known_rgb.shape[1]
+    both_gray = xp.concatenate([rgb_to_gray(known_rgb).astype(np.float32), xp.asarray(gray, dtype=np.float32)], axis=1)
+    guess = xp.concatenate([rgb_to_chroma(known_rgb).astype(np.float32),
+                            chroma.astype(np.float32)], axis=1)
+    confidence = xp.ones(both_gray.shape, dtype=np.float32)
+    confidence[:, :width] = np.float32(KNOWN_WEIGHT)
+    solved = smooth_chroma(both_gray, guess, strength, confidence=confidence,
+                           iterations=iterations, tol=1e-6)
+    return xp.ascontiguousarray(solved[:, width:])

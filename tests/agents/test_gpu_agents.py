@@ -13,7 +13,7 @@ from agents.basic import BasicAgent
 from agents.improved import ImprovedAgent
 from colorize.chroma_bins import ChromaBins
 from colorize.color import rgb_to_chroma, rgb_to_gray
-from colorize.edge_aware import smooth_chroma
+from colorize.edge_aware import propagate_from_left, smooth_chroma
 from colorize.halves import split_halves
 from colorize.io import read_rgb, resize_max_side
 
@@ -68,6 +68,18 @@ def test_chroma_bins_and_edge_aware_smoothing_gpu_match_cpu():
     np.testing.assert_allclose(
         cupy.asnumpy(smooth_chroma(cupy.asarray(gray), cupy.asarray(chroma), 1.0)),
         smooth_chroma(gray, chroma, 1.0), rtol=1e-3, atol=1e-2)
+
+
+def test_propagation_of_known_colours_gpu_matches_cpu():
+    import cupy
+
+    left, right = split_halves(_photo(64))
+    gray = rgb_to_gray(right).astype(np.float32)
+    guess = np.zeros(right.shape[:2] + (2,), dtype=np.float32)
+    cpu = propagate_from_left(left, gray, guess, 1e3)
+    gpu = propagate_from_left(cupy.asarray(left), cupy.asarray(gray), cupy.asarray(guess), 1e3)
+    assert isinstance(gpu, cupy.ndarray)
+    np.testing.assert_allclose(cupy.asnumpy(gpu), cpu, rtol=1e-2, atol=0.5)
 
 
 @pytest.mark.parametrize("agent", ["basic", "improved"])

@@ -43,9 +43,11 @@ def textured_scene(h=48, w=96, seed=0):
 
 
 def run_protocol(agent, rgb):
+    """What the command line does: train on the left half, colour the right half with the
+    left half's colours known."""
     left, right = split_halves(rgb)
     agent.fit(left)
-    pred = agent.colorize(rgb_to_gray(right))
+    pred = agent.colorize(rgb_to_gray(right), left=left)
     return compose_halves(agent.training_output(left), pred), pred
 
 
@@ -124,8 +126,10 @@ def test_save_load_gives_identical_outputs(tmp_path, options):
     agent = ImprovedAgent(seed=0, device="cpu", save_path=path, **TINY, **options)
     _, pred = run_protocol(agent, rgb)
     loaded = ImprovedAgent.load(path, device="cpu")
-    again = loaded.fit(split_halves(rgb)[0]).colorize(rgb_to_gray(split_halves(rgb)[1]))
+    left, right = split_halves(rgb)
+    again = loaded.fit(left).colorize(rgb_to_gray(right), left=left)
     assert loaded.pretrained and np.array_equal(pred, again)
+    assert loaded.propagate_strength == agent.propagate_strength
     # A model trained on one photo colourizes another of a different size.
     other = rgb_to_gray(textured_scene(30, 20, seed=5))
     assert loaded.colorize(other).shape == (30, 20, 3)
@@ -169,6 +173,36 @@ def test_full_resolution_output_keeps_size_and_gray():
     assert np.abs(rgb_to_gray(out) - gray).max() < 1e-3
     assert working_shape((96, 192), 24 * 24) == (17, 34)
     assert working_shape((10, 10), 24 * 24) == (10, 10)
+
+
+def test_known_left_colours_spread_into_a_continuing_region_at_any_size():
+    agent = ImprovedAgent(seed=0, device="cpu", propagate=1e5, **TINY).fit(textured_scene(24, 48))
+    # a flat region of one colour continues from the known left half into the gray one;
+    # both are larger than the working size, so propagation runs on resized copies
+    colour = np.float32([200.0, 120.0, 60.0])
+    left = np.tile(colour, (96, 64, 1))
+    gray = np.full((96, 80), float(rgb_to_gray(colour)), dtype=np.float32)
+    guessed = agent.colorize(gray)
+    spread = agent.colorize(gray, left=left)
+    assert spread.shape == (96, 80, 3)
+    assert np.abs(rgb_to_gray(spread) - gray).max() < 1e-3
+    # the seam vanishes; away from it the colour ramps towards the network's guess (the
+    # energy penalises curvature, not slope)
+    assert np.abs(spread[:, :2] - colour).max() < 5.0
+    assert np.abs(spread[:, :20] - colour).mean() < 0.25 * np.abs(guessed[:, :20] - colour).mean()
+    assert np.abs(spread - colour).mean() < 0.75 * np.abs(guessed - colour).mean()
+
+
+def test_propagation_off_or_unusable_left_half():
+    rgb = textured_scene(24, 48)
+    left, right = split_halves(rgb)
+    agent = ImprovedAgent(seed=0, device="cpu", propagate=0.0, **TINY).fit(left)
+    gray = rgb_to_gray(right)
+    assert np.array_equal(agent.colorize(gray, left=left), agent.colorize(gray))
+    with pytest.raises(ValueError, match="as tall as the gray"):
+        agent.colorize(gray, left=left[:-1])
+    with pytest.raises(ValueError, match="propagate"):
+        ImprovedAgent(propagate=-1.0)
 
 
 def test_tiled_prediction_matches_whole_image_inside():
@@ -281,7 +315,8 @@ def test_cli_bad_model_file_is_one_error_line(tiny_photo, tmp_path, kind, capsys
 
 
 @pytest.mark.parametrize("flags", [["--epochs", "0"], ["--temperature", "0"],
-                                   ["--saturation", "abc"], ["--refine", "-1"]])
+                                   ["--saturation", "abc"], ["--refine", "-1"],
+                                   ["--propagate", "-1"]])
 def test_cli_bad_flags_are_one_error_line(tiny_photo, tmp_path, flags, capsys):
     argv = [str(tiny_photo), "--out", str(tmp_path / "out"), *flags]
     assert cli_main(build_improved_parser(), "improved", make_agent, argv) == 2

@@ -1,8 +1,18 @@
 """Gray-guided edge-aware chroma smoothing (Levin, Lischinski and Weiss 2004)."""
 
 import numpy as np
+import pytest
 
-from colorize.edge_aware import _apply_w, _apply_wt, _safe_ratio, affinity_weights, shift, smooth_chroma
+from colorize.color import chroma_to_rgb
+from colorize.edge_aware import (
+    _apply_w,
+    _apply_wt,
+    _safe_ratio,
+    affinity_weights,
+    propagate_from_left,
+    shift,
+    smooth_chroma,
+)
 
 
 def _scene(seed=0):
@@ -69,3 +79,42 @@ def test_step_ratios_of_an_exactly_solved_system_are_zero_not_nan():
     with np.errstate(all="raise"):
         assert _safe_ratio(np.float64(0.0), np.float64(0.0), np) == 0
         assert _safe_ratio(np.float64(3.0), np.float64(2.0), np) == np.float32(1.5)
+
+
+def _seam_scene():
+    """A 24 x 48 photo cut in two: the left half is known, flat gray 120 and one colour; the
+    right half continues that region for 12 columns, then a gray edge opens a darker region."""
+    h, w = 24, 24
+    gray_right = np.full((h, w), 120.0, dtype=np.float32)
+    gray_right[:, 12:] = 40.0
+    known_chroma = np.tile(np.float32([25.0, -15.0]), (h, w, 1))
+    known_rgb = chroma_to_rgb(np.full((h, w), 120.0, dtype=np.float32), known_chroma)
+    guess = np.tile(np.float32([-10.0, 10.0]), (h, w, 1))
+    return known_rgb, gray_right, known_chroma, guess
+
+
+def test_known_colours_flow_across_the_seam_but_not_across_a_gray_edge():
+    known_rgb, gray, known_chroma, guess = _seam_scene()
+    out = propagate_from_left(known_rgb, gray, guess, strength=1e5)
+    assert out.shape == guess.shape and out.dtype == np.float32
+    # the region that continues the known half takes its colour (fading a little with the
+    # distance from the seam: the energy penalises curvature, not slope) ...
+    to_known = np.linalg.norm(out[:, :12] - known_chroma[:, :12], axis=-1)
+    to_guess = np.linalg.norm(out[:, :12] - guess[:, :12], axis=-1)
+    assert (to_known < 0.25 * to_guess).all()
+    assert to_known[:, :3].max() < 2.0
+    # ... the region behind the gray edge keeps the prediction
+    assert np.abs(out[:, 12:] - guess[:, 12:]).max() < 0.5
+
+
+def test_weak_propagation_stays_near_the_prediction_and_zero_is_off():
+    known_rgb, gray, _, guess = _seam_scene()
+    weak = propagate_from_left(known_rgb, gray, guess, strength=1e-3)
+    assert np.abs(weak - guess).max() < 0.5
+    assert np.array_equal(propagate_from_left(known_rgb, gray, guess, strength=0.0), guess)
+
+
+def test_propagation_refuses_halves_of_different_heights():
+    known_rgb, gray, _, guess = _seam_scene()
+    with pytest.raises(ValueError, match="height"):
+        propagate_from_left(known_rgb[:-1], gray, guess, strength=1.0)
