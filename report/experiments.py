@@ -202,7 +202,8 @@ def _run_improved(run, left, right_gray, settings, agent_class):
     start = time.perf_counter()
     agent.fit(left)
     fitted = time.perf_counter()
-    prediction = agent.colorize(right_gray)
+    known = {"left": left} if agent.uses_left_colours else {}
+    prediction = agent.colorize(right_gray, **known)
     run.seconds["improved"] = {"fit": fitted - start, "colorize": time.perf_counter() - fitted}
     _record(run, "improved", prediction)
     run.outputs["improved"] = _as_uint8(compose_halves(agent.training_output(left), prediction))

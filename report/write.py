@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from agents.basic import AUTO_TOLERANCE
+from agents.improved import PROPAGATE_GRID
 from report.experiments import BOUND_COLORS, METHODS, SATURATED_FRACTION
 
 LABELS = dict(METHODS)
@@ -569,10 +570,20 @@ def improved_p3(config):
                      f"{config.get('temperature')})")
     if config.get("saturation", 1.0) != 1.0:
         steps.append(f"scales the chroma by {config.get('saturation')}")
+    propagate = config.get("propagate")
+    if propagate:
+        how = ("at the strength, among "
+               + ", ".join(f"{v:g}" for v in PROPAGATE_GRID)
+               + ", that best continues the training columns' colours into the validation "
+                 "strip" if propagate == "auto" else f"at strength {propagate:g}")
+        steps.append("propagates the left half's true colours across the seam into the right "
+                     "half along regions of similar gray, with its own chroma as a light data "
+                     "term (the scribble colorization of Levin, Lischinski and Weiss 2004, "
+                     f"{how})")
     if config.get("refine"):
-        steps.append(f"refines the chroma so that colour edges follow gray edges "
-                     f"(gray-guided edge-aware smoothing after Levin, Lischinski and Weiss "
-                     f"2004, strength {config.get('refine'):g})")
+        steps.append(f"refines the chroma{' of photos without known neighbours' if propagate else ''} "
+                     f"so that colour edges follow gray edges (gray-guided edge-aware "
+                     f"smoothing with the same energy, strength {config.get('refine'):g})")
     steps.append("rebuilds RGB from the exact gray")
     return ("The improved agent " + _names(steps) + ". For photos larger than the working size "
             "it predicts chroma at the working size and upsamples only the chroma, so the "
@@ -681,7 +692,7 @@ def p_answers(build, config):
     lines.append(
         "- Beyond per-pixel losses: a perceptual or adversarial loss for vivid, plausible "
         "colours, and user hints (a few colour scribbles propagated by the edge-aware solver "
-        "already in `colorize/edge_aware.py`).")
+        "that already carries the left half's colours across the seam).")
     return lines
 
 
