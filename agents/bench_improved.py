@@ -104,17 +104,18 @@ def _clean(scores):
 
 def _decodings(agent):
     """Decoding settings tried on an already trained agent (no retraining needed): each
-    changes some of the agent's own settings."""
+    changes some of the agent's own settings (``propagate``: the strength in use)."""
     temps = TEMPERATURES if agent.config["loss"] == "cls" else ()
     return ([{"temperature": t} for t in temps]
             + [{"flip_average": False}, {"propagate": 0.0}, {"propagate": 0.0, "refine": 0.0},
                {"propagate": 0.0, "refine": 0.0, "flip_average": False}])
 
 
-def decoding_name(config):
-    """The key under which a decoding's scores are stored."""
-    return (f"T={config['temperature']},flip={int(config['flip_average'])},"
-            f"propagate={config['propagate']:g},refine={config['refine']:g}")
+def decoding_name(agent):
+    """The key under which the scores of the agent's current decoding are stored."""
+    cfg = agent.config
+    return (f"T={cfg['temperature']},flip={int(cfg['flip_average'])},"
+            f"propagate={agent.propagate_strength:g},refine={cfg['refine']:g}")
 
 
 def run_improved(rgb, options):
@@ -130,17 +131,21 @@ def run_improved(rgb, options):
     out = quantize(pred)
     gray_err = float(np.abs(rgb_to_gray(pred) - right_gray).max())
     info = agent.summary()
-    chosen = dict(agent.config)
+    chosen, strength = dict(agent.config), agent.propagate_strength
     decodings = {}
     for changes in _decodings(agent):
+        changes = dict(changes)
+        agent.propagate_strength = changes.pop("propagate", strength)
         agent.config.update(changes)
         scores = score(right, quantize(agent.colorize(right_gray, left=left)))
-        decodings[decoding_name(agent.config)] = {
+        decodings[decoding_name(agent)] = {
             k: scores[k] for k in ("psnr", "ssim", "delta_e2000", "colorfulness")}
         agent.config.update(chosen)
+        agent.propagate_strength = strength
     return {**_clean(score(right, out)), "seconds": seconds, "max_gray_error": gray_err,
             "training": info.get("training"), "bins": info["bins"],
-            "parameters": info["parameters"], "decodings": decodings}
+            "parameters": info["parameters"], "propagate_strength": info["propagate_strength"],
+            "decodings": decodings}
 
 
 def run_basic(rgb):
