@@ -103,19 +103,17 @@ def _clean(scores):
 
 
 def _decodings(agent):
-    """Decoding settings tried on an already trained agent (no retraining needed): each
-    changes some of the agent's own settings (``propagate``: the strength in use)."""
+    """``(name, changes)`` of the decodings tried on an already trained agent (no retraining
+    needed): each changes some of the agent's own settings (``propagate``: the strength in
+    use, which ``auto`` chose)."""
     temps = TEMPERATURES if agent.config["loss"] == "cls" else ()
-    return ([{"temperature": t} for t in temps]
-            + [{"flip_average": False}, {"propagate": 0.0}, {"propagate": 0.0, "refine": 0.0},
-               {"propagate": 0.0, "refine": 0.0, "flip_average": False}])
-
-
-def decoding_name(agent):
-    """The key under which the scores of the agent's current decoding are stored."""
-    cfg = agent.config
-    return (f"T={cfg['temperature']},flip={int(cfg['flip_average'])},"
-            f"propagate={agent.propagate_strength:g},refine={cfg['refine']:g}")
+    no_propagation = {"propagate": 0.0}
+    return ([(f"temperature {t:g}", {"temperature": t}) for t in temps]
+            + [("no flip averaging", {"flip_average": False}),
+               ("no propagation", no_propagation),
+               ("no propagation, no refinement", {**no_propagation, "refine": 0.0}),
+               ("no propagation, no refinement, no flip averaging",
+                {**no_propagation, "refine": 0.0, "flip_average": False})])
 
 
 def run_improved(rgb, options):
@@ -133,12 +131,12 @@ def run_improved(rgb, options):
     info = agent.summary()
     chosen, strength = dict(agent.config), agent.propagate_strength
     decodings = {}
-    for changes in _decodings(agent):
+    for name, changes in _decodings(agent):
         changes = dict(changes)
         agent.propagate_strength = changes.pop("propagate", strength)
         agent.config.update(changes)
         scores = score(right, quantize(agent.colorize(right_gray, left=left)))
-        decodings[decoding_name(agent)] = {
+        decodings[name] = {
             k: scores[k] for k in ("psnr", "ssim", "delta_e2000", "colorfulness")}
         agent.config.update(chosen)
         agent.propagate_strength = strength

@@ -253,7 +253,33 @@ def variants_section(build):
         lines.append(f"| {name} | {opts} | {_fmt(m.get('psnr'))} | {_fmt(m.get('ssim'), 3)} | "
                      f"{_fmt(m.get('delta_e2000'))} | {_fmt(m.get('colour_ratio'))} | "
                      f"{_fmt(m.get('seconds'), 1)} |" + per_photo(name))
+    return lines + decodings_table(photos, data.get("agent_defaults", {}))
+
+
+def decodings_table(photos, defaults):
+    """The default variant's networks decoded other ways (same weights): what each step of
+    the decoding is worth. Empty when the JSON has no re-decodings."""
+    runs = {p: e.get("agents", {}).get("improved:default", {}) for p, e in photos.items()}
+    if not all(r.get("decodings") for r in runs.values()):
+        return []
+    names = list(next(iter(runs.values()))["decodings"])
+    chosen = {p: r.get("propagate_strength") for p, r in runs.items()}
+    lines = ["", "The same trained networks of `improved:default`, decoded other ways (the "
+             "agent's own decoding: temperature "
+             f"{defaults.get('temperature', '?')}, flip averaging, propagation at the strength chosen "
+             "on the validation strip: "
+             + ", ".join(f"{p} {_fmt_strength(s)}" for p, s in chosen.items()) + "):", "",
+             "| decoding | mean PSNR |" + "".join(f" PSNR {p} |" for p in runs),
+             "|---|---:|" + "---:|" * len(runs)]
+    for name in names:
+        values = [r["decodings"].get(name, {}).get("psnr") for r in runs.values()]
+        mean = float(np.mean(values)) if None not in values else None
+        lines.append(f"| {name} | {_fmt(mean)} |" + "".join(f" {_fmt(v)} |" for v in values))
     return lines
+
+
+def _fmt_strength(value):
+    return "n/a" if value is None else f"{value:g}"
 
 
 # -- prose -----------------------------------------------------------------------------------

@@ -100,3 +100,20 @@ def test_numbers_in_the_prose_match_the_tables(quick_report):
     summary = re.search(r"The basic agent \(5 colours\) reaches ([\d.]+) dB", text)
     assert table_row and summary
     assert table_row.group(1) == summary.group(1)
+
+
+def test_decodings_table_means_each_decoding_over_the_photos():
+    from report.write import decodings_table
+
+    def run(strength, as_chosen, unpropagated):
+        return {"agents": {"improved:default": {
+            "propagate_strength": strength,
+            "decodings": {"temperature 0.7": {"psnr": as_chosen},
+                          "no propagation": {"psnr": unpropagated}}}}}
+
+    lines = decodings_table({"a": run(1e5, 28.0, 27.0), "b": run(100.0, 30.0, 29.5)},
+                            {"temperature": 0.7})
+    assert "a 100000, b 100" in lines[1]
+    assert "| temperature 0.7 | 29.00 | 28.00 | 30.00 |" in lines
+    assert "| no propagation | 28.25 | 27.00 | 29.50 |" in lines
+    assert decodings_table({"a": {"agents": {}}}, {}) == []
