@@ -29,9 +29,9 @@ reruns the comparison):
 5. **Colourizing.** The network's outputs for the image and its mirror image are averaged
    (+0.08 dB mean PSNR on the benchmark photos without propagation, +0.02 with it).
    Under the left/right protocol the training half lies just left of the test half, so its
-   true colours are known there: they serve as the scribbles of Levin, Lischinski and Weiss's colorization by optimisation, propagated
-   across the seam and along regions of similar gray, with the network's chroma as a light
-   data term (:func:`colorize.edge_aware.propagate_from_left`). Propagation cannot see a
+   true colours are known there: they serve as the scribbles of Levin, Lischinski and
+   Weiss's colorization by optimisation, propagated across the seam and along regions of
+   similar gray, with the network's chroma as a light data term (:func:`colorize.edge_aware.propagate_from_left`). Propagation cannot see a
    colour edge that has no gray edge, and then it spreads a wrong colour, so its strength
    (``propagate``) is chosen on the validation strip, which plays the test half: the
    training columns' colours are propagated into the strip at each strength of
