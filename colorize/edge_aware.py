@@ -174,7 +174,8 @@ def propagate_from_left(known_rgb, gray, chroma, strength, iterations=PROPAGATE_
         return chroma.astype(np.float32)
     known_rgb = xp.asarray(known_rgb, dtype=np.float32)
     width = known_rgb.shape[1]
-    both_gray = xp.concatenate([rgb_to_gray(known_rgb).astype(np.float32), xp.asarray(gray, dtype=np.float32)], axis=1)
+    both_gray = xp.concatenate([rgb_to_gray(known_rgb).astype(np.float32),
+                                xp.asarray(gray, dtype=np.float32)], axis=1)
     guess = xp.concatenate([rgb_to_chroma(known_rgb).astype(np.float32),
                             chroma.astype(np.float32)], axis=1)
     confidence = xp.ones(both_gray.shape, dtype=np.float32)

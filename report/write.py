@@ -260,7 +260,7 @@ def decodings_table(photos, defaults):
     """The default variant's networks decoded other ways (same weights): what each step of
     the decoding is worth. Empty when the JSON has no re-decodings."""
     runs = {p: e.get("agents", {}).get("improved:default", {}) for p, e in photos.items()}
-    if not all(r.get("decodings") for r in runs.values()):
+    if not runs or not all(r.get("decodings") for r in runs.values()):
         return []
     names = list(next(iter(runs.values()))["decodings"])
     chosen = {p: r.get("propagate_strength") for p, r in runs.items()}

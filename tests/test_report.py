@@ -117,3 +117,4 @@ def test_decodings_table_means_each_decoding_over_the_photos():
     assert "| temperature 0.7 | 29.00 | 28.00 | 30.00 |" in lines
     assert "| no propagation | 28.25 | 27.00 | 29.50 |" in lines
     assert decodings_table({"a": {"agents": {}}}, {}) == []
+    assert decodings_table({}, {}) == []

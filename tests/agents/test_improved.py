@@ -11,7 +11,7 @@ from PIL import Image
 
 from agents.cli import UsageError
 from agents.cli import main as cli_main
-from agents.improved import ImprovedAgent, build_improved_parser, make_agent
+from agents.improved import PROPAGATE_GRID, ImprovedAgent, build_improved_parser, make_agent
 from agents.improved_data import (box_mean, crop_bank, input_channels, input_planes, make_augment,
                                   validation_columns, working_shape)
 from agents.improved_losses import REGRESSION_SCALE, ChromaClassLoss, ChromaRegressionLoss
@@ -133,6 +133,30 @@ def test_save_load_gives_identical_outputs(tmp_path, options):
     # A model trained on one photo colourizes another of a different size.
     other = rgb_to_gray(textured_scene(30, 20, seed=5))
     assert loaded.colorize(other).shape == (30, 20, 3)
+
+
+def test_the_chosen_propagation_strength_is_saved_and_can_be_overridden(tmp_path):
+    rgb = textured_scene(24, 48)
+    agent = ImprovedAgent(seed=0, device="cpu", **TINY).fit(split_halves(rgb)[0])
+    info = agent.summary()
+    assert set(info["propagate_strip_mse"]) == {f"{v:g}" for v in PROPAGATE_GRID}
+    assert info["propagate_strength"] == agent.propagate_strength in PROPAGATE_GRID
+    agent.propagate_strength = 1e3  # not the fallback of files that predate the choice
+    agent.save(tmp_path / "m.npz")
+    assert ImprovedAgent.load(tmp_path / "m.npz", device="cpu").propagate_strength == 1e3
+    assert ImprovedAgent.load(tmp_path / "m.npz", device="cpu", propagate=10.0).propagate_strength == 10.0
+    for bad in ("abc", float("inf"), -5.0, True):
+        with pytest.raises(ValueError, match="propagate"):
+            ImprovedAgent(propagate=bad)
+
+
+@pytest.mark.parametrize("strength", ["abc", -5.0, [1.0]])
+def test_load_refuses_a_bad_saved_strength(tmp_path, strength):
+    agent = ImprovedAgent(seed=0, device="cpu", **TINY).fit(textured_scene(24, 48))
+    agent.propagate_strength = strength
+    agent.save(tmp_path / "m.npz")
+    with pytest.raises(UsageError, match="not an improved-agent model"):
+        ImprovedAgent.load(tmp_path / "m.npz")
 
 
 def test_load_refuses_bad_files(tmp_path):
@@ -316,10 +340,18 @@ def test_cli_bad_model_file_is_one_error_line(tiny_photo, tmp_path, kind, capsys
 
 @pytest.mark.parametrize("flags", [["--epochs", "0"], ["--temperature", "0"],
                                    ["--saturation", "abc"], ["--refine", "-1"],
-                                   ["--propagate", "-1"]])
+                                   ["--propagate", "-1"], ["--propagate", "abc"],
+                                   ["--propagate", "inf"]])
 def test_cli_bad_flags_are_one_error_line(tiny_photo, tmp_path, flags, capsys):
     argv = [str(tiny_photo), "--out", str(tmp_path / "out"), *flags]
     assert cli_main(build_improved_parser(), "improved", make_agent, argv) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: argument --")
     assert not (tmp_path / "out").exists()
+
+
+def test_propagate_flag_takes_auto_or_a_strength():
+    parser = build_improved_parser()
+    assert parser.parse_args(["--propagate", "auto"]).propagate == "auto"
+    assert parser.parse_args(["--propagate", "100"]).propagate == 100.0
+    assert parser.parse_args([]).propagate is None
