@@ -266,8 +266,8 @@ def decodings_table(photos, defaults):
     chosen = {p: r.get("propagate_strength") for p, r in runs.items()}
     lines = ["", "The same trained networks of `improved:default`, decoded other ways (the "
              "agent's own decoding: temperature "
-             f"{defaults.get('temperature', '?')}, flip averaging, propagation at the strength chosen "
-             "on the validation strip: "
+             f"{defaults.get('temperature', '?')}, flip averaging, propagation at the strength "
+             "chosen on the validation strip: "
              + ", ".join(f"{p} {_fmt_strength(s)}" for p, s in chosen.items()) + "):", "",
              "| decoding | mean PSNR |" + "".join(f" PSNR {p} |" for p in runs),
              "|---|---:|" + "---:|" * len(runs)]
@@ -607,9 +607,10 @@ def improved_p3(config):
                      "term (the scribble colorization of Levin, Lischinski and Weiss 2004, "
                      f"{how})")
     if config.get("refine"):
-        steps.append(f"refines the chroma{' of photos without known neighbours' if propagate else ''} "
-                     f"so that colour edges follow gray edges (gray-guided edge-aware "
-                     f"smoothing with the same energy, strength {config.get('refine'):g})")
+        which = " of photos without known neighbours" if propagate else ""
+        steps.append(f"refines the chroma{which} so that colour edges follow gray edges "
+                     f"(gray-guided edge-aware smoothing with the same energy, strength "
+                     f"{config.get('refine'):g})")
     steps.append("rebuilds RGB from the exact gray")
     return ("The improved agent " + _names(steps) + ". For photos larger than the working size "
             "it predicts chroma at the working size and upsamples only the chroma, so the "

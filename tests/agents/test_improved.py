@@ -144,7 +144,8 @@ def test_the_chosen_propagation_strength_is_saved_and_can_be_overridden(tmp_path
     agent.propagate_strength = 1e3  # not the fallback of files that predate the choice
     agent.save(tmp_path / "m.npz")
     assert ImprovedAgent.load(tmp_path / "m.npz", device="cpu").propagate_strength == 1e3
-    assert ImprovedAgent.load(tmp_path / "m.npz", device="cpu", propagate=10.0).propagate_strength == 10.0
+    overridden = ImprovedAgent.load(tmp_path / "m.npz", device="cpu", propagate=10.0)
+    assert overridden.propagate_strength == 10.0
     for bad in ("abc", float("inf"), -5.0, True):
         with pytest.raises(ValueError, match="propagate"):
             ImprovedAgent(propagate=bad)
