@@ -230,7 +230,8 @@ class ImprovedAgent:
             raise UsageError(str(exc)) from exc
         self.model.eval()
         if cfg["propagate"] == "auto":
-            self.propagate_strength, self.propagate_errors = self._choose_propagation(rgb, train_w)
+            self.propagate_strength, self.propagate_errors = self._choose_propagation(
+                rgb, gray, chroma, train_w)
         self.fit_seconds = time.perf_counter() - started
         if self.save_path is not None:
             self.save(self.save_path)
@@ -272,20 +273,20 @@ class ImprovedAgent:
             out = out * np.float32(REGRESSION_SCALE)
         return out[0].transpose(1, 2, 0) * np.float32(cfg["saturation"])
 
-    def _choose_propagation(self, rgb, train_w):
+    def _choose_propagation(self, rgb, gray, chroma, train_w):
         """The strength of ``PROPAGATE_GRID`` that best continues the training columns of
-        (H, W, 3) ``rgb`` into its validation strip (columns ``train_w:``).
+        (H, W, 3) ``rgb`` (gray (H, W), chroma (2, H, W)) into its validation strip (columns
+        ``train_w:``).
 
         The strip plays the test half: the network's chroma there is propagated from the
         training columns' true colours at each strength and compared with the strip's true
         chroma (mean squared error). Returns ``(strength, {strength: error})``.
         """
         xp = self.xp
-        gray = rgb_to_gray(rgb).astype(np.float32)
         guess = xp.ascontiguousarray(self._network_chroma(gray)[:, train_w:])
-        truth = xp.asarray(rgb_to_chroma(rgb[:, train_w:]), dtype=np.float32)
+        truth = xp.asarray(chroma[:, :, train_w:].transpose(1, 2, 0))
         known = xp.asarray(rgb[:, :train_w], dtype=np.float32)
-        strip_gray = xp.asarray(gray[:, train_w:])
+        strip_gray = xp.asarray(gray[:, train_w:], dtype=np.float32)
         errors = {}
         for strength in PROPAGATE_GRID:
             solved = propagate_from_left(known, strip_gray, guess, strength)
