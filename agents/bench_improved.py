@@ -1,13 +1,17 @@
 """Benchmark of the improved agent's variants on natural photos (the report shows the result).
 
 ``python -m agents.bench_improved [--photos all|bundled] [--variants NAME ...] [--width 256]
-[--out report/data/improved_variants.json] [--no-basic] [--no-mlp] [--only STEM ...]``
+[--out report/data/improved_variants.json] [--no-basic] [--no-mlp] [--only STEM ...]
+[--seeds S ...]``
 ``python -m agents.bench_improved --merge A.json B.json --out report/data/improved_variants.json``
 
 For every photo, resized to ``--width`` pixels wide with Pillow's Lanczos filter, under the
 left/right protocol (train on the left half, score the right half), it runs:
 
 - every improved-agent variant of ``VARIANTS`` (architecture x loss x options), seed 0;
+- the agent's defaults again with each other seed of ``--seeds`` (named
+  ``improved:default, seed N``): one photo's half is little data, and the spread between
+  seeds says how much of a difference between variants is chance;
 - the basic agent (k-means palette + 3x3-patch kNN vote), when ``agents.basic`` is there;
 - the three baselines of :mod:`colorize.metrics` (gray, mean chroma, per-gray lookup);
 - the issue's calibration point: scikit-learn's ``MLPRegressor`` (two hidden layers of 64)
@@ -116,11 +120,11 @@ def _decodings(agent):
                 {**no_propagation, "refine": 0.0, "flip_average": False})])
 
 
-def run_improved(rgb, options):
-    """Train one variant, colourize the right half with its own settings, then re-decode the
-    same network with the settings of :func:`_decodings`."""
+def run_improved(rgb, options, seed=0, redecode=True):
+    """Train one variant, colourize the right half with its own settings, then (``redecode``)
+    re-decode the same network with the settings of :func:`_decodings`."""
     left, right = split_halves(rgb)
-    agent = ImprovedAgent(seed=0, device="cpu", **options)
+    agent = ImprovedAgent(seed=seed, device="cpu", **options)
     start = time.perf_counter()
     agent.fit(left)
     right_gray = rgb_to_gray(right)
@@ -131,7 +135,7 @@ def run_improved(rgb, options):
     info = agent.summary()
     chosen, strength = dict(agent.config), agent.propagate_strength
     decodings = {}
-    for name, changes in _decodings(agent):
+    for name, changes in _decodings(agent) if redecode else ():
         changes = dict(changes)
         agent.propagate_strength = changes.pop("propagate", strength)
         agent.config.update(changes)
@@ -276,6 +280,9 @@ def main(argv=None):
     parser.add_argument("--no-mlp", action="store_true")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                         help="override agent options for every variant (e.g. epochs=10)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0], metavar="S",
+                        help="seeds of the 'default' variant (default: 0); the other variants "
+                             "run with seed 0")
     parser.add_argument("--merge", nargs="+", metavar="JSON",
                         help="join the JSON files of earlier runs into --out and stop")
     args = parser.parse_args(argv)
@@ -320,7 +327,11 @@ def main(argv=None):
             runs.append(("mlp-sklearn", run_mlp))
         for variant in args.variants:
             options = {**VARIANTS.get(variant, {}), **overrides}
-            runs.append((f"improved:{variant}", lambda img, o=options: run_improved(img, o)))
+            seeds = args.seeds if variant == "default" else [0]
+            for seed in seeds:
+                name = f"improved:{variant}" + (f", seed {seed}" if seed != 0 else "")
+                runs.append((name, lambda img, o=options, s=seed: run_improved(
+                    img, o, seed=s, redecode=s == 0)))
         for name, fn in runs:
             try:
                 res = fn(rgb)

@@ -227,7 +227,8 @@ def variants_section(build):
     names = list(means)
     lines = [f"Produced by `{command}` (read from `{build.variants_path}`; the report does not "
              f"rerun it). Photos at {data.get('width', '?')} px wide: {_names(list(photos))}; "
-             "train on the left half, score the right half, seed 0; means over the photos. "
+             "train on the left half, score the right half, seed 0 unless the row says "
+             "otherwise; means over the photos. "
              "`colour / truth` is the output's colourfulness over the truth's. Seconds were "
              "measured in that run.", ""]
     photo_names = list(photos)
@@ -248,12 +249,39 @@ def variants_section(build):
     for name in names:
         m = means[name]
         key = name.split(":", 1)[1] if name.startswith("improved:") else None
-        options = variant_options.get(key, {}) if key else {}
-        opts = ", ".join(f"{k}={v}" for k, v in options.items()) or ("agent defaults" if key == "default" else "")
+        variant, _, seed = (key or "").partition(", ")
+        options = variant_options.get(variant, {}) if key else {}
+        opts = ", ".join(f"{k}={v}" for k, v in options.items()) or ("agent defaults" if variant == "default" else "")
+        opts = ", ".join(filter(None, (opts, seed)))
         lines.append(f"| {name} | {opts} | {_fmt(m.get('psnr'))} | {_fmt(m.get('ssim'), 3)} | "
                      f"{_fmt(m.get('delta_e2000'))} | {_fmt(m.get('colour_ratio'))} | "
                      f"{_fmt(m.get('seconds'), 1)} |" + per_photo(name))
-    return lines + decodings_table(photos, data.get("agent_defaults", {}))
+    return lines + seed_spread(photos) + decodings_table(photos, data.get("agent_defaults", {}))
+
+
+def seed_spread(photos):
+    """A paragraph on how far the agent's defaults move with the seed, from the rows
+    ``improved:default`` (seed 0) and ``improved:default, seed N``. Empty with one seed."""
+    runs = {}
+    for photo, entry in photos.items():
+        for name, scores in entry.get("agents", {}).items():
+            if name == "improved:default" or name.startswith("improved:default, seed "):
+                seed = int(name.rpartition(" ")[2]) if "seed" in name else 0
+                runs.setdefault(seed, {})[photo] = scores.get("psnr")
+    complete = {s: v for s, v in runs.items()
+                if len(v) == len(photos) and None not in v.values()}
+    if len(complete) < 2:
+        return []
+    seeds = sorted(complete)
+    means = [float(np.mean(list(complete[s].values()))) for s in seeds]
+    ranges = {p: max(complete[s][p] for s in seeds) - min(complete[s][p] for s in seeds)
+              for p in photos}
+    widest = max(ranges, key=ranges.get)
+    return ["", f"Seeds: the agent's defaults trained with seeds {_names([str(s) for s in seeds])} "
+            f"reach mean PSNR {', '.join(_fmt(m) for m in means)} dB (mean "
+            f"{_fmt(float(np.mean(means)))}, spread {_fmt(max(means) - min(means))} dB). On one "
+            f"photo the seeds differ by up to {_fmt(ranges[widest])} dB ({widest}). Differences "
+            "between variants smaller than this spread may be chance."]
 
 
 def decodings_table(photos, defaults):
@@ -287,8 +315,9 @@ def variants_verdict(data):
     """A clause on which variant of the comparison scored best, from its JSON."""
     if not data or not data.get("mean"):
         return " (the comparison has not been written yet)"
+    # Variants are compared at seed 0; the other seeds' rows measure chance, not a variant.
     agents = {k: v for k, v in data["mean"].items()
-              if k.startswith("improved:") and v.get("psnr") is not None}
+              if k.startswith("improved:") and ", seed " not in k and v.get("psnr") is not None}
     if not agents:
         return ""
     best = max(agents, key=lambda k: agents[k]["psnr"])

@@ -118,3 +118,18 @@ def test_decodings_table_means_each_decoding_over_the_photos():
     assert "| no propagation | 28.25 | 27.00 | 29.50 |" in lines
     assert decodings_table({"a": {"agents": {}}}, {}) == []
     assert decodings_table({}, {}) == []
+
+
+def test_seed_spread_means_each_seed_over_the_photos():
+    from report.write import seed_spread
+
+    photos = {
+        "a": {"agents": {"improved:default": {"psnr": 28.0}, "improved:default, seed 1": {"psnr": 25.0},
+                         "basic": {"psnr": 20.0}}},
+        "b": {"agents": {"improved:default": {"psnr": 30.0}, "improved:default, seed 1": {"psnr": 31.0}}},
+    }
+    lines = seed_spread(photos)
+    assert "seeds 0 and 1 reach mean PSNR 29.00, 28.00 dB (mean 28.50, spread 1.00 dB)" in lines[1]
+    assert "up to 3.00 dB (a)" in lines[1]
+    del photos["b"]["agents"]["improved:default, seed 1"]
+    assert seed_spread(photos) == []
