@@ -296,6 +296,9 @@ def main(argv=None):
             overrides[key] = json.loads(value)
         except json.JSONDecodeError:
             overrides[key] = value
+    if any(seed < 0 for seed in args.seeds):
+        parser.error(f"seeds must be at least 0, got {args.seeds}")
+    seeds = list(dict.fromkeys(args.seeds))
     unknown = [v for v in args.variants if v != "default" and v not in VARIANTS]
     if unknown:
         parser.error(f"unknown variants {unknown}")
@@ -327,8 +330,7 @@ def main(argv=None):
             runs.append(("mlp-sklearn", run_mlp))
         for variant in args.variants:
             options = {**VARIANTS.get(variant, {}), **overrides}
-            seeds = args.seeds if variant == "default" else [0]
-            for seed in seeds:
+            for seed in seeds if variant == "default" else [0]:
                 name = f"improved:{variant}" + (f", seed {seed}" if seed != 0 else "")
                 runs.append((name, lambda img, o=options, s=seed: run_improved(
                     img, o, seed=s, redecode=s == 0)))
