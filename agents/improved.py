@@ -60,7 +60,7 @@ import zipfile
 
 import numpy as np
 
-from agents.cli import UsageError, build_parser, main, positive_int, show_progress
+from agents.cli import UsageError, build_parser, main, notice, positive_int, show_progress
 from agents.improved_data import (
     crop_bank,
     input_channels,
@@ -581,6 +581,12 @@ def make_agent(args, device):
     chosen = {k: getattr(args, k) for k in ("epochs", "arch", "loss", "temperature",
                                              "saturation", "refine", "propagate")
               if getattr(args, k) is not None}
+    if args.reference and args.propagate is not None:
+        use = ("only sets the strength saved with --save-model" if args.save_model
+               else "is ignored")
+        notice(args, "note: --propagate spreads known colours of the left half under the "
+                     "left/right protocol; with --reference no colours of IMAGE are known, "
+                     f"so it {use}")
     if args.save_model:
         _check_save_path(args.save_model, [args.image] + ([args.reference] if args.reference else []))
     if args.load_model:

@@ -356,3 +356,17 @@ def test_propagate_flag_takes_auto_or_a_strength():
     assert parser.parse_args(["--propagate", "auto"]).propagate == "auto"
     assert parser.parse_args(["--propagate", "100"]).propagate == 100.0
     assert parser.parse_args([]).propagate is None
+
+
+@pytest.mark.parametrize("save, says", [(False, "is ignored"), (True, "only sets the strength")])
+def test_propagate_with_a_reference_says_what_it_does(tiny_photo, tmp_path, capsys, save, says):
+    args = build_improved_parser().parse_args(
+        [str(tiny_photo), "--reference", str(tiny_photo), "--propagate", "100"]
+        + (["--save-model", str(tmp_path / "m.npz")] if save else []))
+    agent = make_agent(args, "cpu")
+    assert agent.propagate_strength == 100.0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("note: --propagate") and says in err[0]
+    args.quiet = True
+    make_agent(args, "cpu")
+    assert capsys.readouterr().err == ""
