@@ -224,8 +224,10 @@ def summarize(results):
         for e in photos:
             r = e["baselines"].get(name[5:]) if name.startswith("base:") else e["agents"].get(name)
             if r is not None:
-                rows.append({**r, "colour_ratio": r["colorfulness"] / max(r["colorfulness_true"], 1e-9)})
-        summary[name] = {k: _mean(rows, k) for k in ("psnr", "ssim", "delta_e2000", "colour_ratio", "seconds")}
+                ratio = r["colorfulness"] / max(r["colorfulness_true"], 1e-9)
+                rows.append({**r, "colour_ratio": ratio})
+        summary[name] = {k: _mean(rows, k)
+                         for k in ("psnr", "ssim", "delta_e2000", "colour_ratio", "seconds")}
         summary[name]["photos"] = len(rows)
     results["mean"] = summary
     return results
@@ -267,7 +269,8 @@ def merge(paths, out):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m agents.bench_improved", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m agents.bench_improved",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--photos", choices=("all", "bundled"), default="all")
     parser.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS),
                         help=f"'default' (the agent's defaults) and any of {', '.join(VARIANTS)}")
@@ -309,8 +312,10 @@ def main(argv=None):
     if args.only:
         paths = [p for p in paths if p.stem in args.only]
 
-    results = {"width": args.width, "variants": {v: {**VARIANTS.get(v, {}), **overrides} for v in args.variants},
-               "command": "python -m agents.bench_improved " + " ".join(argv if argv is not None else sys.argv[1:]),
+    given = argv if argv is not None else sys.argv[1:]
+    results = {"width": args.width,
+               "variants": {v: {**VARIANTS.get(v, {}), **overrides} for v in args.variants},
+               "command": "python -m agents.bench_improved " + " ".join(given),
                "agent_defaults": DEFAULTS,
                "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"), "photos": {}}
     for path in paths:

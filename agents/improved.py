@@ -7,10 +7,10 @@ reruns the comparison):
 
 1. **Spaces.** Input: the gray image (normalised) and the per-gray-lookup chroma of the
    training image as a prior (:mod:`agents.improved_data`; coarse-context planes are an
-   option, off by default: they helped one benchmark photo and cost another 2.4 dB). Output: the gray-preserving chroma ``(u, v)`` of
-   :mod:`colorize.color`; the colour is rebuilt as ``gray + u e1 + v e2``, so the output's
-   gray equals the input gray exactly (up to the gamut shrink of ``chroma_to_rgb``), whatever
-   the network says.
+   option, off by default: they helped one benchmark photo and cost another 2.4 dB).
+   Output: the gray-preserving chroma ``(u, v)`` of :mod:`colorize.color`; the colour is
+   rebuilt as ``gray + u e1 + v e2``, so the output's gray equals the input gray exactly (up
+   to the gamut shrink of ``chroma_to_rgb``), whatever the network says.
 2. **Model.** A U-Net with two downsamplings (default) or a dilated stack
    (:mod:`agents.improved_model`), batch-norm and ReLU, trained with Adam; the learning rate
    halves when the validation loss stalls.

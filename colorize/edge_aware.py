@@ -8,8 +8,9 @@ gray values should have similar colours. For pixel ``r`` and its 8 neighbours ``
 where ``2 sigma_r^2 = 0.6 var_r`` and ``var_r`` is the variance of the gray values in the 3x3
 window around ``r`` (with a floor, so flat regions still smooth). The factor 0.6 is the one
 the authors' published implementation uses; with ``2 sigma^2 = var`` a pixel on an edge, whose
-window straddles the edge, would still give a tenth of its weight to the far side. With ``W`` the matrix of these weights, ``(I - W) u`` is
-how far each pixel's chroma is from the gray-guided average of its neighbours.
+window straddles the edge, would still give a tenth of its weight to the far side. With ``W``
+the matrix of these weights, ``(I - W) u`` is how far each pixel's chroma is from the
+gray-guided average of its neighbours.
 
 Here the premise refines a prediction ``u0`` instead of propagating scribbles: minimise
 

@@ -251,7 +251,8 @@ def variants_section(build):
         key = name.split(":", 1)[1] if name.startswith("improved:") else None
         variant, _, seed = (key or "").partition(", ")
         options = variant_options.get(variant, {}) if key else {}
-        opts = ", ".join(f"{k}={v}" for k, v in options.items()) or ("agent defaults" if variant == "default" else "")
+        opts = (", ".join(f"{k}={v}" for k, v in options.items())
+                or ("agent defaults" if variant == "default" else ""))
         opts = ", ".join(filter(None, (opts, seed)))
         lines.append(f"| {name} | {opts} | {_fmt(m.get('psnr'))} | {_fmt(m.get('ssim'), 3)} | "
                      f"{_fmt(m.get('delta_e2000'))} | {_fmt(m.get('colour_ratio'))} | "
@@ -363,7 +364,8 @@ def summary_lines(build):
     chosen = [r.auto["chosen"] for r in runs]
     regret = [r.auto["hindsight_rmse"][list(r.auto["k"]).index(r.auto["chosen"])]
               - min(r.auto["hindsight_rmse"]) for r in runs]
-    lines.append(f"- Bonus: `--colors auto` chose k = {_names([f'{c} ({r.name})' for c, r in zip(chosen, runs)])} "
+    choices = _names([f"{c} ({r.name})" for c, r in zip(chosen, runs)])
+    lines.append(f"- Bonus: `--colors auto` chose k = {choices} "
                  f"from the left half alone; on the right half that k is on average "
                  f"{_fmt(_mean(regret))} RGB RMSE above the best k in hindsight.")
     return lines
@@ -373,7 +375,8 @@ def results_prose(build):
     runs = build.runs
     n = len(runs)
     lines = []
-    basic_vs_lookup = _photos_where(runs, lambda r: r.scores["basic"]["psnr"] < r.scores["gray_lookup"]["psnr"])
+    basic_vs_lookup = _photos_where(
+        runs, lambda r: r.scores["basic"]["psnr"] < r.scores["gray_lookup"]["psnr"])
     gray_rmse_basic = mean_diag(runs, "basic", "gray_rmse")
     true_gray = mean_score(runs, "basic_true_gray", "psnr")
     basic = mean_score(runs, "basic", "psnr")
