@@ -10,7 +10,8 @@ with the analytic value by the relative error (CS231n)::
 Layers are cast to float64 in place for the check (call it on a throw-away layer). Random
 layers (dropout) are re-seeded before every forward through ``reset_rng()``, so every
 evaluation sees the same mask. ``python -m nn.gradcheck`` prints the worst error of every
-layer, container and loss on small inputs built away from kinks.
+layer, container and loss on small inputs built away from kinks, marks each against
+``TOLERANCE`` and exits with status 1 if any check fails.
 """
 
 import numpy as np
@@ -34,6 +35,10 @@ def relative_error(analytic, numeric):
 # Differences are taken pairwise first, so an output that a perturbation does not reach gives
 # exactly 0 (a weighted sum 1 - 8 + 8 - 1 of equal values would leave rounding residue).
 _STEPS = (1, -1, 2, -2)
+
+TOLERANCE = 1e-7
+"""A correct backward of a smooth piece agrees with the stencil to far better than this (the
+worst case today is about 1e-8); a wrong one is off by 1e-2 or more."""
 
 
 def numerical_gradient(f, array, h=1e-3):
@@ -223,20 +228,24 @@ def table_rows(seed=SEED):
 
 
 def main():
+    """Print the table; return 0 if every check is within ``TOLERANCE``, else 1."""
     import time
 
     started = time.perf_counter()
     rows = table_rows()
     width = max(len(r[0]) for r in rows)
     print(f"{'layer / loss':<{width}}  {'worst at':<12}  max relative error")
-    print("-" * (width + 34))
+    print("-" * (width + 40))
     for label, where, err in rows:
-        print(f"{label:<{width}}  {where:<12}  {err:.2e}")
+        print(f"{label:<{width}}  {where:<12}  {err:.2e}  {'ok' if err < TOLERANCE else 'FAIL'}")
     worst = max(r[2] for r in rows)
-    print("-" * (width + 34))
-    print(f"{len(rows)} checks, worst {worst:.2e}, {time.perf_counter() - started:.1f} s "
-          f"(float64, centred differences)")
+    failed = sum(err >= TOLERANCE for _, _, err in rows)
+    print("-" * (width + 40))
+    verdict = "all pass" if not failed else f"{failed} FAIL"
+    print(f"{len(rows)} checks, {verdict} (tolerance {TOLERANCE:g}), worst {worst:.2e}, "
+          f"{time.perf_counter() - started:.1f} s (float64, centred differences)")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

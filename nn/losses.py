@@ -93,7 +93,8 @@ class SoftmaxCrossEntropyLoss(Loss):
 
     logits: (N, C) or (N, C, H, W). Targets, with optional class ``weights`` (C,):
 
-    - integer class indices (N,) or (N, H, W):
+    - integer class indices (N,) or (N, H, W), of an integer dtype (floats are refused rather
+      than truncated):
       ``L = sum_i w[t_i] (-log p_i[t_i]) / sum_i w[t_i]`` over samples and pixels ``i``: the
       weighted mean, normalised by the sum of the targets' weights, as PyTorch does (without
       weights the denominator is the count). Indices are range-checked on the CPU only (a
@@ -139,6 +140,9 @@ class SoftmaxCrossEntropyLoss(Loss):
         if target.shape != expected:
             raise ValueError(f"targets must be {expected} (indices) or {logits.shape} "
                              f"(probabilities), got {target.shape}")
+        if target.dtype.kind not in "iu":
+            raise ValueError(f"class indices must be integers, got dtype {target.dtype} (soft "
+                             f"targets must have the logits' shape {logits.shape})")
         if xp is np and target.size and (target.min() < 0 or target.max() >= c):
             raise ValueError(f"class indices must lie in [0, {c}), got {target.min()}..{target.max()}")
         idx = xp.expand_dims(target.astype(np.int64, copy=False), 1)

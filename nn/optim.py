@@ -131,6 +131,8 @@ class StepLR(Schedule):
 
     def __init__(self, optimizer, step_size, gamma=0.1):
         super().__init__(optimizer)
+        if int(step_size) < 1:
+            raise ValueError(f"StepLR step_size must be at least 1, got {step_size}")
         self.step_size, self.gamma = int(step_size), float(gamma)
 
     def _lr_at(self, epoch):
@@ -143,6 +145,8 @@ class CosineLR(Schedule):
 
     def __init__(self, optimizer, t_max, eta_min=0.0):
         super().__init__(optimizer)
+        if int(t_max) < 1:
+            raise ValueError(f"CosineLR t_max must be at least 1, got {t_max}")
         self.t_max, self.eta_min = int(t_max), float(eta_min)
 
     def _lr_at(self, epoch):

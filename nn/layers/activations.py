@@ -8,8 +8,10 @@ class ReLU(Layer):
     """``y = max(x, 0)``; ``dx = dout * [x > 0]`` (the kink at 0 gets gradient 0)."""
 
     def forward(self, x):
+        xp = get_array_module(x)
         self._mask = x > 0
-        return x * self._mask
+        # maximum, not x * mask: -inf * 0 would be NaN, and a NaN input stays NaN
+        return xp.maximum(x, x.dtype.type(0))
 
     def backward(self, dout):
         return dout * self._mask
@@ -51,12 +53,18 @@ class Tanh(Layer):
 
 
 class Sigmoid(Layer):
-    """``y = 1 / (1 + e^-x)``, computed as ``0.5 tanh(x / 2) + 0.5`` (no overflow);
-    ``dx = dout * y (1 - y)``."""
+    """``y = 1 / (1 + e^-x)``; ``dx = dout * y (1 - y)``.
+
+    Computed from ``e = e^-|x|``, which never overflows: ``1 / (1 + e)`` for ``x >= 0`` and
+    ``e / (1 + e)`` for ``x < 0``. The second form keeps full relative precision for very
+    negative ``x`` (``sigmoid(-30)`` is 9.4e-14 in float32), where ``1 - 1 / (1 + e^-x)`` or
+    ``0.5 tanh(x / 2) + 0.5`` would cancel to 0.
+    """
 
     def forward(self, x):
         xp = get_array_module(x)
-        self._y = 0.5 * xp.tanh(0.5 * x) + 0.5
+        e = xp.exp(-xp.abs(x))
+        self._y = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
         return self._y
 
     def backward(self, dout):

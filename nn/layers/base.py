@@ -28,7 +28,8 @@ from nn.errors import StateDictError
 
 
 class Layer:
-    """Base class: no parameters, identity-free; subclasses implement forward and backward."""
+    """Base class of every layer: holds ``params`` and ``grads`` (empty here); subclasses
+    implement ``forward`` and ``backward``."""
 
     def __init__(self):
         self.params = {}
@@ -194,6 +195,10 @@ def save_npz(path, arrays):
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".", suffix=".npz.tmp", dir=folder)
     try:
+        # mkstemp makes the file private (0600); give it the mode open() would have given
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as handle:
             np.savez(handle, **arrays)
         os.replace(tmp, path)

@@ -55,7 +55,8 @@ def _batched_weight_grad(a, b):
 
 
 class Conv2D(Layer):
-    """Cross-correlation ``y[n, f] = b[f] + sum_{c,i,j} W[f, c, i, j] x_pad[n, c, s*y + d*i, s*z + d*j]``.
+    """Cross-correlation
+    ``y[n, f, r, q] = b[f] + sum_{c,i,j} W[f, c, i, j] x_pad[n, c, s*r + d*i, s*q + d*j]``.
 
     x: (N, C, H, W) -> y: (N, F, H_out, W_out), ``H_out = (H + 2p - d(kh - 1) - 1) // s + 1``.
     W: (F, C, kh, kw), b: (F,). With columns ``X = im2col(x)`` as ``(N, C*kh*kw, P)``:
@@ -140,7 +141,8 @@ class ConvTranspose2D(Layer):
     """Transposed convolution: the backward (adjoint) of :class:`Conv2D` used as a forward.
 
     x: (N, C_in, H, W) -> y: (N, C_out, H_out, W_out),
-    ``H_out = (H - 1) s - 2p + d(kh - 1) + output_padding + 1``. W: (C_in, C_out, kh, kw),
+    ``H_out = (H - 1) s - 2p + d(kh - 1) + output_padding + 1`` (must be at least 1;
+    ``output_padding`` must be smaller than the stride). W: (C_in, C_out, kh, kw),
     b: (C_out,). Forward: ``cols = W2^T @ x`` with ``W2 = W.reshape(C_in, C_out*kh*kw)``, then
     ``y = col2im(cols) + b``. Backward is convolution's forward: ``D = im2col(dout)``,
     ``dx = W2 @ D``, ``dW = sum_n x_n D_n^T``. He initialisation uses the effective fan-in
@@ -174,6 +176,10 @@ class ConvTranspose2D(Layer):
         size = [(length - 1) * s - 2 * p + d * (k - 1) + o + 1
                 for length, s, p, d, k, o in zip((h, w), self.stride, self.padding, self.dilation,
                                                  self.kernel_size, self.output_padding)]
+        if min(size) < 1:
+            raise ValueError(f"ConvTranspose2D output would be {size[0]}x{size[1]} for an input "
+                             f"of {h}x{w}: the padding {self.padding} cuts away more than the "
+                             "kernel adds")
         return n, self.out_channels, size[0], size[1]
 
     def forward(self, x):

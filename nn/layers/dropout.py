@@ -12,14 +12,18 @@ class Dropout(Layer):
     ``E[y] = x``, so evaluation mode is the identity. The mask comes from a generator seeded
     with ``seed`` (one per array library: NumPy's PCG64 on the CPU, CuPy's generator on the
     GPU, so the two devices draw different masks for the same seed); ``reset_rng()``
-    restarts the stream. Backward: ``dx = dout * mask / (1 - p)``.
+    restarts the stream. Without a ``seed`` one is drawn from the operating system's entropy
+    when the layer is made, so ``reset_rng()`` still replays the same masks (as a gradient
+    check needs). Backward: ``dx = dout * mask / (1 - p)``.
     """
 
     def __init__(self, p=0.5, seed=None):
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout probability must be in [0, 1], got {p}")
-        self.p, self.seed = float(p), seed
+        if seed is None:
+            seed = int(np.random.SeedSequence().generate_state(1)[0])
+        self.p, self.seed = float(p), int(seed)
         self._rngs = {}
 
     def extra_repr(self):

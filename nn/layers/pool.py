@@ -48,7 +48,8 @@ class MaxPool2D(Layer):
             if y is None:
                 y = window.copy()
                 continue
-            better = window > y
+            # a NaN input must reach the output (as with max()), not lose every comparison
+            better = (window > y) | xp.isnan(window)
             y = xp.where(better, window, y)
             arg = xp.where(better, np.uint8(k), arg)
         self._arg, self._x_shape = arg, x.shape

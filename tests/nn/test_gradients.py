@@ -5,7 +5,16 @@ import numpy as np
 import pytest
 
 import nn
-from nn.gradcheck import SEED, cases, check_layer, check_loss, check_model, relative_error, table_rows
+from nn.gradcheck import (
+    SEED,
+    TOLERANCE,
+    cases,
+    check_layer,
+    check_loss,
+    check_model,
+    relative_error,
+    table_rows,
+)
 
 LAYERS, LOSSES = cases(np.random.default_rng(SEED))
 
@@ -14,13 +23,13 @@ LAYERS, LOSSES = cases(np.random.default_rng(SEED))
 def test_layer_gradients(label, layer, x):
     errors = check_layer(layer, x, seed=1)
     assert set(errors) == {"x"} | {name for name, _, _ in layer.parameters()}
-    assert max(errors.values()) < 1e-7, errors
+    assert max(errors.values()) < TOLERANCE, errors
 
 
 @pytest.mark.parametrize("label,loss,data", LOSSES, ids=[c[0] for c in LOSSES])
 def test_loss_gradients(label, loss, data):
     pred, target = data
-    assert check_loss(loss, pred, target) < 1e-7
+    assert check_loss(loss, pred, target) < TOLERANCE
 
 
 def test_whole_model_gradients_through_a_loss():
@@ -37,7 +46,7 @@ def test_whole_model_gradients_through_a_loss():
     y = rng.integers(0, 3, size=(2, 4, 4))
     errors = check_model(model, nn.SoftmaxCrossEntropyLoss(weights=[1.0, 2.0, 0.5]), x, y)
     assert len(errors) == 1 + len(list(model.parameters()))
-    assert max(errors.values()) < 1e-7, errors
+    assert max(errors.values()) < TOLERANCE, errors
 
 
 def test_relative_error_is_the_cs231n_formula():
@@ -60,4 +69,16 @@ def test_printed_table_has_one_row_per_case_and_names_its_worst_entry():
     assert [r[0] for r in rows] == [c[0] for c in LAYERS] + [c[0] for c in LOSSES]
     for (label, layer, _), (_, where, err) in zip(LAYERS, rows):
         assert where in {"x"} | {name for name, _, _ in layer.parameters()}
-        assert 0 <= err < 1e-7, (label, where, err)
+        assert 0 <= err < TOLERANCE, (label, where, err)
+
+
+def test_command_marks_each_check_and_fails_with_status_1_when_one_is_off(monkeypatch, capsys):
+    from nn import gradcheck
+
+    assert gradcheck.main() == 0
+    assert "checks, all pass (tolerance 1e-07)" in capsys.readouterr().out
+    monkeypatch.setattr(gradcheck, "table_rows", lambda: [("Good", "x", 1e-12), ("Bad", "W", 0.5)])
+    assert gradcheck.main() == 1
+    out = capsys.readouterr().out
+    assert "Good" in out and "ok" in out and "Bad" in out and "FAIL" in out
+    assert "2 checks, 1 FAIL" in out

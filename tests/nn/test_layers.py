@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import nn
-from nn.gradcheck import distinct_values
+from nn.gradcheck import TOLERANCE, check_layer, distinct_values
 
 
 def _layers():
@@ -68,6 +68,12 @@ def test_conv_output_shapes_follow_the_formula():
     assert nn.ConvTranspose2D(2, 3, 4, stride=2, padding=1).forward(x).shape == (1, 3, 22, 18)
 
 
+def test_transposed_conv_refuses_an_output_the_padding_empties():
+    # (3 - 1) * 1 - 2 * 2 + 0 + 1 = -1 rows: refused, rather than an empty array
+    with pytest.raises(ValueError, match="output would be -1x1"):
+        nn.ConvTranspose2D(1, 1, 1, padding=2).forward(np.ones((1, 1, 3, 5), np.float32))
+
+
 def test_dropout_train_masks_and_scales_eval_is_identity():
     x = np.ones((200, 50), np.float32)
     layer = nn.Dropout(0.3, seed=4)
@@ -87,6 +93,16 @@ def test_dropout_is_deterministic_under_a_seed():
     assert not np.array_equal(first, a.forward(x))  # the stream moves on
     a.reset_rng()
     np.testing.assert_array_equal(a.forward(x), first)
+
+
+def test_dropout_without_a_seed_replays_its_masks_after_reset_and_passes_the_gradient_check():
+    x = np.ones((10, 10), np.float32)
+    layer = nn.Dropout(0.5)
+    first = layer.forward(x)
+    layer.reset_rng()
+    np.testing.assert_array_equal(layer.forward(x), first)
+    assert not np.array_equal(nn.Dropout(0.5).forward(x), first)  # each layer its own seed
+    assert check_layer(nn.Dropout(0.3), np.random.default_rng(0).standard_normal((3, 4)))["x"] < TOLERANCE
 
 
 def test_dropout_edge_probabilities():
@@ -144,6 +160,23 @@ def test_sigmoid_and_softmax_are_stable_for_large_inputs():
     with np.errstate(over="raise", invalid="raise", divide="raise"):
         np.testing.assert_allclose(nn.Sigmoid().forward(x), [[0.0, 0.5, 1.0]])
         np.testing.assert_allclose(nn.Softmax(axis=1).forward(x), [[0.0, 0.0, 1.0]])
+
+
+def test_sigmoid_keeps_relative_precision_far_below_zero():
+    x = np.array([-10.0, -17.0, -30.0, -80.0], np.float32)
+    exact = 1 / (1 + np.exp(-x.astype(np.float64)))
+    np.testing.assert_allclose(nn.Sigmoid().forward(x), exact, rtol=1e-6)
+
+
+def test_relu_maps_minus_infinity_to_zero_and_keeps_nan():
+    y = nn.ReLU().forward(np.array([-np.inf, -1.0, np.nan, 2.0, np.inf], np.float32))
+    np.testing.assert_array_equal(y, [0.0, 0.0, np.nan, 2.0, np.inf])
+    assert y.dtype == np.float32
+
+
+def test_maxpool_passes_a_nan_on():
+    x = np.array([[[[1.0, np.nan], [0.0, 2.0]]]], np.float32)
+    assert np.isnan(nn.MaxPool2D(2).forward(x)[0, 0, 0, 0])
 
 
 def test_upsample_repeats_blocks_and_backward_sums_them():

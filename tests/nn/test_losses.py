@@ -48,6 +48,8 @@ def test_cross_entropy_rejects_bad_targets():
         loss(np.zeros((2, 3)), np.array([0, 3]))
     with pytest.raises(ValueError, match="targets must be"):
         loss(np.zeros((2, 3, 4, 4)), np.zeros((2, 4), int))
+    with pytest.raises(ValueError, match="must be integers"):
+        loss(np.zeros((2, 3)), np.array([0.0, 1.7]))
     with pytest.raises(ValueError, match="class weights"):
         nn.SoftmaxCrossEntropyLoss(weights=[1.0, 2.0])(np.zeros((2, 3)), np.array([0, 1]))
 

@@ -56,6 +56,21 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
 
 
+def test_saved_model_gets_the_mode_of_an_ordinary_new_file(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o027)
+    try:
+        path = _net().save(tmp_path / "model.npz")
+        ordinary = tmp_path / "ordinary"
+        ordinary.write_bytes(b"")
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    assert mode == stat.S_IMODE(os.stat(ordinary).st_mode) == 0o640
+
+
 def test_load_state_dict_is_strict():
     net = _net()
     state = net.state_dict()

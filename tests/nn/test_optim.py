@@ -146,6 +146,13 @@ def test_step_and_cosine_schedules_follow_their_formulas():
         assert cosine.lr == pytest.approx(0.01 + 0.19 * (1 + math.cos(math.pi * t / 7)) / 2, rel=1e-12)
 
 
+def test_step_and_cosine_schedules_refuse_a_zero_period():
+    with pytest.raises(ValueError, match="step_size"):
+        nn.StepLR(_FakeOpt(0.2), step_size=0)
+    with pytest.raises(ValueError, match="t_max"):
+        nn.CosineLR(_FakeOpt(0.2), t_max=0)
+
+
 def test_reduce_on_plateau_by_hand():
     # patience 2: the third epoch without a relative improvement of 1e-4 halves the rate;
     # cooldown 1: the epoch after a reduction is not counted; min_lr 0.1 is the floor.
