@@ -106,6 +106,10 @@ class BasicAgent:
         """Learn the palette and the training patches from a colour image (H, W, 3)."""
         xp = self.xp
         rgb = xp.asarray(rgb)
+        n_patches = rgb.shape[0] * rgb.shape[1]  # one 3x3 patch around every pixel
+        if self.neighbors > n_patches:
+            raise UsageError(f"--neighbors {self.neighbors} is more than the {n_patches} patches "
+                             f"of the training image; choose at most {n_patches}")
         if self.colors == "auto":
             self.n_colors, self.auto_curve = self._choose_colors(rgb)
         else:
@@ -123,8 +127,7 @@ class BasicAgent:
         """(H, W) gray on 0..255 -> (H, W, 3) float RGB in the representative colours."""
         xp = self.xp
         gray = xp.asarray(gray, dtype="float32")
-        k = min(self.neighbors, self.train_patches.shape[0])
-        idx, _ = nearest(self.train_patches, gray_patches(gray), k)
+        idx, _ = nearest(self.train_patches, gray_patches(gray), self.neighbors)
         winners = vote(self.labels[idx], self.centers.shape[0])
         return to_numpy(self.centers[winners].reshape(gray.shape + (3,)))
 

@@ -139,9 +139,25 @@ def show_progress(args):
 
 
 def notice(args, message):
-    """A one-line note on stderr (resizing and the like), silenced by --quiet."""
-    if not args.quiet:
+    """A one-line note on stderr (resizing and the like), silenced by --quiet.
+
+    Under :func:`main` the notes wait in ``args.notes`` until the inputs have passed their
+    checks (:func:`flush_notices`), so a refused run prints its one ``error:`` line alone.
+    """
+    if args.quiet:
+        return
+    if getattr(args, "notes", None) is None:
         print(message, file=sys.stderr)
+    else:
+        args.notes.append(message)
+
+
+def flush_notices(args):
+    """Print the notes held back by :func:`notice`: the inputs are accepted."""
+    for message in getattr(args, "notes", None) or []:
+        print(message, file=sys.stderr)
+    if getattr(args, "notes", None):
+        args.notes.clear()
 
 
 def _require_colour(rgb, path, role):
@@ -157,10 +173,18 @@ def _require_colour(rgb, path, role):
 
 
 def _working_copy(args, rgb, what):
-    """Resize to --max-side, saying so when it happens."""
+    """Resize to --max-side, saying so when it happens; refuse a result under the protocol's
+    minimum, naming the photo's own size and the flag that shrank it."""
     small, resized = resize_max_side(rgb, args.max_side)
     if resized:
         h, w = rgb.shape[:2]
+        try:
+            check_protocol_size(small.shape)
+        except ProtocolError:
+            raise ProtocolError(
+                f"{what} is {w}x{h}; at --max-side {args.max_side} it would shrink to "
+                f"{small.shape[1]}x{small.shape[0]}, below the protocol's minimum of 8x8 pixels; "
+                f"give a larger --max-side") from None
         notice(args, f"note: {what} is {w}x{h}; working at {small.shape[1]}x{small.shape[0]} "
                      f"(--max-side {args.max_side})")
     return small
@@ -172,6 +196,7 @@ def run_protocol(agent, args, rgb):
     check_protocol_size(work.shape)
     full = rgb if agent.full_resolution else work
     check_protocol_size(full.shape)
+    flush_notices(args)
 
     left_work, _ = split_halves(work)
     left_full, right_full = split_halves(full)
@@ -192,10 +217,15 @@ def run_protocol(agent, args, rgb):
 
 def run_reference(agent, args, rgb):
     """The whole reference trains, the whole IMAGE is coloured; scored if IMAGE had colour."""
-    reference = _require_colour(read_rgb(args.reference), args.reference, "reference")
+    try:
+        reference = read_rgb(args.reference)
+    except ImageError as exc:
+        raise ImageError(f"--reference: {exc}") from None
+    reference = _require_colour(reference, args.reference, "reference")
     ref_work = _working_copy(args, reference, Path(args.reference).name)
     check_protocol_size(ref_work.shape)
     target = rgb if agent.full_resolution else _working_copy(args, rgb, Path(args.image).name)
+    flush_notices(args)
 
     start = time.perf_counter()
     agent.fit(ref_work)
@@ -211,6 +241,8 @@ def run_reference(agent, args, rgb):
 
 def output_paths(args, agent_name):
     """The three promised files, refusing any that would overwrite an input photo."""
+    if not args.out.strip():
+        raise UsageError("--out is empty; give a folder (the default is out/)")
     stem = Path(args.image).stem
     out = Path(args.out)
     paths = {
@@ -298,6 +330,9 @@ def run(args, agent_name, make_agent):
 
 def _run(args, agent_name, make_agent):
     total_start = time.perf_counter()
+    for flag, value in (("IMAGE", args.image), ("--reference", args.reference)):
+        if value is not None and not value.strip():
+            raise UsageError(f"{flag} is an empty path; give a photo")
     device = resolve_device(args.device)
     paths = output_paths(args, agent_name)
     rgb = read_rgb(args.image)
@@ -327,6 +362,7 @@ def _run(args, agent_name, make_agent):
         "files": {k: str(v) for k, v in paths.items()},
     }
     write_outputs(paths, output, panels, _figure_title(agent.name, metrics), record)
+    flush_notices(args)
     print(summary_table(agent.name, metrics))
     if not args.quiet:
         print(f"wrote {paths['image']}, {paths['compare']}, {paths['json']} "
@@ -343,6 +379,7 @@ def main(parser, agent_name, make_agent, argv=None):
     """
     try:
         args = parser.parse_args(argv)
+        args.notes = []
         return run(args, agent_name, make_agent)
     except (UsageError, ImageError, OutputError, ProtocolError, DeviceError) as exc:
         print(f"error: {exc}", file=sys.stderr)

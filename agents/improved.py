@@ -60,7 +60,7 @@ import zipfile
 
 import numpy as np
 
-from agents.cli import UsageError, build_parser, main, notice, positive_int, show_progress
+from agents.cli import UsageError, build_parser, main, notice, output_paths, positive_int, show_progress
 from agents.improved_data import (
     crop_bank,
     input_channels,
@@ -438,8 +438,11 @@ def _read_model_file(path):
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        # NumPy's ValueError for a file it does not recognise advises loading it with pickle,
+        # which is not advice to pass on for a file that is not ours.
+        detail = "not an .npz archive" if isinstance(exc, ValueError) else _first_line(exc)
         raise UsageError(f"model file {path} is not a model saved with --save-model "
-                         f"(cannot be read as .npz: {_first_line(exc)})") from None
+                         f"(cannot be read as .npz: {detail})") from None
     try:
         meta = json.loads(str(arrays.pop("meta")))
         if meta.get("format") != MODEL_FORMAT:
@@ -509,23 +512,26 @@ def _pad_target(target, multiple):
 
 
 # -- command line ----------------------------------------------------------------------------
-def _non_negative_float(text):
-    """argparse type: a finite number >= 0."""
+def _finite_float(text, positive):
+    """A finite number >= 0 (> 0 when ``positive``) from ``text``, or an argparse error."""
+    wanted = "a finite number above 0" if positive else "a finite number of at least 0"
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
+    if not (0 < value if positive else 0 <= value) or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
     return value
+
+
+def _non_negative_float(text):
+    """argparse type: a finite number >= 0."""
+    return _finite_float(text, positive=False)
 
 
 def _positive_float(text):
     """argparse type: a finite number > 0."""
-    value = _non_negative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+    return _finite_float(text, positive=True)
 
 
 def _strength_or_auto(text):
@@ -562,13 +568,18 @@ def build_improved_parser():
     return parser
 
 
-def _check_save_path(path, inputs):
-    """UsageError now, before minutes of training, if the model could not be written to ``path``."""
+def _check_save_path(path, inputs, outputs):
+    """UsageError now, before minutes of training, if the model could not be written to ``path``
+    or would be lost (an input photo, or a file this run writes afterwards)."""
     if os.path.isdir(path):
         raise UsageError(f"--save-model {path} is a directory; give a file name such as model.npz")
     for source in inputs:
         if os.path.exists(path) and os.path.samefile(path, source):
             raise UsageError(f"--save-model {path} would overwrite an input photo")
+    for result in outputs:
+        if os.path.abspath(path) == os.path.abspath(result):
+            raise UsageError(f"--save-model {path} is also one of this run's result files, "
+                             "which would replace the model; give another name such as model.npz")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise UsageError(f"--save-model {path}: the folder {folder} does not exist")
@@ -588,7 +599,8 @@ def make_agent(args, device):
                      "left/right protocol; with --reference no colours of IMAGE are known, "
                      f"so it {use}")
     if args.save_model:
-        _check_save_path(args.save_model, [args.image] + ([args.reference] if args.reference else []))
+        _check_save_path(args.save_model, [args.image] + ([args.reference] if args.reference else []),
+                         output_paths(args, "improved").values())
     if args.load_model:
         if chosen.pop("epochs", None) is not None:
             raise UsageError("--epochs does not apply with --load-model: the loaded model is "

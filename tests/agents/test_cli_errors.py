@@ -136,6 +136,60 @@ def test_more_colours_than_training_pixels_is_refused(photo, tmp_path):
     assert_refused(run_cli("basic", photo, "--out", out, "--colors", "1000"), out, "192")
 
 
+def test_more_neighbours_than_training_patches_is_refused(photo, tmp_path):
+    out = tmp_path / "out"
+    assert_refused(run_cli("basic", photo, "--out", out, "--neighbors", "1000"), out, "192")
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+def test_photo_that_max_side_shrinks_below_the_minimum_names_its_size_and_the_flag(agent, tmp_path):
+    # assert_refused also checks that the resize note, printed for accepted runs, is not
+    # printed before the error
+    wide = tmp_path / "wide.png"
+    Image.fromarray(colour_photo(2000, 16)).save(wide)
+    out = tmp_path / "out"
+    assert_refused(run_cli(agent, wide, "--out", out), out, "2000x16", "--max-side")
+
+
+def test_note_about_propagate_is_not_printed_before_an_error(photo, tmp_path):
+    out = tmp_path / "out"
+    result = run_cli("improved", photo, "--out", out, "--reference", tmp_path / "nope.png",
+                     "--propagate", "100")
+    assert_refused(result, out, "--reference", "does not exist")
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+@pytest.mark.parametrize("which, fragment", [("image", "IMAGE is an empty path"),
+                                             ("out", "--out is empty")])
+def test_empty_paths_are_refused(agent, which, fragment, photo, tmp_path):
+    before = sorted(ROOT.iterdir())
+    args = ["", "--out", tmp_path / "out"] if which == "image" else [photo, "--out", ""]
+    assert_refused(run_cli(agent, *args), tmp_path / "out", fragment)
+    assert sorted(ROOT.iterdir()) == before
+
+
+def test_save_model_named_like_a_result_file_is_refused(photo, tmp_path):
+    out = tmp_path / "out"
+    for name in ("photo_improved.json", "photo_improved.png"):
+        result = run_cli("improved", photo, "--out", out, "--save-model", out / name)
+        assert_refused(result, out, "--save-model", "result files")
+
+
+def test_load_model_that_is_an_image_gets_no_pickle_advice(photo, tmp_path):
+    out = tmp_path / "out"
+    result = run_cli("improved", photo, "--out", out, "--load-model", photo)
+    assert_refused(result, out, "not an .npz archive")
+    assert "pickle" not in result.stderr
+
+
+@pytest.mark.parametrize("flag, value, fragment", [
+    ("--temperature", "inf", "a finite number above 0"), ("--temperature", "0", "above 0"),
+    ("--saturation", "nan", "a finite number of at least 0")])
+def test_decoding_flags_name_the_range_they_need(flag, value, fragment, photo, tmp_path):
+    out = tmp_path / "out"
+    assert_refused(run_cli("improved", photo, "--out", out, flag, value), out, flag, fragment)
+
+
 def test_epochs_with_load_model_is_refused(photo, tmp_path):
     out = tmp_path / "out"
     result = run_cli("improved", photo, "--out", out, "--epochs", "3", "--load-model", "m.npz")
