@@ -12,12 +12,12 @@ agent (1 epoch over a small crop bank), only the neighbours benchmark, on a tiny
 seconds, not minutes.
 """
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
+from agents.cli import OneLineParser, UsageError, non_negative_int
 from colorize.halves import ProtocolError
 from colorize.io import ImageError, OutputError, atomic_path, ensure_output_dir
 from nn.backend import DeviceError
@@ -45,7 +45,7 @@ QUICK = {
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m report", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python -m report", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(DEFAULT_OUT), metavar="DIR",
                         help="folder for REPORT.md and figures/ (default: report/)")
     parser.add_argument("--images", default=str(ROOT / "images"), metavar="DIR",
@@ -53,7 +53,8 @@ def build_parser():
     parser.add_argument("--quick", action="store_true",
                         help="tiny photos, a tiny improved agent, tiny benchmarks (smoke test)")
     parser.add_argument("--no-bench", action="store_true", help="skip the speed benchmarks")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every agent (default: 0)")
+    parser.add_argument("--seed", type=non_negative_int, default=0,
+                        help="seed of every agent (default: 0)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"),
                         help="device of both agents (default: auto)")
     return parser
@@ -83,12 +84,19 @@ def read_gpu_measurements():
 
 def main(argv=None):
     """Build the report; exit status 0, or 2 with one line ``error: ...`` for bad input."""
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return build(args)
-    except (DeviceError, ImageError, OutputError, ProtocolError) as exc:
+    except (UsageError, DeviceError, ImageError, OutputError, ProtocolError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _remove_if_created_and_empty(folders):
+    """Undo the folders a refused build made (innermost first), if nothing is in them."""
+    for folder in folders:
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def build(args):
@@ -98,17 +106,27 @@ def build(args):
     settings = Settings(max_side=mode["max_side"], seed=args.seed, device=args.device,
                         improved_options=mode["improved_options"])
     device = device_description(settings)
-    photos = find_photos(args.images) if Path(args.images).is_dir() else []
+    if not Path(args.images).is_dir():
+        raise UsageError(f"--images {args.images}: no such folder")
+    photos = find_photos(args.images)
     if not photos:
-        print(f"error: no photos (.png, .jpg) in the folder {args.images}", file=sys.stderr)
-        return 2
-    out = ensure_output_dir(args.out)
-    figures_dir = ensure_output_dir(out / "figures")
+        raise UsageError(f"no photos (.png, .jpg) in the folder {args.images}")
+    out, figures_dir = Path(args.out), Path(args.out) / "figures"
+    created = [folder for folder in (figures_dir, out) if not folder.exists()]
+    ensure_output_dir(out)
+    ensure_output_dir(figures_dir)
     log(f"report: {len(photos)} photos at {settings.max_side} px, seed {settings.seed}, {device}")
 
     runs = []
-    for path in photos:
-        runs.append(run_photo(path, settings, log=log))
+    try:
+        for path in photos:
+            try:
+                runs.append(run_photo(path, settings, log=log))
+            except (ImageError, ProtocolError) as exc:
+                raise UsageError(f"{path.name}: {exc}") from None
+    except BaseException:
+        _remove_if_created_and_empty(created)
+        raise
     figures = {}
     for run in runs:
         outputs_figure(figures_dir / f"{run.name}.png", run)

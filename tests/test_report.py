@@ -8,6 +8,7 @@ committed report.
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -34,6 +35,25 @@ def test_a_folder_without_photos_is_refused_with_one_line(tmp_path, capsys):
     assert main(["--images", str(empty), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("case, fragment", [
+    ("missing-folder", "no such folder"), ("bad-seed", "--seed"), ("tiny-photo", "tiny.png")])
+def test_bad_input_is_one_line_and_leaves_no_folder_behind(case, fragment, tmp_path, capsys):
+
+    images = tmp_path / "images"
+    args = ["--quick", "--no-bench", "--images", str(images), "--out", str(tmp_path / "out")]
+    if case == "bad-seed":
+        args += ["--seed", "-1"]
+    if case == "tiny-photo":
+        images.mkdir()
+        rng = np.random.default_rng(0)
+        Image.fromarray(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(images / "big.png")
+        Image.fromarray(np.full((4, 4, 3), 90, np.uint8)).save(images / "tiny.png")
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and fragment in err, err
     assert not (tmp_path / "out").exists()
 
 
