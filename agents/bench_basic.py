@@ -31,7 +31,8 @@ def time_agent(rgb, device="cpu", colors=5):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m agents.bench_basic",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--photo", default="coffee")
     parser.add_argument("--width", type=int, default=512)
     parser.add_argument("--repeat", type=int, default=1)

@@ -1,4 +1,4 @@
-"""GPU against CPU on the three workloads of issue 8, in one run, as a Markdown table.
+"""GPU against CPU on three workloads, in one run, as a Markdown table.
 
 ``python -m agents.bench_gpu [--epochs 5] [--out FILE.json]``
 
@@ -43,7 +43,8 @@ def improved_seconds(device, epochs):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m agents.bench_gpu",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=5, help="improved-agent epochs (default 5)")
     parser.add_argument("--out", help="also write the table as JSON to this file")
     args = parser.parse_args(argv)

@@ -45,7 +45,8 @@ def _best_time(fn, repeat):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m colorize.bench_neighbors",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--photo", default="coffee")
     parser.add_argument("--width", type=int, default=512)
     parser.add_argument("--repeat", type=int, default=1)

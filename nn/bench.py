@@ -1,6 +1,6 @@
 """``python -m nn.bench``: Conv2D forward + backward time, and the ratio to PyTorch's CPU conv.
 
-Workload (issue 3): float32, N=16, C 32 -> 32, 64x64, k=3, padding 1. PyTorch, when it imports,
+Main workload: float32, N=16, C 32 -> 32, 64x64, k=3, padding 1. PyTorch, when it imports,
 runs on the same data in the same process with as many threads as NumPy's BLAS uses, so the
 ratio is meaningful on a busy machine where absolute times are not. Also times a 1x1 and a
 stride-2 convolution and, with ``--device gpu``, the engine on CuPy.
@@ -77,14 +77,14 @@ def time_torch(layer, shape, stride, padding, repeats, threads):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m nn.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--device", default="cpu", choices=("cpu", "gpu"))
     args = parser.parse_args(argv)
     threads = blas_threads()
     print(f"engine on {describe_device(args.device)}; NumPy BLAS threads {threads}; "
           f"median of {args.repeats} runs of forward + backward")
-    cases = [("k3 p1 (issue 3 workload)", (16, 32, 64, 64), 32, 3, 1, 1),
+    cases = [("k3 p1 (main workload)", (16, 32, 64, 64), 32, 3, 1, 1),
              ("1x1", (16, 32, 64, 64), 32, 1, 1, 0),
              ("k3 s2 p1", (16, 32, 64, 64), 64, 3, 2, 1)]
     print(f"{'conv (N=16, 32->C_out, 64x64)':<30} {'engine ms':>10} {'torch ms':>10} {'ratio':>7}")
