@@ -5,8 +5,8 @@ import pytest
 
 from colorize.color import chroma_to_rgb
 from colorize.edge_aware import (
-    _apply_w,
-    _apply_wt,
+    OFFSETS,
+    NeighbourGraph,
     _safe_ratio,
     affinity_weights,
     propagate_from_left,
@@ -41,10 +41,24 @@ def test_weights_are_a_partition_of_unity_and_stop_at_edges():
 
 def test_transpose_operator_is_the_adjoint():
     gray, _, rng = _scene()
+    graph = NeighbourGraph(affinity_weights(gray).astype(np.float64))
+    u = rng.normal(size=(2,) + gray.shape)
+    v = rng.normal(size=(2,) + gray.shape)
+    assert np.isclose((v * graph.apply(u)).sum(), (u * graph.apply_t(v)).sum(), rtol=1e-10)
+
+
+def test_graph_operator_matches_its_definition_pixel_by_pixel():
+    gray, _, rng = _scene()
     w = affinity_weights(gray).astype(np.float64)
-    u = rng.normal(size=gray.shape + (2,))
-    v = rng.normal(size=gray.shape + (2,))
-    assert np.isclose((v * _apply_w(w, u)).sum(), (u * _apply_wt(w, v)).sum(), rtol=1e-10)
+    u = rng.normal(size=(2,) + gray.shape)
+    h, width = gray.shape
+    expected = np.zeros_like(u)
+    for k, (dy, dx) in enumerate(OFFSETS):
+        for y in range(h):
+            for x in range(width):
+                if 0 <= y + dy < h and 0 <= x + dx < width:
+                    expected[:, y, x] += w[k, y, x] * u[:, y + dy, x + dx]
+    np.testing.assert_allclose(NeighbourGraph(w).apply(u), expected, rtol=1e-12, atol=1e-12)
 
 
 def test_shift():
