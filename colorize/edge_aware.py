@@ -31,6 +31,8 @@ and along every region of similar gray, while the prediction still decides the c
 regions the known half never reaches.
 """
 
+import math
+
 import numpy as np
 
 from nn.backend import get_array_module
@@ -185,19 +187,28 @@ KNOWN_WEIGHT = 1e3
 """Data-term weight of a known pixel in :func:`propagate_from_left`, against 1 for a predicted
 one: the known colours act as scribbles that the solution all but reproduces."""
 PROPAGATE_ITERATIONS = 1000
-"""Conjugate-gradient steps of :func:`propagate_from_left`. A large ``lam`` makes the system
-stiff and float32 CG stalls near a relative residual of 1e-4; on 256-px photos the result
-stops changing (to 0.01 dB PSNR) after about 1000 steps at ``lam = 1e5``."""
+"""Conjugate-gradient steps of :func:`propagate_from_left` up to ``lam = 1e5``. A large
+``lam`` makes the system stiff and float32 CG stalls near a relative residual of 1e-4, so the
+steps are counted rather than the residual tested; on 256-px photos the result is within
+0.04 dB PSNR of the exact solution (a sparse direct solve) after 1000 steps at ``lam = 1e5``."""
 
 
-def propagate_from_left(known_rgb, gray, chroma, strength, iterations=PROPAGATE_ITERATIONS):
+def propagation_iterations(strength):
+    """CG steps for strength ``lam``: ``PROPAGATE_ITERATIONS`` up to 1e5, then growing as
+    ``sqrt(lam)``, as CG's step count does with the square root of the condition number
+    (which grows like ``lam``): 3163 at 1e6, where 256-px photos come within 0.02 dB of the
+    exact solution."""
+    return max(PROPAGATE_ITERATIONS, math.ceil(PROPAGATE_ITERATIONS * math.sqrt(strength / 1e5)))
+
+
+def propagate_from_left(known_rgb, gray, chroma, strength, iterations=None):
     """Chroma for (H, W) ``gray`` whose left neighbour (H, Wk, 3) ``known_rgb`` is in colour.
 
     Minimises ``sum_r c_r |u_r - u0_r|^2 + strength * |(I - W) u|^2`` over the image
     ``[known | gray]`` (``W`` from its gray), where ``u0`` is the known chroma on the left and
     the predicted (H, W, C) ``chroma`` on the right, and ``c`` is ``KNOWN_WEIGHT`` on the left
     and 1 on the right. Returns the right part, (H, W, C) float32. ``strength = 0`` returns
-    ``chroma`` unchanged.
+    ``chroma`` unchanged. ``iterations``: CG steps (default :func:`propagation_iterations`).
     """
     xp = get_array_module(chroma)
     if known_rgb.shape[0] != gray.shape[0] or gray.shape != chroma.shape[:2]:
@@ -215,5 +226,5 @@ def propagate_from_left(known_rgb, gray, chroma, strength, iterations=PROPAGATE_
     confidence = xp.ones(both_gray.shape, dtype=np.float32)
     confidence[:, :width] = np.float32(KNOWN_WEIGHT)
     solved = smooth_chroma(both_gray, guess, strength, confidence=confidence,
-                           iterations=iterations, tol=1e-6)
+                           iterations=iterations or propagation_iterations(strength), tol=1e-6)
     return xp.ascontiguousarray(solved[:, width:])
