@@ -154,10 +154,10 @@ def notice(args, message):
 
 def flush_notices(args):
     """Print the notes held back by :func:`notice`: the inputs are accepted."""
-    for message in getattr(args, "notes", None) or []:
+    notes = getattr(args, "notes", None) or []
+    for message in notes:
         print(message, file=sys.stderr)
-    if getattr(args, "notes", None):
-        args.notes.clear()
+    notes.clear()
 
 
 def _require_colour(rgb, path, role):

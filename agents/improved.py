@@ -122,10 +122,11 @@ decoding)."""
 
 PROPAGATE_GRID = (0.0, 1e2, 1e3, 1e4, 1e5, 1e6)
 """Strengths ``propagate="auto"`` chooses from. Each step up costs about sqrt(10) times the
-CG steps (:func:`colorize.edge_aware.propagation_iterations`). With every system solved
-exactly, adding 1e6 raised the benchmark photos' mean PSNR by 0.18 / 0.24 dB (seeds 0 / 1),
-and adding 1e7 as well gave less (0.12 / 0.19): the strip then picks 1e7 for coffee, which
-does better at 1e6 on the right half."""
+CG steps (:func:`colorize.edge_aware.propagation_iterations`). Adding 1e6 raised the
+benchmark photos' mean PSNR by 0.20 / 0.25 / 0.23 dB (seeds 0 / 1 / 2). With every system
+solved exactly, adding 1e7 as well gained less than 1e6 alone (the strip then picks 1e7 for
+coffee, which does better at 1e6), and half-decade steps (3e5, 3e6) +0.07 / -0.01 dB for
+1.7 times the steps."""
 
 # What a saved model fixes: the network's shape and its output space. The decoding options
 # (temperature, saturation, refine, propagate) may be changed when a model is loaded.
