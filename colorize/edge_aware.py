@@ -193,12 +193,18 @@ steps are counted rather than the residual tested; on 256-px photos the result i
 0.04 dB PSNR of the exact solution (a sparse direct solve) after 1000 steps at ``lam = 1e5``."""
 
 
+MAX_PROPAGATE_ITERATIONS = 10_000
+"""No strength gets more CG steps than this (the count for 1e7): a user's ``--propagate 1e12``
+would otherwise ask for three million steps, and float32 CG stalls long before."""
+
+
 def propagation_iterations(strength):
     """CG steps for strength ``lam``: ``PROPAGATE_ITERATIONS`` up to 1e5, then growing as
     ``sqrt(lam)``, as CG's step count does with the square root of the condition number
     (which grows like ``lam``): 3163 at 1e6, where 256-px photos come within 0.02 dB of the
-    exact solution."""
-    return max(PROPAGATE_ITERATIONS, math.ceil(PROPAGATE_ITERATIONS * math.sqrt(strength / 1e5)))
+    exact solution; at most ``MAX_PROPAGATE_ITERATIONS``."""
+    steps = math.ceil(PROPAGATE_ITERATIONS * math.sqrt(strength / 1e5))
+    return min(MAX_PROPAGATE_ITERATIONS, max(PROPAGATE_ITERATIONS, steps))
 
 
 def propagate_from_left(known_rgb, gray, chroma, strength, iterations=None):
