@@ -102,22 +102,27 @@ class BasicAgent:
         self.progress = progress
         self.auto_curve = None
 
+    def check_training_shape(self, shape):
+        """UsageError if ``colors`` or ``neighbors`` cannot work on a training image of
+        (H, W, ...) ``shape``: more colours than pixels, or more neighbours than patches."""
+        pixels = int(shape[0]) * int(shape[1])  # also the number of patches: one per pixel
+        if self.colors != "auto" and int(self.colors) > pixels:
+            raise UsageError(f"--colors {self.colors} is more than the {pixels} pixels "
+                             f"of the training image; choose at most {pixels}")
+        if self.neighbors > pixels:
+            raise UsageError(f"--neighbors {self.neighbors} is more than the {pixels} patches "
+                             f"of the training image; choose at most {pixels}")
+
     def fit(self, rgb):
         """Learn the palette and the training patches from a colour image (H, W, 3)."""
         xp = self.xp
         rgb = xp.asarray(rgb)
-        n_patches = rgb.shape[0] * rgb.shape[1]  # one 3x3 patch around every pixel
-        if self.neighbors > n_patches:
-            raise UsageError(f"--neighbors {self.neighbors} is more than the {n_patches} patches "
-                             f"of the training image; choose at most {n_patches}")
+        self.check_training_shape(rgb.shape)
         if self.colors == "auto":
             self.n_colors, self.auto_curve = self._choose_colors(rgb)
         else:
             self.n_colors = int(self.colors)
         pixels = rgb.reshape(-1, 3).astype("float32")
-        if self.n_colors > pixels.shape[0]:
-            raise UsageError(f"--colors {self.n_colors} is more than the {pixels.shape[0]} pixels "
-                             f"of the training image; choose at most {pixels.shape[0]}")
         self.centers, self.labels = kmeans(pixels, self.n_colors, seed=self.seed)
         self.train_shape = rgb.shape[:2]
         self.train_patches = gray_patches(rgb_to_gray(rgb))

@@ -14,6 +14,8 @@ The agent contract (both agents follow it):
   training image (the improved agent); then training happens at ``--max-side`` and the output
   keeps the photo's full size. Otherwise the whole photo is processed at the working size.
 - ``agent.fit(rgb)``: learn from a colour image (H, W, 3) uint8.
+- ``agent.check_training_shape(shape)`` (optional): raise ``UsageError`` for settings that
+  cannot work on a training image of that shape; called before any note is printed.
 - ``agent.colorize(gray)``: (H, W) float gray on 0..255 -> (H, W, 3) RGB on 0..255.
 - ``agent.uses_left_colours``: True when ``colorize`` also takes ``left=``, the colour image
   just left of the gray one; under the protocol it gets the training half there (the
@@ -172,19 +174,27 @@ def _require_colour(rgb, path, role):
     return rgb
 
 
-def _working_copy(args, rgb, what):
-    """Resize to --max-side, saying so when it happens; refuse a result under the protocol's
-    minimum, naming the photo's own size and the flag that shrank it."""
+def _check_training_shape(agent, shape):
+    """The agent's own refusal of a training image of ``shape``, if it has one."""
+    check = getattr(agent, "check_training_shape", None)
+    if check is not None:
+        check(shape)
+
+
+def _working_copy(args, rgb, what, protocol=True):
+    """Resize to --max-side, saying so when it happens; with ``protocol``, refuse a result
+    under the protocol's minimum, naming the photo's own size and the flag that shrank it."""
     small, resized = resize_max_side(rgb, args.max_side)
     if resized:
         h, w = rgb.shape[:2]
-        try:
-            check_protocol_size(small.shape)
-        except ProtocolError:
-            raise ProtocolError(
-                f"{what} is {w}x{h}; at --max-side {args.max_side} it would shrink to "
-                f"{small.shape[1]}x{small.shape[0]}, below the protocol's minimum of 8x8 pixels; "
-                f"give a larger --max-side") from None
+        if protocol:
+            try:
+                check_protocol_size(small.shape)
+            except ProtocolError:
+                raise ProtocolError(
+                    f"{what} is {w}x{h}; at --max-side {args.max_side} it would shrink to "
+                    f"{small.shape[1]}x{small.shape[0]}, below the protocol's minimum of 8x8 "
+                    f"pixels; give a larger --max-side") from None
         notice(args, f"note: {what} is {w}x{h}; working at {small.shape[1]}x{small.shape[0]} "
                      f"(--max-side {args.max_side})")
     return small
@@ -196,9 +206,10 @@ def run_protocol(agent, args, rgb):
     check_protocol_size(work.shape)
     full = rgb if agent.full_resolution else work
     check_protocol_size(full.shape)
+    left_work, _ = split_halves(work)
+    _check_training_shape(agent, left_work.shape)
     flush_notices(args)
 
-    left_work, _ = split_halves(work)
     left_full, right_full = split_halves(full)
     start = time.perf_counter()
     agent.fit(left_work)
@@ -224,7 +235,10 @@ def run_reference(agent, args, rgb):
     reference = _require_colour(reference, args.reference, "reference")
     ref_work = _working_copy(args, reference, Path(args.reference).name)
     check_protocol_size(ref_work.shape)
-    target = rgb if agent.full_resolution else _working_copy(args, rgb, Path(args.image).name)
+    _check_training_shape(agent, ref_work.shape)
+    # the target is not split in two, so the protocol's minimum does not apply to it
+    target = (rgb if agent.full_resolution
+              else _working_copy(args, rgb, Path(args.image).name, protocol=False))
     flush_notices(args)
 
     start = time.perf_counter()

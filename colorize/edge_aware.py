@@ -98,7 +98,8 @@ class NeighbourGraph:
     def _neighbour_sum(self, weights, u, sign):
         xp = get_array_module(u)
         c, h, w = u.shape
-        if self._padded is None or self._padded.shape[0] != c:
+        if (self._padded is None or self._padded.shape != (c, h + 2, w + 2)
+                or self._padded.dtype != u.dtype):
             self._padded = xp.zeros((c, h + 2, w + 2), dtype=u.dtype)
         self._padded[:, 1:-1, 1:-1] = u
         total = xp.zeros_like(u)
@@ -232,5 +233,6 @@ def propagate_from_left(known_rgb, gray, chroma, strength, iterations=None):
     confidence = xp.ones(both_gray.shape, dtype=np.float32)
     confidence[:, :width] = np.float32(KNOWN_WEIGHT)
     solved = smooth_chroma(both_gray, guess, strength, confidence=confidence,
-                           iterations=iterations or propagation_iterations(strength), tol=1e-6)
+                           iterations=(propagation_iterations(strength) if iterations is None
+                                       else iterations), tol=1e-6)
     return xp.ascontiguousarray(solved[:, width:])

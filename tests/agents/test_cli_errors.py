@@ -151,6 +151,24 @@ def test_photo_that_max_side_shrinks_below_the_minimum_names_its_size_and_the_fl
     assert_refused(run_cli(agent, wide, "--out", out), out, "2000x16", "--max-side")
 
 
+def test_agent_setting_refused_for_a_resized_photo_prints_no_note_first(tmp_path):
+    big = tmp_path / "big.png"
+    Image.fromarray(colour_photo(480, 320)).save(big)
+    out = tmp_path / "out"
+    result = run_cli("basic", big, "--out", out, "--max-side", "16", "--neighbors", "1000")
+    assert_refused(result, out, "--neighbors 1000", "88")  # a 16x11 photo's left half: 8x11
+
+
+def test_reference_mode_accepts_a_target_that_max_side_shrinks_below_8_pixels(tmp_path):
+    # only the protocol splits a photo in two halves; a reference-mode target may be thin
+    wide, reference = tmp_path / "wide.png", tmp_path / "reference.png"
+    Image.fromarray(colour_photo(1000, 20)).save(wide)
+    Image.fromarray(colour_photo(48, 32)).save(reference)
+    result = run_cli("basic", wide, "--reference", reference, "--max-side", "64",
+                     "--out", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+
+
 def test_note_about_propagate_is_not_printed_before_an_error(photo, tmp_path):
     out = tmp_path / "out"
     result = run_cli("improved", photo, "--out", out, "--reference", tmp_path / "nope.png",

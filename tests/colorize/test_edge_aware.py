@@ -178,3 +178,16 @@ def test_propagation_agrees_with_a_sparse_direct_solve(strength):
     solved = propagate_from_left(known_rgb, gray, guess, strength)
     # chroma units, the values span about 100; float32 CG on a stiff system ends near 0.1
     assert np.abs(solved - exact).max() < 0.25
+
+
+def test_zero_propagation_steps_leave_the_guess_and_the_graph_follows_its_input():
+    known_rgb, gray, _, guess = _seam_scene()
+    np.testing.assert_array_equal(propagate_from_left(known_rgb, gray, guess, 1e5, iterations=0), guess)
+    # one graph applied to planes of another size or dtype rebuilds its buffer
+    weights = affinity_weights(gray).astype(np.float64)
+    graph = NeighbourGraph(weights)
+    graph.apply(np.ones((2,) + gray.shape, np.float32))
+    precise = np.random.default_rng(0).normal(size=(2,) + gray.shape)  # float64
+    np.testing.assert_array_equal(graph.apply(precise), NeighbourGraph(weights).apply(precise))
+    with pytest.raises(ValueError):
+        graph.apply(np.ones((2, 3, 3)))  # the weights fix the size; no silent broadcast
