@@ -22,7 +22,8 @@ from colorize.halves import ProtocolError
 from colorize.io import ImageError, OutputError, atomic_path, ensure_output_dir
 from nn.backend import DeviceError
 from report import benchmarks
-from report.experiments import Settings, device_description, find_photos, improved_agent_class, run_photo
+from report.experiments import (Settings, check_photo, device_description, find_photos, improved_agent_class,
+                                run_photo)
 from report.figures import errors_figure, k_curves_figure, loss_curves_figure, outputs_figure
 from report.write import Build, render
 
@@ -111,6 +112,11 @@ def build(args):
     photos = find_photos(args.images)
     if not photos:
         raise UsageError(f"no photos (.png, .jpg) in the folder {args.images}")
+    for path in photos:
+        try:
+            check_photo(path, settings.max_side)
+        except (ImageError, ProtocolError) as exc:
+            raise UsageError(f"{path.name}: {exc}") from None
     out, figures_dir = Path(args.out), Path(args.out) / "figures"
     created = [folder for folder in (figures_dir, out) if not folder.exists()]
     ensure_output_dir(out)

@@ -45,8 +45,8 @@ import numpy as np
 
 from agents.basic import AUTO_COLORS, BasicAgent, color_sweep, palette_labels
 from colorize.color import chroma_to_rgb, rgb_to_chroma, rgb_to_gray
-from colorize.halves import compose_halves, protocol_inputs
-from colorize.io import read_rgb, resize_max_side
+from colorize.halves import ProtocolError, check_protocol_size, compose_halves, protocol_inputs
+from colorize.io import is_grayscale, read_rgb, resize_max_side
 from colorize.kmeans import kmeans
 from colorize.metrics import baseline_predictions, error_map_de2000, score
 from nn.backend import describe_device, resolve_device
@@ -132,6 +132,20 @@ def load_photo(path, max_side):
     rgb = read_rgb(path)
     small, _ = resize_max_side(rgb, max_side)
     return np.ascontiguousarray(small), rgb.shape[:2]
+
+
+def check_photo(path, max_side):
+    """Refuse a photo the report cannot use, before any work is spent on the others.
+
+    Raises ProtocolError for a gray photo (its left half has no colour to learn from, and
+    its colour scores would divide by zero) or one below the protocol's minimum size, and
+    ImageError for a file that cannot be read.
+    """
+    rgb, _ = load_photo(path, max_side)
+    if is_grayscale(rgb):
+        raise ProtocolError("a gray photo; the report needs colour photos, since both "
+                            "agents learn from the left half's colours")
+    check_protocol_size(rgb.shape)
 
 
 def _as_uint8(image):

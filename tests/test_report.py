@@ -39,7 +39,8 @@ def test_a_folder_without_photos_is_refused_with_one_line(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("case, fragment", [
-    ("missing-folder", "no such folder"), ("bad-seed", "--seed"), ("tiny-photo", "tiny.png")])
+    ("missing-folder", "no such folder"), ("bad-seed", "--seed"), ("tiny-photo", "tiny.png"),
+    ("gray-photo", "gray.png: a gray photo")])
 def test_bad_input_is_one_line_and_leaves_no_folder_behind(case, fragment, tmp_path, capsys):
 
     images = tmp_path / "images"
@@ -51,6 +52,12 @@ def test_bad_input_is_one_line_and_leaves_no_folder_behind(case, fragment, tmp_p
         rng = np.random.default_rng(0)
         Image.fromarray(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(images / "big.png")
         Image.fromarray(np.full((4, 4, 3), 90, np.uint8)).save(images / "tiny.png")
+    if case == "gray-photo":
+        # sorted after a colour photo, so the refusal must come before any agent runs
+        images.mkdir()
+        rng = np.random.default_rng(0)
+        Image.fromarray(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(images / "colour.png")
+        Image.fromarray(rng.integers(0, 255, (24, 32), dtype=np.uint8)).save(images / "gray.png")
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err and fragment in err, err
