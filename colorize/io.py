@@ -16,7 +16,8 @@ P              palette looked up
 L, 1           gray replicated into R, G, B
 CMYK, YCbCr    Pillow's conversion to RGB
 I;16 (any      16-bit samples scaled to 8 bits with rounding: ``v8 = round(v16 / 257)``
-byte order)    (257 = 65535 / 255, so 0 -> 0 and 65535 -> 255 exactly)
+byte order)    (257 = 65535 / 255, so 0 -> 0 and 65535 -> 255 exactly), however dark the
+               photo; a transparency key makes its samples white
 I (32-bit)     negative values clipped to 0; values already within 0..255 kept; values up
                to 65535 read as 16-bit samples (that is what 16-bit PNGs decode to in
                older Pillow versions); larger values scaled by the maximum
@@ -119,8 +120,12 @@ def _composite_on_white(im):
     return Image.alpha_composite(white, rgba).convert("RGB")
 
 
-def _wide_gray_to_uint8(a):
-    """Scale an ``I`` / ``I;16`` / ``F`` sample array to uint8 by the rules in the module doc."""
+def _wide_gray_to_uint8(a, sixteen_bit=False):
+    """Scale an ``I`` / ``I;16`` / ``F`` sample array to uint8 by the rules in the module doc.
+
+    ``sixteen_bit``: the samples come from an ``I;16`` image, so they are scaled by 1/257
+    even when all of them are small (a dark 16-bit photo is still 16-bit).
+    """
     if a.dtype.kind == "f":
         a = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=255.0, neginf=0.0)
         if a.min() >= 0.0 and a.max() <= 1.0:
@@ -128,7 +133,7 @@ def _wide_gray_to_uint8(a):
         return np.clip(np.rint(a), 0, 255).astype(np.uint8)
     a = np.maximum(a.astype(np.int64), 0)
     top = int(a.max()) if a.size else 0
-    if top <= 255 and a.dtype != np.uint16:
+    if top <= 255 and not sixteen_bit:
         return a.astype(np.uint8)
     if top <= 65535:
         # round(v / 257) in integers: 0 -> 0, 65535 -> 255, 8-bit values scaled up by 257 return
@@ -139,16 +144,20 @@ def _wide_gray_to_uint8(a):
 def _to_rgb_array(im):
     """A decoded Pillow image of any mode -> (H, W, 3) uint8 array."""
     mode = im.mode
-    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info:
+    wide = mode.startswith("I") or mode == "F"
+    if not wide and (mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info):
         return np.asarray(_composite_on_white(im), dtype=np.uint8)
     if mode == "RGB":
         return np.asarray(im, dtype=np.uint8)
-    if mode.startswith("I") or mode == "F":
-        if mode.startswith("I;16"):
-            samples = np.asarray(im).astype(np.uint16)
-        else:
-            samples = np.asarray(im)
-        gray = _wide_gray_to_uint8(samples)
+    if wide:
+        sixteen_bit = mode.startswith("I;16")
+        samples = np.asarray(im).astype(np.uint16) if sixteen_bit else np.asarray(im)
+        gray = _wide_gray_to_uint8(samples, sixteen_bit)
+        key = im.info.get("transparency")
+        if isinstance(key, (int, float)):
+            # Pillow's own conversion to RGBA would clip 16-bit samples to 255 first, so
+            # the transparent samples are made white here, after the scaling.
+            gray[samples == key] = 255
         return np.repeat(gray[:, :, None], 3, axis=2)
     return np.asarray(im.convert("RGB"), dtype=np.uint8)
 

@@ -105,6 +105,27 @@ def test_cmyk_jpeg(tmp_path):
     assert out[..., 0].min() > 240 and out[..., 1:].max() < 15
 
 
+def test_dark_sixteen_bit_png_is_still_scaled_from_16_bits(tmp_path):
+    # every sample <= 255: still 16-bit data, so 200 is nearly black, not light gray
+    v = np.array([[0, 200], [128, 255]], dtype=np.uint16)
+    p = tmp_path / "dark16.png"
+    Image.fromarray(v).save(p)
+    if not Image.open(p).mode.startswith("I;16"):
+        pytest.skip("this Pillow decodes 16-bit PNGs as 32-bit I, where the bit depth is lost")
+    np.testing.assert_array_equal(io.read_rgb(p)[..., 0], [[0, 1], [0, 1]])
+
+
+def test_sixteen_bit_png_with_a_transparency_key_keeps_its_gray_levels(tmp_path):
+    v = np.array([[0, 30000], [65535, 1000]], dtype=np.uint16)
+    p = tmp_path / "key16.png"
+    try:
+        Image.fromarray(v).save(p, transparency=1000)
+    except OSError:
+        pytest.skip("this Pillow cannot write a 16-bit PNG with a transparency key")
+    assert Image.open(p).info.get("transparency") == 1000
+    np.testing.assert_array_equal(io.read_rgb(p)[..., 2], [[0, 117], [255, 255]])
+
+
 def test_sixteen_bit_png_scaled(tmp_path):
     v = np.array([[0, 257, 32768, 65535], [1000, 2000, 50000, 65280]], dtype=np.uint16)
     p = tmp_path / "16.png"
