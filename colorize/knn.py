@@ -19,8 +19,10 @@ than scikit-learn here).
    the first axis (the patch brightness) carries ~95 % of the variance, so the projection on
    it is a sharp lower bound: ``|x_1 - q_1| <= |x - q|``.
 3. **An upper bound per query**: the k-th smallest distance to the ``_RANK_WINDOW`` points
-   nearest to the query in two sort orders (by the first axis; by strips of the first axis
-   sorted along the second, which finds good neighbours for textured patches).
+   (or ``_RANK_WINDOW_PER_K * k``, if more: a window that k fills would bound by its farthest
+   point, and a loose bound makes the sweep screen thousands of points per query) nearest to
+   the query in two sort orders (by the first axis; by strips of the first axis sorted along
+   the second, which finds good neighbours for textured patches).
 4. **The sweep**: queries are ordered by the octave of their bound, then by the first axis,
    and cut into blocks of ``_SWEEP_BLOCK``. A block's training window is the contiguous run
    of first-axis-sorted points within the block's largest bound radius of its first-axis
@@ -55,7 +57,8 @@ import numpy as np
 
 from nn.backend import get_array_module, to_numpy
 
-_RANK_WINDOW = 48       # the upper bound looks at this many neighbours in each sort order
+_RANK_WINDOW = 48       # the upper bound looks at this many neighbours in each sort order,
+_RANK_WINDOW_PER_K = 8  # or at this many times k, if more
 _STRIP = 4.0            # width of the first-axis strips of the second sort order
 _SWEEP_BLOCK = 64       # queries screened together against one first-axis window
 _BRUTE_CELLS = 4_000_000  # below m * n_unique this many pairs, exact brute force is used
@@ -114,10 +117,11 @@ def nearest(train, query, k):
 
 
 def _first_indices(inverse, counts, k):
-    """(u, k) table: the first k training indices of each unique row, -1 where it has fewer."""
+    """(u, s) table: the first s = min(k, most copies) training indices of each unique row,
+    -1 where it has fewer (no row needs more slots than its copies, whatever k asks)."""
     order = np.argsort(inverse, kind="stable")  # indices grouped by unique row, ascending
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    slot = np.arange(k)
+    slot = np.arange(min(k, int(counts.max())))
     valid = slot[None, :] < counts[:, None]
     pos = np.minimum(starts[:, None] + slot[None, :], order.size - 1)
     return np.where(valid, order[pos], -1)
@@ -202,7 +206,11 @@ def _rank_neighbours_bound(points, keys, q, q_keys, k):
     bound on each query's k-th neighbour distance (m,).
     """
     u = points.shape[0]
-    width = min(_RANK_WINDOW, u)
+    # several times k points, so that the k-th among them is a tight bound (it is the
+    # window's largest when k fills it); all points when there are fewer (k above u is
+    # then bounded by the farthest, which covers every copy)
+    width = min(u, max(_RANK_WINDOW, _RANK_WINDOW_PER_K * k))
+    kk = min(k, width)
     start = np.clip(np.searchsorted(keys, q_keys) - width // 2, 0, u - width)
     out = np.empty(q.shape[0], dtype=points.dtype)
     step = max(1, (1 << 22) // (width * points.shape[1]))
@@ -210,7 +218,7 @@ def _rank_neighbours_bound(points, keys, q, q_keys, k):
         idx = start[s:s + step, None] + np.arange(width)[None, :]
         diff = points[idx] - q[s:s + step, None, :]
         d2 = np.einsum("qwd,qwd->qw", diff, diff)
-        out[s:s + step] = np.partition(d2, k - 1, axis=1)[:, k - 1]
+        out[s:s + step] = np.partition(d2, kk - 1, axis=1)[:, kk - 1]
     return out
 
 

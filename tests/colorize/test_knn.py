@@ -45,7 +45,8 @@ def check(train, query, k):
     np.testing.assert_allclose(d2, ref_d2, rtol=1e-12, atol=1e-9)
 
 
-@pytest.mark.parametrize("n, m, k", [(300, 50, 1), (3000, 400, 6), (20000, 300, 6), (5000, 300, 40)])
+@pytest.mark.parametrize("n, m, k", [(300, 50, 1), (3000, 400, 6), (20000, 300, 6), (5000, 300, 40),
+                                     (20000, 300, 49), (20000, 300, 100)])
 def test_random_anisotropic_data(n, m, k):
     rng = np.random.default_rng(n + k)
     scale = np.array([50.0, 9, 5, 3, 2, 1, 1, 0.5, 0.5])
@@ -79,6 +80,14 @@ def test_flat_image_many_duplicates():
     np.testing.assert_array_equal(idx[0], [0, 1, 2, 3, 4, 5])
     np.testing.assert_array_equal(idx[1], [17, 0, 1, 2, 3, 4])
     np.testing.assert_array_equal(d2[1], [0, 9, 9, 9, 9, 9])
+
+
+def test_k_above_the_distinct_rows_on_the_sweep_path():
+    # 400 distinct rows twice each, enough queries for the sweep to run; k = 500 needs the
+    # duplicates of most distinct rows
+    rng = np.random.default_rng(3)
+    distinct = rng.normal(size=(400, 9)) * np.array([50.0, 9, 5, 3, 2, 1, 1, 0.5, 0.5])
+    check(np.vstack([distinct, distinct]), rng.normal(size=(12000, 9)) * 20, 500)
 
 
 def test_float32_and_uint8_inputs():
