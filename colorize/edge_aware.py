@@ -59,7 +59,8 @@ def shift(a, dy, dx):
 def affinity_weights(gray):
     """(H, W) gray on 0..255 -> (8, H, W) float32 weights ``w_rs``, one plane per offset.
 
-    Neighbours outside the image get weight 0; each pixel's weights sum to 1.
+    Neighbours outside the image get weight 0; each pixel's weights sum to 1 (a 1 x 1
+    image, whose pixel has no neighbour, gets all zeros).
     """
     xp = get_array_module(gray)
     g = gray.astype(np.float32)
@@ -73,7 +74,8 @@ def affinity_weights(gray):
         shift(ones, dy, dx) * xp.exp(-((g - shift(g, dy, dx)) ** 2) / two_sigma_sq)
         for dy, dx in OFFSETS
     ])
-    return (w / w.sum(axis=0, keepdims=True)).astype(np.float32)
+    total = w.sum(axis=0, keepdims=True)
+    return xp.where(total > 0, w / xp.maximum(total, np.float32(1e-30)), np.float32(0)).astype(np.float32)
 
 
 class NeighbourGraph:
@@ -141,10 +143,11 @@ def smooth_chroma(gray, chroma, strength=1.0, confidence=None, iterations=100, t
     norm falls below ``tol`` times the right-hand side's. ``confidence`` (H, W) is ``c``
     (default 1 everywhere; must be positive). ``strength = 0`` returns ``chroma`` unchanged.
     ``check_every``: steps between convergence tests (default 1 on NumPy, 8 on CuPy, where
-    each test is a device-to-host read).
+    each test is a device-to-host read). A 1 x 1 image has no neighbour to be smooth with,
+    so it is returned unchanged too.
     """
     xp = get_array_module(chroma)
-    if strength <= 0:
+    if strength <= 0 or gray.size == 1:
         return chroma.astype(np.float32)
     # the solve runs on (C, H, W) planes (see NeighbourGraph); the result goes back to (H, W, C)
     u0 = xp.ascontiguousarray(chroma.astype(np.float32).transpose(2, 0, 1))

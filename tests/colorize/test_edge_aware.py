@@ -191,3 +191,15 @@ def test_zero_propagation_steps_leave_the_guess_and_the_graph_follows_its_input(
     np.testing.assert_array_equal(graph.apply(precise), NeighbourGraph(weights).apply(precise))
     with pytest.raises(ValueError):
         graph.apply(np.ones((2, 3, 3)))  # the weights fix the size; no silent broadcast
+
+
+def test_a_one_pixel_image_is_left_as_it_is_not_nan():
+    gray = np.full((1, 1), 100.0)
+    chroma = np.array([[[3.0, -4.0]]])
+    np.testing.assert_array_equal(affinity_weights(gray), np.zeros((8, 1, 1), np.float32))
+    np.testing.assert_array_equal(smooth_chroma(gray, chroma, 1.0), chroma.astype(np.float32))
+    # one column and one row are still smoothed, with finite values
+    for shape in ((1, 5), (5, 1)):
+        noisy = np.random.default_rng(0).normal(size=shape + (2,))
+        out = smooth_chroma(np.full(shape, 100.0), noisy, 1.0)
+        assert np.isfinite(out).all() and out.std() < noisy.std()
