@@ -14,12 +14,15 @@ offsets); the final ``reshape`` to ``(H, W, k*k)`` makes the one unavoidable cop
 the k*k offsets of a window are not one constant stride apart in memory.
 """
 
+import numbers
+
 from nn.backend import get_array_module
 
 
 def _check_size(size):
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1 or size % 2 == 0:
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1 or size % 2 == 0:
         raise ValueError(f"patch size must be a positive odd integer, got {size!r}")
+    return int(size)
 
 
 def patch_view(gray, size=3):
@@ -28,9 +31,9 @@ def patch_view(gray, size=3):
     ``patch_view(g, k)[i, j]`` is the ``k x k`` block centred on ``(i, j)``; no per-patch copy
     is made (only the padded image is allocated).
     """
-    _check_size(size)
-    if gray.ndim != 2:
-        raise ValueError(f"gray must be an (H, W) array, got shape {tuple(gray.shape)}")
+    size = _check_size(size)
+    if gray.ndim != 2 or gray.size == 0:
+        raise ValueError(f"gray must be a non-empty (H, W) array, got shape {tuple(gray.shape)}")
     xp = get_array_module(gray)
     r = size // 2
     padded = xp.pad(gray, r, mode="edge")

@@ -126,7 +126,9 @@ def line_plot(path, series, xlabel, ylabel, title=None, logy=False, marks=None):
         else:
             ax.plot([mark[0]], [mark[1]], marker="*", markersize=14, linestyle="none", label=str(mark[2]))
     if logy:
-        ax.set_yscale("log")
+        # masked, not clipped: matplotlib's default would draw a non-positive loss as a
+        # drop to the bottom edge
+        ax.set_yscale("log", nonpositive="mask")
     ax.set_xlabel(xlabel, fontsize=LABEL_SIZE)
     ax.set_ylabel(ylabel, fontsize=LABEL_SIZE)
     ax.tick_params(labelsize=TICK_SIZE)

@@ -57,6 +57,13 @@ def test_needs_2d():
         extract_patches(np.zeros((5, 5, 3)))
 
 
+def test_numpy_integer_sizes_work_and_empty_images_get_our_message():
+    g = np.arange(20.0).reshape(4, 5)
+    np.testing.assert_array_equal(extract_patches(g, np.int64(3)), extract_patches(g, 3))
+    with pytest.raises(ValueError, match="non-empty"):
+        extract_patches(np.zeros((0, 5)))
+
+
 @pytest.mark.gpu
 def test_cupy_matches_numpy():
     import cupy

@@ -62,6 +62,17 @@ def test_line_plot_with_marks_and_log_axis(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["k.svg", "loss.png"]
 
 
+def test_log_axis_leaves_gaps_for_non_positive_values(tmp_path):
+    # drawn exactly as if those values were missing (NaN), not as drops to the axis
+    x = np.arange(6)
+    plots.line_plot(tmp_path / "zero.png", {"loss": (x, [100, 50, 0, -3, 20, 10])}, "epoch", "loss",
+                    logy=True)
+    plots.line_plot(tmp_path / "nan.png", {"loss": (x, [100, 50, np.nan, np.nan, 20, 10])}, "epoch",
+                    "loss", logy=True)
+    with Image.open(tmp_path / "zero.png") as a, Image.open(tmp_path / "nan.png") as b:
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 def test_interrupted_save_leaves_old_figure(tmp_path, monkeypatch):
     path = tmp_path / "fig.png"
     plots.comparison_figure(path, [("a", _rgb())])
