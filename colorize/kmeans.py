@@ -27,7 +27,7 @@ Choices, and why:
   extra memory is one transposed copy of the points plus ``O(_CHUNK * k)``.
 
 Arrays may be NumPy or CuPy (``xp = get_array_module(points)``). Integer input (uint8 pixels)
-is computed in float64; float32 stays float32; float64 stays float64.
+is computed in float64; float32 stays float32 (float16 becomes float32); float64 stays float64.
 """
 
 import math
@@ -40,8 +40,12 @@ _CHUNK = 65536
 
 
 def _as_float(points, xp):
+    """float32 or float64 points: float32 stays, float16 (too coarse to sum distances in)
+    becomes float32, anything else float64."""
     points = xp.asarray(points)
-    if points.dtype.kind != "f":
+    if points.dtype == xp.float16:
+        return points.astype(xp.float32)
+    if points.dtype not in (xp.float32, xp.float64):
         points = points.astype(xp.float64)
     return points
 
@@ -169,8 +173,9 @@ def kmeans(points, k, *, seed=0, n_init=4, max_iter=300):
     """Cluster ``points`` into ``k`` groups; the best of ``n_init`` seeded runs.
 
     points: (n, d) array (NumPy or CuPy; any real dtype). Returns ``(centers, labels)``:
-    centers (k, d) float (float32 for float32 input, else float64), labels (n,) int64 with
-    ``labels[i]`` the index of the centre nearest to ``points[i]`` (lowest index on ties).
+    centers (k, d) float (float32 for float16 or float32 input, else float64), labels (n,)
+    int64 with ``labels[i]`` the index of the centre nearest to ``points[i]`` (lowest index
+    on ties).
     Raises ValueError for an empty or non-2-D input, non-finite values, or k < 1.
     """
     xp = get_array_module(points)

@@ -53,6 +53,15 @@ def test_float32_stays_float32():
     assert centers.dtype == np.float32
 
 
+def test_float16_is_clustered_in_float32():
+    pixels = left_half_pixels("rocket")[::9]
+    centers, labels = kmeans(pixels.astype(np.float16), 4, seed=0)
+    assert centers.dtype == np.float32
+    ref_centers, ref_labels = kmeans(pixels.astype(np.float32), 4, seed=0)
+    np.testing.assert_array_equal(labels, ref_labels)  # uint8 values are exact in float16
+    np.testing.assert_array_equal(centers, ref_centers)
+
+
 def test_empty_cluster_is_reseeded_at_the_farthest_point():
     # three tight groups; a single Lloyd start with two centres on one group empties one of
     # them after the first update, and re-seeding must find the third group
