@@ -24,8 +24,9 @@ The agent contract (both agents follow it):
   agent: its representative colours; the improved agent: the original).
 - ``agent.summary()``: a JSON-safe dict of what the agent chose and learnt (parameters, curves).
 
-Bad input of any kind ends in one line ``error: ...`` on stderr and exit status 2; nothing is
-written until every result is computed, and each file is written atomically.
+Bad input of any kind ends in one line ``error: ...`` on stderr and exit status 2; no result
+file is written until every result is computed, and each file is written atomically. (The one
+file written earlier is the improved agent's ``--save-model``, complete, when training ends.)
 """
 
 import argparse
