@@ -112,38 +112,72 @@ def build(args):
     photos = find_photos(args.images)
     if not photos:
         raise UsageError(f"no photos (.png, .jpg) in the folder {args.images}")
+    stems = {}
     for path in photos:
+        if path.stem in stems:
+            # figures and sections are named by the stem: one would overwrite the other
+            raise UsageError(f"{stems[path.stem]} and {path.name} in {args.images} share the name "
+                             f"{path.stem!r}; the report names figures by it, so rename one")
+        stems[path.stem] = path.name
         try:
             check_photo(path, settings.max_side)
         except (ImageError, ProtocolError) as exc:
             raise UsageError(f"{path.name}: {exc}") from None
     out, figures_dir = Path(args.out), Path(args.out) / "figures"
-    created = [folder for folder in (figures_dir, out) if not folder.exists()]
+    created = _missing_folders(figures_dir)
     ensure_output_dir(out)
     ensure_output_dir(figures_dir)
     log(f"report: {len(photos)} photos at {settings.max_side} px, seed {settings.seed}, {device}")
 
-    runs = []
+    written = []
     try:
+        runs = []
         for path in photos:
             try:
                 runs.append(run_photo(path, settings, log=log))
             except (ImageError, ProtocolError) as exc:
                 raise UsageError(f"{path.name}: {exc}") from None
+        report_path = out / "REPORT.md"
+        text = _figures_and_text(args, settings, mode, device, runs, figures_dir, written, started)
+        with atomic_path(report_path) as tmp:
+            tmp.write_text(text, encoding="utf-8")
     except BaseException:
+        # a build that does not end in a report leaves none of its figures behind
+        for path in written:
+            path.unlink(missing_ok=True)
         _remove_if_created_and_empty(created)
         raise
+    log(f"wrote {report_path} in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+def _missing_folders(folder):
+    """``folder`` and those of its ancestors that do not exist yet, innermost first."""
+    missing = []
+    for path in (folder, *folder.parents):
+        if path.exists():
+            break
+        missing.append(path)
+    return missing
+
+
+def _figures_and_text(args, settings, mode, device, runs, figures_dir, written, started):
+    """Draw the figures (their paths appended to ``written``), run the checks and benchmarks,
+    and return the text of REPORT.md."""
+    def figure(draw, name, *data):
+        path = figures_dir / name
+        draw(path, *data)
+        written.append(path)
+        return f"figures/{name}"
+
     figures = {}
     for run in runs:
-        outputs_figure(figures_dir / f"{run.name}.png", run)
-        errors_figure(figures_dir / f"{run.name}_errors.png", run)
-        figures[run.name] = (f"figures/{run.name}.png", f"figures/{run.name}_errors.png")
-    k_curves_figure(figures_dir / "k_curves.png", runs)
-    figures["k_curves"] = "figures/k_curves.png"
+        figures[run.name] = (figure(outputs_figure, f"{run.name}.png", run),
+                             figure(errors_figure, f"{run.name}_errors.png", run))
+    figures["k_curves"] = figure(k_curves_figure, "k_curves.png", runs)
     improved_available = improved_agent_class() is not None
     if improved_available:
-        loss_curves_figure(figures_dir / "loss_curves.png", runs)
-        figures["loss_curves"] = "figures/loss_curves.png"
+        figures["loss_curves"] = figure(loss_curves_figure, "loss_curves.png", runs)
     log(f"figures written to {figures_dir}")
 
     rows = benchmarks.gradient_checks()
@@ -160,12 +194,34 @@ def build(args):
                   gradcheck=rows, benchmarks=bench_runs, variants=read_variants(),
                   variants_path=str(VARIANTS_JSON), improved_available=improved_available,
                   gpu_measurements=read_gpu_measurements(),
-                  seconds=time.perf_counter() - started)
-    report_path = out / "REPORT.md"
-    with atomic_path(report_path) as tmp:
-        tmp.write_text(render(build), encoding="utf-8")
-    log(f"wrote {report_path} in {time.perf_counter() - started:.0f} s")
-    return 0
+                  seconds=time.perf_counter() - started,
+                  command=_command_line(args), images=_images_shown(args.images))
+    return render(build)
+
+
+def _is_default_images(folder):
+    return Path(folder).resolve() == (ROOT / "images").resolve()
+
+
+def _images_shown(folder):
+    """The photo folder as the report names it (the bundled one relative to the project)."""
+    return "images/" if _is_default_images(folder) else str(folder)
+
+
+def _command_line(args):
+    """The command that rebuilds this report (its options that change the content)."""
+    words = ["python -m report"]
+    if args.quick:
+        words.append("--quick")
+    if not _is_default_images(args.images):
+        words.append(f"--images {args.images}")
+    if args.seed != 0:
+        words.append(f"--seed {args.seed}")
+    if args.device != "auto":
+        words.append(f"--device {args.device}")
+    if args.no_bench:
+        words.append("--no-bench")
+    return " ".join(words)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ wrong in brightness alone), and ``de_saturated`` / ``de_rest``, the mean CIEDE20
 """
 
 import importlib
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,9 +154,13 @@ def _as_uint8(image):
 
 
 def _saturated_mask(right):
-    """True for the ``SATURATED_FRACTION`` of pixels with the largest true chroma."""
-    magnitude = np.hypot(*np.moveaxis(rgb_to_chroma(right), -1, 0))
-    return magnitude >= np.quantile(magnitude, 1 - SATURATED_FRACTION)
+    """True for the ``SATURATED_FRACTION`` of pixels with the largest true chroma (by rank,
+    ties in pixel order, so a flat image still marks that fraction, not every pixel)."""
+    magnitude = np.hypot(*np.moveaxis(rgb_to_chroma(right), -1, 0)).ravel()
+    count = max(1, int(math.ceil(SATURATED_FRACTION * magnitude.size)))
+    mask = np.zeros(magnitude.size, dtype=bool)
+    mask[np.argsort(magnitude, kind="stable")[magnitude.size - count:]] = True
+    return mask.reshape(right.shape[:2])
 
 
 def _record(run, key, right_prediction):

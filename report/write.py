@@ -62,6 +62,8 @@ class Build:
     variants_path: str = ""
     improved_available: bool = True
     seconds: float = 0.0
+    command: str = ""
+    images: str = "images"
 
 
 # -- numbers ---------------------------------------------------------------------------------
@@ -74,7 +76,10 @@ def _fmt(value, digits=2):
 
 
 def _mean(values):
-    values = [v for v in values if v is not None and math.isfinite(v)]
+    """Mean of the values that exist (None and NaN are missing). An infinite PSNR (an exact
+    output) is kept, so every mean covers the same photos; a difference of two infinite
+    means is NaN, which prints as n/a."""
+    values = [v for v in values if v is not None and not math.isnan(v)]
     return float(np.mean(values)) if values else float("nan")
 
 
@@ -319,6 +324,9 @@ def variants_verdict(data):
     # Variants are compared at seed 0; the other seeds' rows measure chance, not a variant.
     agents = {k: v for k, v in data["mean"].items()
               if k.startswith("improved:") and ", seed " not in k and v.get("psnr") is not None}
+    # means over different photos do not compare: keep the variants run on every photo
+    every = max((v.get("photos", 0) for v in agents.values()), default=0)
+    agents = {k: v for k, v in agents.items() if v.get("photos", 0) == every}
     if not agents:
         return ""
     best = max(agents, key=lambda k: agents[k]["psnr"])
@@ -351,7 +359,7 @@ def summary_lines(build):
         wins = _photos_where(runs, lambda r: r.scores["improved"]["psnr"] > r.scores["basic"]["psnr"])
         lines.append(
             f"- The improved agent reaches {_fmt(imp)} dB and CIEDE2000 "
-            f"{_fmt(mean_score(runs, 'improved', 'delta_e2000'))}: {_fmt(imp - basic)} dB "
+            f"{_fmt(mean_score(runs, 'improved', 'delta_e2000'))}: {_fmt(abs(imp - basic))} dB "
             f"{'above' if imp >= basic else 'below'} the basic agent and {_fmt(abs(imp - base))} dB "
             f"{'above' if imp >= base else 'below'} the best baseline. It beats the basic agent in "
             f"PSNR on {len(wins)} of {n} photos"
@@ -411,12 +419,22 @@ def results_prose(build):
         lines.append(
             f"Colourfulness: the improved agent's outputs have {_fmt(ratio_imp)} times the "
             f"truth's colourfulness on average, the basic agent's {_fmt(ratio_basic)} times "
-            + ("(its blocky palette colours change strongly from pixel to pixel, so it looks "
-               "as colourful as the truth even where its colours are wrong: colourfulness "
-               "measures how vivid an output is, not whether it is right)."
-               if ratio_basic >= ratio_imp else
-               "(the basic agent's palette averages whole clusters of colours, which dulls them)."))
+            + _basic_colourfulness_reason(ratio_basic))
     return lines
+
+
+def _basic_colourfulness_reason(ratio):
+    """Why the basic agent's colourfulness ratio (output / truth) is what it is, in words."""
+    if not math.isfinite(ratio):
+        return "(the truth has no colour to compare with)."
+    if ratio > 1.1:
+        return ("(its blocky palette colours change strongly from pixel to pixel, so it looks "
+                "more colourful than the truth even where its colours are wrong: colourfulness "
+                "measures how vivid an output is, not whether it is right).")
+    if ratio >= 0.9:
+        return ("(about as colourful as the truth, even where its colours are wrong: "
+                "colourfulness measures how vivid an output is, not whether it is right).")
+    return "(its palette averages whole clusters of colours, which dulls them)."
 
 
 def _reduction_reached(run, k_at):
@@ -448,9 +466,12 @@ def auto_prose(runs):
         "scored on the right half: what no agent may look at when choosing, shown only to judge "
         "the choice.",
         "",
-        f"More colours help with diminishing returns: on average {reached:.0%} of the right-half "
-        f"error reduction from k = {ks[0]} to k = {ks[-1]} is already reached at k = {k_mid}. "
-        f"The chosen k is above the coursework's 5 on {len(above5)} of {len(runs)} photos"
+        (f"More colours help with diminishing returns: on average {reached:.0%} of the right-half "
+         f"error reduction from k = {ks[0]} to k = {ks[-1]} is already reached at k = {k_mid}. "
+         if math.isfinite(reached) else
+         f"More colours do not reduce the right-half error between k = {ks[0]} and k = {ks[-1]} "
+         "on these photos. ")
+        + f"The chosen k is above the coursework's 5 on {len(above5)} of {len(runs)} photos"
         + (f" ({_names(above5)})" if above5 else "") +
         f", and lands on average {_fmt(_mean(list(regret.values())))} RGB RMSE above the "
         f"hindsight optimum (worst: {worst}, {_fmt(regret[worst])}). With the chosen k the basic "
@@ -497,7 +518,12 @@ def training_prose(runs, config):
 
 
 def _saturation_clause(sat, rest):
-    """How the error on the most saturated pixels compares with the rest, in words."""
+    """How the error on the most saturated pixels compares with the rest, in words (the
+    numbers alone where there is no error elsewhere to compare with)."""
+    numbers = (f"on the {SATURATED_FRACTION:.0%} most saturated true pixels its mean CIEDE2000 is "
+               f"{_fmt(sat)}, against {_fmt(rest)} elsewhere")
+    if not (rest > 0 and math.isfinite(sat)):
+        return numbers
     change = sat / rest - 1
     if change > 0.1:
         verdict = f"{change:.0%} more error where the true colour is strong"
@@ -505,8 +531,7 @@ def _saturation_clause(sat, rest):
         verdict = f"{-change:.0%} less error on the strongly coloured pixels than on the rest"
     else:
         verdict = "within 10 % of its error elsewhere"
-    return (f"on the {SATURATED_FRACTION:.0%} most saturated true pixels its mean CIEDE2000 is "
-            f"{_fmt(sat)}, against {_fmt(rest)} elsewhere: {verdict}")
+    return f"{numbers}: {verdict}"
 
 
 def failures_prose(build):
@@ -776,8 +801,8 @@ def gpu_lines(build):
         if row["cpu_s"] is None or row["gpu_s"] is None:
             out.append(f"| {row['workload']} | - | - | {row['missing']} |")
         else:
-            out.append(f"| {row['workload']} | {row['cpu_s']:.4g} | {row['gpu_s']:.4g} | "
-                       f"{row['cpu_s'] / row['gpu_s']:.1f}x |")
+            speedup = f"{row['cpu_s'] / row['gpu_s']:.1f}x" if row["gpu_s"] > 0 else "n/a"
+            out.append(f"| {row['workload']} | {row['cpu_s']:.4g} | {row['gpu_s']:.4g} | {speedup} |")
     if gpu.get("findings"):
         out += ["", gpu["findings"]]
     return out
@@ -790,9 +815,9 @@ def render(build):
     config = _improved_config(runs)
     photos = _names([f"`{r.name}`" for r in runs])
     out = ["# Colourizing the right half of a photo: the basic and the improved agent", ""]
-    command = "python -m report --quick" if build.quick else "python -m report"
+    command = build.command or ("python -m report --quick" if build.quick else "python -m report")
     out.append(
-        f"Generated by `{command}` from the photos in `images/` ({photos}), working size "
+        f"Generated by `{command}` from the photos in `{build.images}` ({photos}), working size "
         f"{s.max_side} px on the longer side, seed {s.seed}, device {build.device}. Every number "
         "and picture below comes from that run; run the command again with the same number of BLAS "
         "threads and everything but the run times (marked *measured on this run*) comes out the "
@@ -833,7 +858,7 @@ def render(build):
         size = f"{w} x {h} px" + (f" (resized from {ow} x {oh})" if (oh, ow) != (h, w) else "")
         outputs, errors = build.figures[r.name]
         out += [f"{size}. The dashed line marks the split. Below, the right half's gray (what "
-                "the agents see) and the per-pixel CIEDE2000 error of the best baseline and of "
+                "the agents see) and the per-pixel CIEDE2000 error of the gray-lookup baseline and of "
                 "both agents, on one colour scale (darker is better).",
                 "", f"![{r.name}]({outputs})", "", f"![{r.name}: errors]({errors})", "",
                 photo_table(r)]

@@ -160,3 +160,73 @@ def test_seed_spread_means_each_seed_over_the_photos():
     assert "up to 3.00 dB (a)" in lines[1]
     del photos["b"]["agents"]["improved:default, seed 1"]
     assert seed_spread(photos) == []
+
+
+def test_photos_sharing_a_name_are_refused_before_any_work(tmp_path, capsys):
+    images = tmp_path / "images"
+    images.mkdir()
+    rgb = np.random.default_rng(0).integers(0, 255, (24, 32, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(images / "a.png")
+    Image.fromarray(rgb).save(images / "a.jpg")
+    out = tmp_path / "deep" / "er" / "out"
+    assert main(["--quick", "--no-bench", "--images", str(images), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and "share the name 'a'" in err, err
+    assert not (tmp_path / "deep").exists()
+
+
+@pytest.mark.parametrize("failing", ["run_photo", "render"])
+def test_a_build_that_fails_midway_leaves_no_figures_or_folders(failing, tmp_path, monkeypatch, capsys):
+    import report.__main__ as entry
+    from agents.cli import UsageError
+
+    def fail(*args, **kwargs):
+        raise UsageError("stopped on purpose")
+
+    monkeypatch.setattr(entry, failing, fail)
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(images / "a.png")
+    out = tmp_path / "parent" / "out"
+    assert main(["--quick", "--no-bench", "--images", str(images), "--out", str(out)]) == 2
+    assert "stopped on purpose" in capsys.readouterr().err
+    assert not (tmp_path / "parent").exists()  # the figures, out/, and the parent it made
+
+
+def test_header_names_the_command_and_photo_folder_that_rebuild_it(tmp_path):
+    import report.__main__ as entry
+
+    args = entry.build_parser().parse_args(["--quick", "--images", "pics", "--seed", "3", "--no-bench"])
+    assert entry._command_line(args) == "python -m report --quick --images pics --seed 3 --no-bench"
+    assert entry._images_shown("pics") == "pics"
+    default = entry.build_parser().parse_args([])
+    assert entry._command_line(default) == "python -m report"
+    assert entry._images_shown(default.images) == "images/"
+
+
+def test_prose_numbers_without_sign_errors_divisions_by_zero_or_mixed_photo_sets():
+    from report.write import _basic_colourfulness_reason, _saturation_clause, variants_verdict
+
+    assert "nan" not in _saturation_clause(7.95, 0.0) and "against 0.00 elsewhere" in _saturation_clause(7.95, 0.0)
+    assert "n/a" in _saturation_clause(7.95, float("nan"))
+    assert "50% more error" in _saturation_clause(3.0, 2.0)
+    assert "more colourful than the truth" in _basic_colourfulness_reason(2.5)
+    assert "dulls" in _basic_colourfulness_reason(0.5)
+    assert "about as colourful" in _basic_colourfulness_reason(1.0)
+    data = {"mean": {"improved:default": {"psnr": 25.0, "photos": 6},
+                     "improved:dilated": {"psnr": 26.0, "photos": 5},
+                     "improved:unet-l2": {"psnr": 24.0, "photos": 6}}}
+    assert "improved:dilated" not in variants_verdict(data)
+    assert "improved:default's (25.00 dB)" in variants_verdict(data)
+
+
+def test_saturated_mask_marks_the_fraction_even_on_a_flat_image():
+    from report.experiments import SATURATED_FRACTION, _saturated_mask
+
+    flat = np.full((10, 20, 3), [200, 40, 40], dtype=np.uint8)
+    assert _saturated_mask(flat).sum() == int(np.ceil(SATURATED_FRACTION * 200))
+    ramp = np.zeros((10, 20, 3), dtype=np.uint8)
+    ramp[..., 0] = np.arange(200).reshape(10, 20)
+    mask = _saturated_mask(ramp)
+    assert mask.sum() == 20 and mask[-1].all()  # the reddest 10 %: the last row
