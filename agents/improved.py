@@ -128,6 +128,17 @@ solved exactly, adding 1e7 as well gained less than 1e6 alone (the strip then pi
 coffee, which does better at 1e6), and half-decade steps (3e5, 3e6) +0.07 / -0.01 dB for
 1.7 times the steps."""
 
+MIN_TEMPERATURE = 1e-3
+"""The lowest annealed-mean temperature: below it the decoding is the mode for any scores,
+and dividing float32 scores by it overflows."""
+MAX_SATURATION = 100.0
+"""The largest saturation: beyond it nearly every predicted colour lies far outside the gamut
+and is pulled back to its edge, and float32 overflows long before a user notices more."""
+MAX_STRENGTH = 1e7
+"""The largest ``propagate`` / ``refine`` strength: the CG steps reach their cap there
+(:data:`colorize.edge_aware.MAX_PROPAGATE_ITERATIONS`), and far above it the float32 sums of
+conjugate gradients overflow and the solve returns nothing usable."""
+
 # What a saved model fixes: the network's shape and its output space. The decoding options
 # (temperature, saturation, refine, propagate) may be changed when a model is loaded.
 ARCHITECTURE_KEYS = ("arch", "loss", "width", "rows", "prior", "context", "bin_step")
@@ -473,22 +484,29 @@ def _check_config(cfg):
             raise ValueError(f"{key} must be at least 1, got {cfg[key]}")
     if int(cfg["plateau"]) < 0:
         raise ValueError(f"plateau must be at least 0, got {cfg['plateau']}")
-    for key in ("lr", "bin_step", "temperature"):
+    for key in ("lr", "bin_step", "temperature", "saturation", "refine"):
+        if not math.isfinite(float(cfg[key])):
+            raise ValueError(f"{key} must be a finite number, got {cfg[key]}")
+    for key in ("lr", "bin_step"):
         if not float(cfg[key]) > 0:
             raise ValueError(f"{key} must be positive, got {cfg[key]}")
+    if not float(cfg["temperature"]) >= MIN_TEMPERATURE:
+        raise ValueError(f"temperature must be at least {MIN_TEMPERATURE:g}, got {cfg['temperature']}")
     if not 0 <= float(cfg["rebalance"]) <= 1:
         raise ValueError(f"rebalance must lie in [0, 1], got {cfg['rebalance']}")
-    if float(cfg["saturation"]) < 0 or float(cfg["refine"]) < 0:
-        raise ValueError("saturation and refine must be non-negative")
+    if not 0 <= float(cfg["saturation"]) <= MAX_SATURATION:
+        raise ValueError(f"saturation must lie in [0, {MAX_SATURATION:g}], got {cfg['saturation']}")
+    if not 0 <= float(cfg["refine"]) <= MAX_STRENGTH:
+        raise ValueError(f"refine must lie in [0, {MAX_STRENGTH:g}], got {cfg['refine']}")
     if cfg["propagate"] != "auto" and not _is_strength(cfg["propagate"]):
-        raise ValueError(f"propagate must be 'auto' or a finite number of at least 0, "
+        raise ValueError(f"propagate must be 'auto' or a number in [0, {MAX_STRENGTH:g}], "
                          f"got {cfg['propagate']!r}")
 
 
 def _is_strength(value):
-    """True for a finite real number >= 0 (not a bool, not a string)."""
+    """True for a real number in [0, MAX_STRENGTH] (not a bool, not a string)."""
     return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-            and math.isfinite(value) and value >= 0)
+            and 0 <= value <= MAX_STRENGTH)
 
 
 def _fit_multiple(n, multiple):
@@ -515,31 +533,26 @@ def _pad_target(target, multiple):
 
 
 # -- command line ----------------------------------------------------------------------------
-def _finite_float(text, positive):
-    """A finite number >= 0 (> 0 when ``positive``) from ``text``, or an argparse error."""
-    wanted = "a finite number above 0" if positive else "a finite number of at least 0"
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
-    if not (0 < value if positive else 0 <= value) or not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
-    return value
+def _number_in(low, high):
+    """argparse type: a number in [low, high] (high None: no upper limit)."""
+    wanted = (f"a finite number of at least {low:g}" if high is None
+              else f"a number from {low:g} to {high:g}")
 
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
+        if not (low <= value and math.isfinite(value) and (high is None or value <= high)):
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
+        return value
 
-def _non_negative_float(text):
-    """argparse type: a finite number >= 0."""
-    return _finite_float(text, positive=False)
-
-
-def _positive_float(text):
-    """argparse type: a finite number > 0."""
-    return _finite_float(text, positive=True)
+    return parse
 
 
 def _strength_or_auto(text):
-    """argparse type: ``auto`` or a finite number >= 0."""
-    return "auto" if text == "auto" else _non_negative_float(text)
+    """argparse type: ``auto`` or a strength from 0 to ``MAX_STRENGTH``."""
+    return "auto" if text == "auto" else _number_in(0.0, MAX_STRENGTH)(text)
 
 
 def build_improved_parser():
@@ -555,12 +568,12 @@ def build_improved_parser():
     parser.add_argument("--loss", choices=LOSSES, default=None,
                         help=f"cls = chroma-bin classification, else regression "
                              f"(default: {DEFAULTS['loss']})")
-    parser.add_argument("--temperature", type=_positive_float, default=None,
+    parser.add_argument("--temperature", type=_number_in(MIN_TEMPERATURE, None), default=None,
                         help=f"annealed-mean temperature for --loss cls: lower is more vivid "
                              f"(default: {DEFAULTS['temperature']})")
-    parser.add_argument("--saturation", type=_non_negative_float, default=None,
+    parser.add_argument("--saturation", type=_number_in(0.0, MAX_SATURATION), default=None,
                         help=f"scale of the predicted chroma (default: {DEFAULTS['saturation']})")
-    parser.add_argument("--refine", type=_non_negative_float, default=None,
+    parser.add_argument("--refine", type=_number_in(0.0, MAX_STRENGTH), default=None,
                         help=f"strength of gray-guided edge-aware smoothing when no colours "
                              f"are known, 0 = off (default: {DEFAULTS['refine']})")
     parser.add_argument("--propagate", type=_strength_or_auto, default=None, metavar="S|auto",

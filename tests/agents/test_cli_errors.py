@@ -201,8 +201,10 @@ def test_load_model_that_is_an_image_gets_no_pickle_advice(photo, tmp_path):
 
 
 @pytest.mark.parametrize("flag, value, fragment", [
-    ("--temperature", "inf", "a finite number above 0"), ("--temperature", "0", "above 0"),
-    ("--saturation", "nan", "a finite number of at least 0")])
+    ("--temperature", "inf", "a finite number of at least 0.001"), ("--temperature", "0", "at least 0.001"),
+    ("--temperature", "1e-300", "at least 0.001"), ("--saturation", "nan", "a number from 0 to 100"),
+    ("--saturation", "1e39", "from 0 to 100"), ("--propagate", "1e12", "from 0 to 1e+07"),
+    ("--refine", "1e39", "from 0 to 1e+07")])
 def test_decoding_flags_name_the_range_they_need(flag, value, fragment, photo, tmp_path):
     out = tmp_path / "out"
     assert_refused(run_cli("improved", photo, "--out", out, flag, value), out, flag, fragment)

@@ -160,6 +160,20 @@ def test_load_refuses_a_bad_saved_strength(tmp_path, strength):
         ImprovedAgent.load(tmp_path / "m.npz")
 
 
+@pytest.mark.parametrize("option, value", [
+    ("saturation", float("nan")), ("saturation", float("inf")), ("saturation", 1e39),
+    ("refine", float("inf")), ("refine", 1e12), ("temperature", 1e-300), ("propagate", 1e12)])
+def test_values_that_would_overflow_float32_are_refused(option, value, tmp_path):
+    with pytest.raises(ValueError, match=option):
+        ImprovedAgent(**{option: value})
+    # and a model file carrying one is refused when loaded, not decoded into NaN
+    agent = ImprovedAgent(seed=0, device="cpu", **TINY).fit(textured_scene(24, 48))
+    agent.config[option] = value
+    agent.save(tmp_path / "m.npz")
+    with pytest.raises(UsageError, match="not an improved-agent model"):
+        ImprovedAgent.load(tmp_path / "m.npz")
+
+
 def test_load_refuses_bad_files(tmp_path):
     with pytest.raises(UsageError, match="does not exist"):
         ImprovedAgent.load(tmp_path / "missing.npz")
