@@ -91,9 +91,10 @@ class BasicAgent:
     uses_left_colours = False
 
     def __init__(self, colors=5, neighbors=6, seed=0, device="auto", progress=False):
-        if colors != "auto" and (not isinstance(colors, (int, np.integer)) or colors < 1):
+        if colors != "auto" and (not isinstance(colors, (int, np.integer)) or isinstance(colors, bool)
+                                 or colors < 1):
             raise ValueError(f"colors must be a whole number of at least 1 or 'auto', got {colors!r}")
-        if not isinstance(neighbors, (int, np.integer)) or neighbors < 1:
+        if not isinstance(neighbors, (int, np.integer)) or isinstance(neighbors, bool) or neighbors < 1:
             raise ValueError(f"neighbors must be a whole number of at least 1, got {neighbors!r}")
         self.colors = colors
         self.neighbors = int(neighbors)
@@ -101,6 +102,7 @@ class BasicAgent:
         self.xp = array_module_for(device)
         self.progress = progress
         self.auto_curve = None
+        self.train_patches = None
 
     def check_training_shape(self, shape):
         """UsageError if ``colors`` or ``neighbors`` cannot work on a training image of
@@ -117,6 +119,8 @@ class BasicAgent:
         """Learn the palette and the training patches from a colour image (H, W, 3)."""
         xp = self.xp
         rgb = xp.asarray(rgb)
+        if rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise ValueError(f"fit needs an (H, W, 3) colour image, got shape {tuple(rgb.shape)}")
         self.check_training_shape(rgb.shape)
         if self.colors == "auto":
             self.n_colors, self.auto_curve = self._choose_colors(rgb)
@@ -130,8 +134,12 @@ class BasicAgent:
 
     def colorize(self, gray):
         """(H, W) gray on 0..255 -> (H, W, 3) float RGB in the representative colours."""
+        if self.train_patches is None:
+            raise RuntimeError("colorize called before fit")
         xp = self.xp
         gray = xp.asarray(gray, dtype="float32")
+        if gray.ndim != 2:
+            raise ValueError(f"colorize needs an (H, W) gray image, got shape {tuple(gray.shape)}")
         idx, _ = nearest(self.train_patches, gray_patches(gray), self.neighbors)
         winners = vote(self.labels[idx], self.centers.shape[0])
         return to_numpy(self.centers[winners].reshape(gray.shape + (3,)))

@@ -39,7 +39,8 @@ from pathlib import Path
 import numpy as np
 
 from colorize.color import rgb_to_gray
-from colorize.halves import ProtocolError, check_protocol_size, compose_halves, split_halves
+from colorize.halves import (MIN_HEIGHT, MIN_WIDTH, ProtocolError, check_protocol_size, compose_halves,
+                             split_halves)
 from colorize.io import (
     ImageError,
     OutputError,
@@ -164,13 +165,16 @@ def flush_notices(args):
 
 
 def _require_colour(rgb, path, role):
-    """Refuse a gray photo where colour must be learnt from, with advice."""
-    if is_grayscale(rgb):
-        if role == "image":
+    """Refuse a gray photo where colour must be learnt from (under the protocol: a photo
+    whose left half is gray), with advice."""
+    if role == "image":
+        if is_grayscale(rgb) or is_grayscale(split_halves(rgb)[0]):
+            what = "a gray photo" if is_grayscale(rgb) else "a photo whose left half is gray"
             raise UsageError(
-                f"{path} is a gray photo, so its left half has no colour to learn from; "
+                f"{path} is {what}, so its left half has no colour to learn from; "
                 "give a colour photo to learn from with --reference"
             )
+    elif is_grayscale(rgb):
         raise UsageError(f"reference {path} is a gray photo; a reference must carry colour")
     return rgb
 
@@ -235,7 +239,10 @@ def run_reference(agent, args, rgb):
         raise ImageError(f"--reference: {exc}") from None
     reference = _require_colour(reference, args.reference, "reference")
     ref_work = _working_copy(args, reference, Path(args.reference).name)
-    check_protocol_size(ref_work.shape)
+    if ref_work.shape[1] < MIN_WIDTH or ref_work.shape[0] < MIN_HEIGHT:
+        # the agents need as much to learn from as a protocol photo offers
+        raise UsageError(f"reference {args.reference} is {ref_work.shape[1]}x{ref_work.shape[0]} "
+                         f"pixels; a reference must be at least {MIN_WIDTH}x{MIN_HEIGHT}")
     _check_training_shape(agent, ref_work.shape)
     # the target is not split in two, so the protocol's minimum does not apply to it
     target = (rgb if agent.full_resolution

@@ -321,6 +321,8 @@ class ImprovedAgent:
         gray = np.asarray(to_numpy(gray), dtype=np.float32)
         if gray.ndim != 2:
             raise ValueError(f"colorize needs an (H, W) gray image, got shape {gray.shape}")
+        if not np.isfinite(gray).all():
+            raise ValueError("colorize needs a finite gray image (it holds NaN or infinity)")
         h, w = gray.shape
         small_h, small_w = working_shape(gray.shape, self.train_pixels)
         small = resize_planes(gray, small_h, small_w)

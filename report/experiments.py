@@ -46,7 +46,7 @@ import numpy as np
 
 from agents.basic import AUTO_COLORS, BasicAgent, color_sweep, palette_labels
 from colorize.color import chroma_to_rgb, rgb_to_chroma, rgb_to_gray
-from colorize.halves import ProtocolError, check_protocol_size, compose_halves, protocol_inputs
+from colorize.halves import ProtocolError, compose_halves, protocol_inputs
 from colorize.io import is_grayscale, read_rgb, resize_max_side
 from colorize.kmeans import kmeans
 from colorize.metrics import baseline_predictions, error_map_de2000, score
@@ -138,15 +138,16 @@ def load_photo(path, max_side):
 def check_photo(path, max_side):
     """Refuse a photo the report cannot use, before any work is spent on the others.
 
-    Raises ProtocolError for a gray photo (its left half has no colour to learn from, and
-    its colour scores would divide by zero) or one below the protocol's minimum size, and
+    Raises ProtocolError for a photo below the protocol's minimum size or one whose left half
+    is gray (it has no colour to learn from, and colour scores would divide by zero), and
     ImageError for a file that cannot be read.
     """
     rgb, _ = load_photo(path, max_side)
-    if is_grayscale(rgb):
-        raise ProtocolError("a gray photo; the report needs colour photos, since both "
-                            "agents learn from the left half's colours")
-    check_protocol_size(rgb.shape)
+    left, _, _ = protocol_inputs(rgb)  # checks the size first
+    if is_grayscale(left):
+        raise ProtocolError(f"{'a gray photo' if is_grayscale(rgb) else 'its left half is gray'}; "
+                            "the report needs colour photos, since both agents learn from the "
+                            "left half's colours")
 
 
 def _as_uint8(image):

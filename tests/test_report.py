@@ -40,7 +40,7 @@ def test_a_folder_without_photos_is_refused_with_one_line(tmp_path, capsys):
 
 @pytest.mark.parametrize("case, fragment", [
     ("missing-folder", "no such folder"), ("bad-seed", "--seed"), ("tiny-photo", "tiny.png"),
-    ("gray-photo", "gray.png: a gray photo")])
+    ("gray-photo", "gray.png: a gray photo"), ("gray-left-half", "half.png: its left half is gray")])
 def test_bad_input_is_one_line_and_leaves_no_folder_behind(case, fragment, tmp_path, capsys):
 
     images = tmp_path / "images"
@@ -52,6 +52,11 @@ def test_bad_input_is_one_line_and_leaves_no_folder_behind(case, fragment, tmp_p
         rng = np.random.default_rng(0)
         Image.fromarray(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(images / "big.png")
         Image.fromarray(np.full((4, 4, 3), 90, np.uint8)).save(images / "tiny.png")
+    if case == "gray-left-half":
+        images.mkdir()
+        rgb = np.random.default_rng(0).integers(0, 255, (24, 32, 3), dtype=np.uint8)
+        rgb[:, :16] = rgb[:, :16, :1]
+        Image.fromarray(rgb).save(images / "half.png")
     if case == "gray-photo":
         # sorted after a colour photo, so the refusal must come before any agent runs
         images.mkdir()

@@ -89,10 +89,24 @@ def test_color_sweep_error_drops_once_all_colours_are_there():
     assert errors[1] < 0.5 * errors[0] and errors[2] <= errors[1] * 1.05
 
 
-@pytest.mark.parametrize("kwargs", [{"colors": 0}, {"colors": "many"}, {"neighbors": 0}])
+@pytest.mark.parametrize("kwargs", [{"colors": 0}, {"colors": "many"}, {"neighbors": 0},
+                                    {"colors": True}, {"neighbors": True}])
 def test_bad_parameters_are_refused(kwargs):
     with pytest.raises(ValueError):
         BasicAgent(**kwargs)
+
+
+def test_api_misuse_gets_a_sentence_not_an_attribute_or_reshape_error():
+    agent = BasicAgent(device="cpu")
+    with pytest.raises(RuntimeError, match="before fit"):
+        agent.colorize(np.zeros((8, 8)))
+    with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
+        agent.fit(np.zeros((8, 8)))
+    with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
+        agent.fit(np.zeros((8, 8, 4)))
+    agent.fit(np.random.default_rng(0).integers(0, 255, (8, 8, 3)))
+    with pytest.raises(ValueError, match=r"\(H, W\) gray"):
+        agent.colorize(np.zeros((8, 8, 3)))
 
 
 def test_cli_writes_exactly_the_promised_files(tmp_path):

@@ -120,6 +120,28 @@ def test_gray_photo_in_protocol_mode_suggests_reference(agent, tmp_path):
     assert_refused(run_cli(agent, gray, "--out", out), out, "--reference")
 
 
+@pytest.mark.parametrize("agent", AGENTS)
+def test_photo_with_a_gray_left_half_is_refused_like_a_gray_photo(agent, tmp_path):
+    # the right half's colours are test data: nothing to learn from (it used to give a
+    # black or gray output with exit 0)
+    rgb = colour_photo()
+    half = rgb.shape[1] // 2
+    rgb[:, :half] = rgb[:, :half, :1]
+    path = tmp_path / "leftgray.png"
+    Image.fromarray(rgb).save(path)
+    out = tmp_path / "out"
+    assert_refused(run_cli(agent, path, "--out", out), out, "left half is gray", "--reference")
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+def test_a_reference_below_8x8_is_named_as_the_reference(agent, photo, tmp_path):
+    ref = tmp_path / "thin.png"
+    Image.fromarray(colour_photo(40, 1)).save(ref)
+    out = tmp_path / "out"
+    assert_refused(run_cli(agent, photo, "--reference", ref, "--out", out), out,
+                   "reference", "40x1", "at least 8x8")
+
+
 @pytest.mark.parametrize("agent, flag, value", [
     ("basic", "--colors", "0"), ("basic", "--colors", "abc"), ("basic", "--neighbors", "0"),
     ("basic", "--max-side", "-1"), ("basic", "--seed", "x"), ("basic", "--device", "tpu"),

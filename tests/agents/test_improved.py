@@ -174,6 +174,14 @@ def test_values_that_would_overflow_float32_are_refused(option, value, tmp_path)
         ImprovedAgent.load(tmp_path / "m.npz")
 
 
+def test_colorize_refuses_a_gray_image_with_nan():
+    agent = ImprovedAgent(seed=0, device="cpu", **TINY).fit(textured_scene(24, 48))
+    gray = np.full((8, 8), 100.0)
+    gray[3, 3] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        agent.colorize(gray)
+
+
 def test_load_refuses_bad_files(tmp_path):
     with pytest.raises(UsageError, match="does not exist"):
         ImprovedAgent.load(tmp_path / "missing.npz")
