@@ -16,6 +16,8 @@ The agent contract (both agents follow it):
 - ``agent.fit(rgb)``: learn from a colour image (H, W, 3) uint8.
 - ``agent.check_training_shape(shape)`` (optional): raise ``UsageError`` for settings that
   cannot work on a training image of that shape; called before any note is printed.
+- ``agent.pretrained`` (optional): True for a loaded model, whose ``fit`` keeps it as it is;
+  such an agent colourizes a gray IMAGE whole without ``--reference``.
 - ``agent.colorize(gray)``: (H, W) float gray on 0..255 -> (H, W, 3) RGB on 0..255.
 - ``agent.uses_left_colours``: True when ``colorize`` also takes ``left=``, the colour image
   just left of the gray one; under the protocol it gets the training half there (the
@@ -232,7 +234,12 @@ def run_protocol(agent, args, rgb):
 
 
 def run_reference(agent, args, rgb):
-    """The whole reference trains, the whole IMAGE is coloured; scored if IMAGE had colour."""
+    """The whole reference trains, the whole IMAGE is coloured; scored if IMAGE had colour.
+
+    Without ``--reference`` (a loaded model and a gray IMAGE) the model colours IMAGE as it is.
+    """
+    if args.reference is None:
+        return _colour_whole(agent, args, rgb, None)
     try:
         reference = read_rgb(args.reference)
     except ImageError as exc:
@@ -244,13 +251,18 @@ def run_reference(agent, args, rgb):
         raise UsageError(f"reference {args.reference} is {ref_work.shape[1]}x{ref_work.shape[0]} "
                          f"pixels; a reference must be at least {MIN_WIDTH}x{MIN_HEIGHT}")
     _check_training_shape(agent, ref_work.shape)
+    return _colour_whole(agent, args, rgb, ref_work)
+
+
+def _colour_whole(agent, args, rgb, ref_work):
+    """Fit on ``ref_work`` (None: a loaded model, kept as it is) and colour the whole IMAGE."""
     # the target is not split in two, so the protocol's minimum does not apply to it
     target = (rgb if agent.full_resolution
               else _working_copy(args, rgb, Path(args.image).name, protocol=False))
     flush_notices(args)
 
     start = time.perf_counter()
-    agent.fit(ref_work)
+    agent.fit(target if ref_work is None else ref_work)
     fitted = time.perf_counter()
     output = agent.colorize(rgb_to_gray(target))
     coloured = time.perf_counter()
@@ -361,7 +373,8 @@ def _run(args, agent_name, make_agent):
     ensure_output_dir(args.out)
     agent = make_agent(args, device)
 
-    if args.reference:
+    whole = bool(args.reference) or (getattr(agent, "pretrained", False) and is_grayscale(rgb))
+    if whole:
         processed, output, metrics, timings = run_reference(agent, args, rgb)
     else:
         _require_colour(rgb, args.image, "image")
@@ -373,7 +386,7 @@ def _run(args, agent_name, make_agent):
     record = {
         "agent": agent.name,
         "image": str(args.image),
-        "mode": "reference" if args.reference else "protocol",
+        "mode": "reference" if args.reference else "model" if whole else "protocol",
         "reference": args.reference,
         "size": {"input": list(rgb.shape[:2]), "output": list(output.shape[:2])},
         "device": describe_device(device),

@@ -4,6 +4,7 @@ These run the real command lines in subprocesses (``python -m agents.<name>``), 
 """
 
 import io
+import json
 import signal
 import struct
 import subprocess
@@ -452,3 +453,23 @@ def test_a_failing_write_leaves_none_of_the_three_files(tmp_path, monkeypatch):
     with pytest.raises(OutputError, match="No space left"):
         cli.write_outputs(paths, rgb, [("original", rgb)], "t", {})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_loaded_model_colours_a_gray_photo_whole_without_a_reference(photo, tmp_path):
+    model, out = tmp_path / "m.npz", tmp_path / "out"
+    trained = run_cli("improved", photo, "--out", tmp_path / "train", "--epochs", "1",
+                      "--save-model", model, "--quiet")
+    assert trained.returncode == 0, trained.stderr
+    gray_path = tmp_path / "old.png"
+    gray = colour_photo(30, 20, seed=1)[..., 1]
+    Image.fromarray(gray).save(gray_path)
+    result = run_cli("improved", gray_path, "--out", out, "--load-model", model, "--quiet")
+    assert result.returncode == 0, result.stderr
+    record = json.loads((out / "old_improved.json").read_text())
+    assert record["mode"] == "model" and record["metrics"]["image"] is None
+    coloured = np.asarray(Image.open(out / "old_improved.png")).astype(float)
+    assert coloured.shape == (20, 30, 3)
+    assert np.abs(coloured @ [0.21, 0.72, 0.07] - gray).max() <= 2.0  # the gray is kept
+    assert np.ptp(coloured, axis=2).max() > 0  # and it is coloured, not copied
+    # without a model the same photo is still refused, with the advice to give a reference
+    assert_refused(run_cli("improved", gray_path, "--out", tmp_path / "o2"), tmp_path / "o2", "--reference")
