@@ -22,8 +22,7 @@ from colorize.halves import ProtocolError
 from colorize.io import ImageError, OutputError, atomic_path, ensure_output_dir
 from nn.backend import DeviceError
 from report import benchmarks
-from report.experiments import (Settings, check_photo, device_description, find_photos, improved_agent_class,
-                                run_photo)
+from report.experiments import Settings, check_photo, device_description, find_photos, run_photo
 from report.figures import errors_figure, k_curves_figure, loss_curves_figure, outputs_figure
 from report.write import Build, render
 
@@ -175,9 +174,7 @@ def _figures_and_text(args, settings, mode, device, runs, figures_dir, written, 
         figures[run.name] = (figure(outputs_figure, f"{run.name}.png", run),
                              figure(errors_figure, f"{run.name}_errors.png", run))
     figures["k_curves"] = figure(k_curves_figure, "k_curves.png", runs)
-    improved_available = improved_agent_class() is not None
-    if improved_available:
-        figures["loss_curves"] = figure(loss_curves_figure, "loss_curves.png", runs)
+    figures["loss_curves"] = figure(loss_curves_figure, "loss_curves.png", runs)
     log(f"figures written to {figures_dir}")
 
     rows = benchmarks.gradient_checks()
@@ -192,7 +189,7 @@ def _figures_and_text(args, settings, mode, device, runs, figures_dir, written, 
 
     build = Build(settings=settings, quick=args.quick, device=device, runs=runs, figures=figures,
                   gradcheck=rows, benchmarks=bench_runs, variants=read_variants(),
-                  variants_path=str(VARIANTS_JSON), improved_available=improved_available,
+                  variants_path=str(VARIANTS_JSON),
                   gpu_measurements=read_gpu_measurements(),
                   seconds=time.perf_counter() - started,
                   command=_command_line(args), images=_images_shown(args.images))

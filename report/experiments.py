@@ -9,8 +9,7 @@ What is run on each photo (``METHODS`` names them):
 
 - the three baselines of :mod:`colorize.metrics` (gray, mean chroma, gray lookup);
 - the basic agent with 5 colours (the coursework's setting) and with ``colors="auto"``;
-- the improved agent with its default settings (``ImprovedAgent``; skipped with a note when
-  the module is missing);
+- the improved agent with its default settings (``ImprovedAgent``);
 - ``palette5``: the best any 5-colour output could do. k-means with 5 colours is fitted on
   the right half's *own* true pixels and every right pixel is replaced by its nearest palette
   colour. k-means minimises the summed squared RGB error, so this is the lowest RMSE (highest
@@ -36,7 +35,6 @@ wrong in brightness alone), and ``de_saturated`` / ``de_rest``, the mean CIEDE20
 ``SATURATED_FRACTION`` most saturated true pixels (largest chroma) and over the others.
 """
 
-import importlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -45,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from agents.basic import AUTO_COLORS, BasicAgent, color_sweep, palette_labels
+from agents.improved import ImprovedAgent
 from colorize.color import chroma_to_rgb, rgb_to_chroma, rgb_to_gray
 from colorize.halves import ProtocolError, compose_halves, protocol_inputs
 from colorize.io import is_grayscale, read_rgb, resize_max_side
@@ -110,17 +109,6 @@ class PhotoRun:
     @property
     def right(self):
         return self.rgb[:, self.rgb.shape[1] // 2:]
-
-
-def improved_agent_class():
-    """``agents.improved.ImprovedAgent``, or ``None`` while that module does not exist."""
-    try:
-        module = importlib.import_module("agents.improved")
-    except ModuleNotFoundError as exc:
-        if exc.name != "agents.improved":
-            raise
-        return None
-    return module.ImprovedAgent
 
 
 def find_photos(folder):
@@ -217,8 +205,8 @@ def _run_palette_bound(run, settings):
     _record(run, "palette5", np.asarray(centers)[np.asarray(labels)].reshape(run.right.shape))
 
 
-def _run_improved(run, left, right_gray, settings, agent_class):
-    agent = agent_class(seed=settings.seed, device=settings.device, **settings.improved_options)
+def _run_improved(run, left, right_gray, settings):
+    agent = ImprovedAgent(seed=settings.seed, device=settings.device, **settings.improved_options)
     start = time.perf_counter()
     agent.fit(left)
     fitted = time.perf_counter()
@@ -251,12 +239,8 @@ def run_photo(path, settings, log=print):
     _run_palette_bound(run, settings)
     log(f"{tag}: 5-colour palette bound scored")
 
-    agent_class = improved_agent_class()
-    if agent_class is None:
-        log(f"{tag}: improved agent not available yet (no agents/improved.py); skipped")
-    else:
-        _run_improved(run, left, right_gray, settings, agent_class)
-        log(f"{tag}: improved agent, {sum(run.seconds['improved'].values()):.1f} s")
+    _run_improved(run, left, right_gray, settings)
+    log(f"{tag}: improved agent, {sum(run.seconds['improved'].values()):.1f} s")
     return run
 
 

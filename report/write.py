@@ -60,7 +60,6 @@ class Build:
     benchmarks: list = field(default_factory=list)
     variants: dict | None = None
     variants_path: str = ""
-    improved_available: bool = True
     seconds: float = 0.0
     command: str = ""
     images: str = "images"
@@ -826,9 +825,6 @@ def render(build):
     if build.quick:
         out += ["", "> **Quick build** (`--quick`): tiny photos and a few epochs, for a smoke "
                 "test. The numbers are not meaningful; run `python -m report` for the real report."]
-    if not build.improved_available:
-        out += ["", "> The improved agent (`agents/improved.py`) is not available in this "
-                "checkout; its rows, figures and sections are missing."]
     out += ["", "## Summary", ""]
     out += summary_lines(build)
     out += ["", "## The task", ""]
