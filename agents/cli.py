@@ -170,7 +170,9 @@ def _require_colour(rgb, path, role):
     """Refuse a gray photo where colour must be learnt from (under the protocol: a photo
     whose left half is gray), with advice."""
     if role == "image":
-        if is_grayscale(rgb) or is_grayscale(split_halves(rgb)[0]):
+        left = split_halves(rgb)[0]
+        # (an empty left half is the protocol's size error, given later)
+        if is_grayscale(rgb) or (left.size and is_grayscale(left)):
             what = "a gray photo" if is_grayscale(rgb) else "a photo whose left half is gray"
             raise UsageError(
                 f"{path} is {what}, so its left half has no colour to learn from; "

@@ -200,7 +200,9 @@ def _rotation(uniq):
 
 
 def _rank_neighbours_bound(points, keys, q, q_keys, k):
-    """k-th smallest screened distance to the ``_RANK_WINDOW`` points nearest in key order.
+    """k-th smallest screened distance to the ``max(_RANK_WINDOW, _RANK_WINDOW_PER_K * k)``
+    points nearest in key order (all u points if there are fewer; a k above u takes the
+    farthest of them, which bounds any k-th among copies).
 
     points: (u, d) sorted by ``keys`` (u,); q: (m, d) with its own ``q_keys``. A cheap upper
     bound on each query's k-th neighbour distance (m,).

@@ -161,12 +161,14 @@ def _missing_folders(folder):
 
 
 def _figures_and_text(args, settings, mode, device, runs, figures_dir, written, started):
-    """Draw the figures (their paths appended to ``written``), run the checks and benchmarks,
-    and return the text of REPORT.md."""
+    """Draw the figures (the paths of new ones appended to ``written``), run the checks and
+    benchmarks, and return the text of REPORT.md."""
     def figure(draw, name, *data):
         path = figures_dir / name
+        new = not path.exists()
         draw(path, *data)
-        written.append(path)
+        if new:  # a figure of an earlier report is replaced, never removed by the cleanup
+            written.append(path)
         return f"figures/{name}"
 
     figures = {}

@@ -197,6 +197,14 @@ def test_a_build_that_fails_midway_leaves_no_figures_or_folders(failing, tmp_pat
     assert main(["--quick", "--no-bench", "--images", str(images), "--out", str(out)]) == 2
     assert "stopped on purpose" in capsys.readouterr().err
     assert not (tmp_path / "parent").exists()  # the figures, out/, and the parent it made
+    # into an existing report folder: the figures of the earlier report stay
+    figures = tmp_path / "old" / "figures"
+    figures.mkdir(parents=True)
+    (figures / "a.png").write_bytes(b"earlier figure")
+    (figures.parent / "REPORT.md").write_text("earlier report")
+    assert main(["--quick", "--no-bench", "--images", str(images), "--out", str(figures.parent)]) == 2
+    assert (figures / "a.png").exists() and (figures.parent / "REPORT.md").read_text() == "earlier report"
+    assert sorted(p.name for p in figures.iterdir()) == ["a.png"]
 
 
 def test_header_names_the_command_and_photo_folder_that_rebuild_it(tmp_path):

@@ -135,6 +135,14 @@ def test_photo_with_a_gray_left_half_is_refused_like_a_gray_photo(agent, tmp_pat
 
 
 @pytest.mark.parametrize("agent", AGENTS)
+def test_a_one_pixel_wide_colour_photo_gets_the_size_error_not_the_gray_one(agent, tmp_path):
+    path = tmp_path / "thin.png"
+    Image.fromarray(colour_photo(1, 20)).save(path)
+    out = tmp_path / "out"
+    assert_refused(run_cli(agent, path, "--out", out), out, "at least 8 x 8")
+
+
+@pytest.mark.parametrize("agent", AGENTS)
 def test_a_reference_below_8x8_is_named_as_the_reference(agent, photo, tmp_path):
     ref = tmp_path / "thin.png"
     Image.fromarray(colour_photo(40, 1)).save(ref)
