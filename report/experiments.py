@@ -130,8 +130,10 @@ def check_photo(path, max_side):
     is gray (it has no colour to learn from, and colour scores would divide by zero), and
     ImageError for a file that cannot be read.
     """
-    rgb, _ = load_photo(path, max_side)
-    left, _, _ = protocol_inputs(rgb)  # checks the size first
+    rgb = read_rgb(path)
+    protocol_inputs(resize_max_side(rgb, max_side)[0])  # checks the working size
+    # the photo's own left half: resizing blurs colour from the right half across the seam
+    left, _, _ = protocol_inputs(rgb)
     if is_grayscale(left):
         raise ProtocolError(f"{'a gray photo' if is_grayscale(rgb) else 'its left half is gray'}; "
                             "the report needs colour photos, since both agents learn from the "

@@ -54,8 +54,9 @@ def test_bad_input_is_one_line_and_leaves_no_folder_behind(case, fragment, tmp_p
         Image.fromarray(np.full((4, 4, 3), 90, np.uint8)).save(images / "tiny.png")
     if case == "gray-left-half":
         images.mkdir()
-        rgb = np.random.default_rng(0).integers(0, 255, (24, 32, 3), dtype=np.uint8)
-        rgb[:, :16] = rgb[:, :16, :1]
+        # large enough for --quick to shrink it, which blurs colour across the seam
+        rgb = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+        rgb[:, :80] = rgb[:, :80, :1]
         Image.fromarray(rgb).save(images / "half.png")
     if case == "gray-photo":
         # sorted after a colour photo, so the refusal must come before any agent runs
