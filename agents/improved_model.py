@@ -120,7 +120,10 @@ def predict_tiled(model, x, multiple, tile=256, margin=48):
     out = None
     for top in range(0, h, tile):
         for left in range(0, w, tile):
-            y0, x0 = max(0, top - margin), max(0, left - margin)
+            # tiles start on the pooling grid (multiples of ``multiple``), or their 2x2 pooling
+            # cells would differ from the whole image's
+            y0 = max(0, top - margin) // multiple * multiple
+            x0 = max(0, left - margin) // multiple * multiple
             y1, x1 = min(h, top + tile + margin), min(w, left + tile + margin)
             part = predict(model, x[:, :, y0:y1, x0:x1], multiple)
             if out is None:
