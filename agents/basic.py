@@ -69,6 +69,11 @@ def palette_labels(pixels, centers):
     return xp.argmin(d, axis=1)
 
 
+def _is_whole_number(value):
+    """An int or NumPy integer, not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 class BasicAgent:
     """k-means palette + exact 3x3-patch kNN vote.
 
@@ -91,10 +96,9 @@ class BasicAgent:
     uses_left_colours = False
 
     def __init__(self, colors=5, neighbors=6, seed=0, device="auto", progress=False):
-        if colors != "auto" and (not isinstance(colors, (int, np.integer)) or isinstance(colors, bool)
-                                 or colors < 1):
+        if colors != "auto" and not (_is_whole_number(colors) and colors >= 1):
             raise ValueError(f"colors must be a whole number of at least 1 or 'auto', got {colors!r}")
-        if not isinstance(neighbors, (int, np.integer)) or isinstance(neighbors, bool) or neighbors < 1:
+        if not (_is_whole_number(neighbors) and neighbors >= 1):
             raise ValueError(f"neighbors must be a whole number of at least 1, got {neighbors!r}")
         self.colors = colors
         self.neighbors = int(neighbors)

@@ -42,7 +42,7 @@ import numpy as np
 
 from colorize.color import rgb_to_gray
 from colorize.halves import (MIN_HEIGHT, MIN_WIDTH, ProtocolError, check_protocol_size, compose_halves,
-                             split_halves)
+                             left_half_is_gray, split_halves)
 from colorize.io import (
     ImageError,
     OutputError,
@@ -170,10 +170,9 @@ def _require_colour(rgb, path, role):
     """Refuse a gray photo where colour must be learnt from (under the protocol: a photo
     whose left half is gray), with advice."""
     if role == "image":
-        left = split_halves(rgb)[0]
-        # (an empty left half is the protocol's size error, given later)
-        if is_grayscale(rgb) or (left.size and is_grayscale(left)):
-            what = "a gray photo" if is_grayscale(rgb) else "a photo whose left half is gray"
+        gray = is_grayscale(rgb)
+        if gray or left_half_is_gray(rgb):
+            what = "a gray photo" if gray else "a photo whose left half is gray"
             raise UsageError(
                 f"{path} is {what}, so its left half has no colour to learn from; "
                 "give a colour photo to learn from with --reference"
@@ -248,10 +247,12 @@ def run_reference(agent, args, rgb):
         raise ImageError(f"--reference: {exc}") from None
     reference = _require_colour(reference, args.reference, "reference")
     ref_work = _working_copy(args, reference, Path(args.reference).name)
-    if ref_work.shape[1] < MIN_WIDTH or ref_work.shape[0] < MIN_HEIGHT:
+    try:
         # the agents need as much to learn from as a protocol photo offers
+        check_protocol_size(ref_work.shape)
+    except ProtocolError:
         raise UsageError(f"reference {args.reference} is {ref_work.shape[1]}x{ref_work.shape[0]} "
-                         f"pixels; a reference must be at least {MIN_WIDTH}x{MIN_HEIGHT}")
+                         f"pixels; a reference must be at least {MIN_WIDTH}x{MIN_HEIGHT}") from None
     _check_training_shape(agent, ref_work.shape)
     return _colour_whole(agent, args, rgb, ref_work)
 

@@ -10,6 +10,7 @@ enough for 3 x 3 patches to carry context.
 from nn.backend import get_array_module
 
 from .color import rgb_to_gray
+from .io import is_grayscale
 
 MIN_WIDTH = 8
 MIN_HEIGHT = 8
@@ -51,6 +52,15 @@ def split_halves(img):
     """``(H, W, ...)`` -> ``(left, right)`` views: columns ``[0, W//2)`` and ``[W//2, W)``."""
     w = img.shape[1]
     return img[:, left_slice(w)], img[:, right_slice(w)]
+
+
+def left_half_is_gray(rgb):
+    """True when the training half of (H, W, 3) ``rgb`` has no colour to learn from (it is
+    gray, alone or with the whole photo). Check the photo as read: resizing blurs colour from
+    the right half across the seam. An empty left half (a photo 1 column wide) is not called
+    gray; :func:`check_protocol_size` refuses it."""
+    left = split_halves(rgb)[0]
+    return left.size > 0 and is_grayscale(left)
 
 
 def compose_halves(left, right):

@@ -22,7 +22,7 @@ from colorize.halves import ProtocolError
 from colorize.io import ImageError, OutputError, atomic_path, ensure_output_dir
 from nn.backend import DeviceError
 from report import benchmarks
-from report.experiments import Settings, check_photo, device_description, find_photos, run_photo
+from report.experiments import Settings, device_description, find_photos, load_photo, run_photo
 from report.figures import errors_figure, k_curves_figure, loss_curves_figure, outputs_figure
 from report.write import Build, render
 
@@ -111,7 +111,7 @@ def build(args):
     photos = find_photos(args.images)
     if not photos:
         raise UsageError(f"no photos (.png, .jpg) in the folder {args.images}")
-    stems = {}
+    stems, loaded = {}, {}
     for path in photos:
         if path.stem in stems:
             # figures and sections are named by the stem: one would overwrite the other
@@ -119,7 +119,7 @@ def build(args):
                              f"{path.stem!r}; the report names figures by it, so rename one")
         stems[path.stem] = path.name
         try:
-            check_photo(path, settings.max_side)
+            loaded[path] = load_photo(path, settings.max_side)
         except (ImageError, ProtocolError) as exc:
             raise UsageError(f"{path.name}: {exc}") from None
     out, figures_dir = Path(args.out), Path(args.out) / "figures"
@@ -130,12 +130,7 @@ def build(args):
 
     written = []
     try:
-        runs = []
-        for path in photos:
-            try:
-                runs.append(run_photo(path, settings, log=log))
-            except (ImageError, ProtocolError) as exc:
-                raise UsageError(f"{path.name}: {exc}") from None
+        runs = [run_photo(path, loaded[path], settings, log=log) for path in photos]
         report_path = out / "REPORT.md"
         text = _figures_and_text(args, settings, mode, device, runs, figures_dir, written, started)
         with atomic_path(report_path) as tmp:

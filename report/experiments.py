@@ -45,7 +45,8 @@ import numpy as np
 from agents.basic import AUTO_COLORS, BasicAgent, color_sweep, palette_labels
 from agents.improved import ImprovedAgent
 from colorize.color import chroma_to_rgb, rgb_to_chroma, rgb_to_gray
-from colorize.halves import ProtocolError, compose_halves, protocol_inputs
+from colorize.halves import (ProtocolError, check_protocol_size, compose_halves, left_half_is_gray,
+                             protocol_inputs)
 from colorize.io import is_grayscale, read_rgb, resize_max_side
 from colorize.kmeans import kmeans
 from colorize.metrics import baseline_predictions, error_map_de2000, score
@@ -117,27 +118,20 @@ def find_photos(folder):
 
 
 def load_photo(path, max_side):
-    """(rgb at the working size, original (height, width))."""
-    rgb = read_rgb(path)
-    small, _ = resize_max_side(rgb, max_side)
-    return np.ascontiguousarray(small), rgb.shape[:2]
+    """(rgb at the working size, original (height, width)) of a photo the report can use.
 
-
-def check_photo(path, max_side):
-    """Refuse a photo the report cannot use, before any work is spent on the others.
-
-    Raises ProtocolError for a photo below the protocol's minimum size or one whose left half
-    is gray (it has no colour to learn from, and colour scores would divide by zero), and
-    ImageError for a file that cannot be read.
+    Raises ProtocolError for a photo whose working size is below the protocol's minimum or
+    whose left half is gray (it has no colour to learn from, and colour scores would divide
+    by zero), and ImageError for a file that cannot be read.
     """
     rgb = read_rgb(path)
-    protocol_inputs(resize_max_side(rgb, max_side)[0])  # checks the working size
-    # the photo's own left half: resizing blurs colour from the right half across the seam
-    left, _, _ = protocol_inputs(rgb)
-    if is_grayscale(left):
+    small, _ = resize_max_side(rgb, max_side)
+    check_protocol_size(small.shape)
+    if left_half_is_gray(rgb):
         raise ProtocolError(f"{'a gray photo' if is_grayscale(rgb) else 'its left half is gray'}; "
                             "the report needs colour photos, since both agents learn from the "
                             "left half's colours")
+    return np.ascontiguousarray(small), rgb.shape[:2]
 
 
 def _as_uint8(image):
@@ -220,9 +214,10 @@ def _run_improved(run, left, right_gray, settings):
     run.improved = agent.summary()
 
 
-def run_photo(path, settings, log=print):
-    """Run every method on one photo; ``log`` receives one line per step."""
-    rgb, original_size = load_photo(path, settings.max_side)
+def run_photo(path, photo, settings, log=print):
+    """Run every method on one photo, ``photo`` as :func:`load_photo` gives it; ``log``
+    receives one line per step."""
+    rgb, original_size = photo
     run = PhotoRun(name=Path(path).stem, original_size=original_size, rgb=rgb)
     left, right_gray, _ = protocol_inputs(rgb)
     h, w = run.size

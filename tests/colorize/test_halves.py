@@ -55,3 +55,13 @@ def test_protocol_inputs():
     np.testing.assert_allclose(right_gray, rgb_to_gray(rgb[:, 5:]))
     with pytest.raises(ProtocolError):
         protocol_inputs(rgb[:, :7])
+
+
+def test_left_half_is_gray_looks_at_the_training_half_only():
+    from colorize.halves import left_half_is_gray
+
+    rgb = np.random.default_rng(0).integers(0, 256, (4, 6, 3), dtype=np.uint8)
+    assert not left_half_is_gray(rgb)
+    rgb[:, :3] = rgb[:, :3, :1]
+    assert left_half_is_gray(rgb)
+    assert not left_half_is_gray(rgb[:, :1])  # an empty left half is a size error, not gray
