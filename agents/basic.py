@@ -29,12 +29,13 @@ import sys
 
 import numpy as np
 
-from agents.cli import UsageError, build_parser, main, positive_int, show_progress
+from agents.cli import build_parser, main, show_progress
 from colorize.color import rgb_to_gray
 from colorize.kmeans import kmeans
 from colorize.knn import nearest
 from colorize.patches import extract_patches
 from nn.backend import array_module_for, get_array_module, to_numpy
+from nn.cli import UsageError, positive_int
 
 AUTO_COLORS = tuple(range(2, 17))
 AUTO_TOLERANCE = 0.05

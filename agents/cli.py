@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from colorize.bundled import bundled_image
 from colorize.color import rgb_to_gray
 from colorize.halves import (MIN_HEIGHT, MIN_WIDTH, ProtocolError, check_protocol_size, compose_halves,
                              left_half_is_gray, split_halves)
@@ -57,45 +58,9 @@ from colorize.io import (
 from colorize.metrics import baseline_scores, score
 from colorize.plots import comparison_figure
 from nn.backend import DEVICES, DeviceError, describe_device, resolve_device
+from nn.cli import OneLineParser, UsageError, non_negative_int, positive_int, run_command
 
-DEFAULT_IMAGE = Path(__file__).resolve().parent.parent / "images" / "chelsea.png"
-EXIT_BAD_INPUT = 2
-
-
-class UsageError(ValueError):
-    """A command-line problem that is the user's to fix; printed as ``error: ...``."""
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line ``error: ...`` and exit status 2.
-
-    argparse's default prints the usage block first; the project promises a single line.
-    """
-
-    def error(self, message):
-        raise UsageError(message)
-
-
-def _int_at_least(text, minimum):
-    """An integer >= ``minimum`` from ``text``, or an argparse error that names the value."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < minimum:
-        raise argparse.ArgumentTypeError(
-            f"expected a whole number of at least {minimum}, got {value}")
-    return value
-
-
-def positive_int(text):
-    """argparse type: an integer >= 1."""
-    return _int_at_least(text, 1)
-
-
-def non_negative_int(text):
-    """argparse type: an integer >= 0 (seeds)."""
-    return _int_at_least(text, 0)
+DEFAULT_IMAGE = bundled_image("chelsea.png")
 
 
 def max_side_int(text):
@@ -415,13 +380,9 @@ def main(parser, agent_name, make_agent, argv=None):
     raise ``UsageError`` (or the project's image, output, protocol and device errors) for
     anything the user has to fix.
     """
-    try:
+    def body():
         args = parser.parse_args(argv)
         args.notes = []
         return run(args, agent_name, make_agent)
-    except (UsageError, ImageError, OutputError, ProtocolError, DeviceError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+
+    return run_command(body, (ImageError, OutputError, ProtocolError, DeviceError))

@@ -60,7 +60,7 @@ import zipfile
 
 import numpy as np
 
-from agents.cli import UsageError, build_parser, main, notice, output_paths, positive_int, show_progress
+from agents.cli import build_parser, main, notice, output_paths, show_progress
 from agents.improved_data import (
     crop_bank,
     input_channels,
@@ -79,6 +79,7 @@ from colorize.edge_aware import propagate_from_left, smooth_chroma
 from colorize.metrics import gray_level_chroma_table
 from nn import Adam, NNError, ReduceLROnPlateau, StateDictError, fit
 from nn.backend import array_module_for, to_numpy
+from nn.cli import UsageError, positive_int
 from nn.layers.base import save_npz
 
 LOSSES = ("cls",) + tuple(REGRESSION_LOSSES)

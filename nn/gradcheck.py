@@ -14,9 +14,12 @@ layer, container and loss on small inputs built away from kinks, marks each agai
 ``TOLERANCE`` and exits with status 1 if any check fails.
 """
 
+import time
+
 import numpy as np
 
 from nn.backend import to_numpy
+from nn.cli import OneLineParser, non_negative_int, run_command
 
 
 def relative_error(analytic, numeric):
@@ -227,12 +230,19 @@ def table_rows(seed=SEED):
     return rows
 
 
-def main():
-    """Print the table; return 0 if every check is within ``TOLERANCE``, else 1."""
-    import time
+def build_parser():
+    return OneLineParser(
+        prog="python -m nn.gradcheck",
+        description="Check every layer's and loss's hand-written backward pass against "
+                    "centred differences in float64; print the worst relative error of each, "
+                    f"and exit with status 1 if any reaches {TOLERANCE:g}.")
 
+
+def report(seed):
+    """Print the table for the cases built with ``seed``; return 0 if every check is within
+    ``TOLERANCE``, else 1."""
     started = time.perf_counter()
-    rows = table_rows()
+    rows = table_rows(seed)
     width = max(len(r[0]) for r in rows)
     print(f"{'layer / loss':<{width}}  {'worst at':<12}  max relative error")
     print("-" * (width + 40))
@@ -245,6 +255,15 @@ def main():
     print(f"{len(rows)} checks, {verdict} (tolerance {TOLERANCE:g}), worst {worst:.2e}, "
           f"{time.perf_counter() - started:.1f} s (float64, centred differences)")
     return 1 if failed else 0
+
+
+def main(argv=None):
+    """``python -m nn.gradcheck [--seed N]``: the table; exit status 0 (all pass), 1 (a check
+    failed) or 2 (bad arguments)."""
+    parser = build_parser()
+    parser.add_argument("--seed", type=non_negative_int, default=SEED,
+                        help=f"seed of the random inputs and weights (default: {SEED})")
+    return run_command(lambda: report(parser.parse_args(argv).seed))
 
 
 if __name__ == "__main__":

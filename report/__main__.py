@@ -17,17 +17,21 @@ import sys
 import time
 from pathlib import Path
 
-from agents.cli import OneLineParser, UsageError, non_negative_int
+from colorize.bundled import bundled_images_dir
 from colorize.halves import ProtocolError
 from colorize.io import ImageError, OutputError, atomic_path, ensure_output_dir
 from nn.backend import DeviceError
+from nn.cli import OneLineParser, UsageError, non_negative_int, run_command
 from report import benchmarks
 from report.experiments import Settings, device_description, find_photos, load_photo, run_photo
 from report.figures import errors_figure, k_curves_figure, loss_curves_figure, outputs_figure
 from report.write import Build, render
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = ROOT / "report"
+DEFAULT_OUT = Path("report")
+"""Relative to the current folder, like the agents' ``--out out/``: run from the repository's
+root it rebuilds the project's own report; after a regular install nothing is written into
+the installed package."""
 VARIANTS_JSON = Path("report") / "data" / "improved_variants.json"
 GPU_JSON = Path("report") / "data" / "gpu_measurements.json"
 
@@ -47,8 +51,9 @@ QUICK = {
 def build_parser():
     parser = OneLineParser(prog="python -m report", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(DEFAULT_OUT), metavar="DIR",
-                        help="folder for REPORT.md and figures/ (default: report/)")
-    parser.add_argument("--images", default=str(ROOT / "images"), metavar="DIR",
+                        help="folder for REPORT.md and figures/ (default: report/ in the "
+                             "current folder)")
+    parser.add_argument("--images", default=str(bundled_images_dir()), metavar="DIR",
                         help="folder of colour photos (default: the bundled images/)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny photos, a tiny improved agent, tiny benchmarks (smoke test)")
@@ -84,12 +89,8 @@ def read_gpu_measurements():
 
 def main(argv=None):
     """Build the report; exit status 0, or 2 with one line ``error: ...`` for bad input."""
-    try:
-        args = build_parser().parse_args(argv)
-        return build(args)
-    except (UsageError, DeviceError, ImageError, OutputError, ProtocolError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run_command(lambda: build(build_parser().parse_args(argv)),
+                       (DeviceError, ImageError, OutputError, ProtocolError))
 
 
 def _remove_if_created_and_empty(folders):
@@ -194,7 +195,7 @@ def _figures_and_text(args, settings, mode, device, runs, figures_dir, written, 
 
 
 def _is_default_images(folder):
-    return Path(folder).resolve() == (ROOT / "images").resolve()
+    return Path(folder).resolve() == bundled_images_dir().resolve()
 
 
 def _images_shown(folder):

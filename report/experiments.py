@@ -247,5 +247,6 @@ def device_description(settings):
     device = resolve_device(settings.device)
     text = describe_device(device)
     if device == "cpu":
-        text += f", {blas_threads()} BLAS threads"
+        threads = blas_threads()
+        text += f", {threads} BLAS thread{'' if threads == 1 else 's'}"
     return text

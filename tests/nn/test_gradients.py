@@ -75,10 +75,22 @@ def test_printed_table_has_one_row_per_case_and_names_its_worst_entry():
 def test_command_marks_each_check_and_fails_with_status_1_when_one_is_off(monkeypatch, capsys):
     from nn import gradcheck
 
-    assert gradcheck.main() == 0
+    assert gradcheck.main([]) == 0
     assert "checks, all pass (tolerance 1e-07)" in capsys.readouterr().out
-    monkeypatch.setattr(gradcheck, "table_rows", lambda: [("Good", "x", 1e-12), ("Bad", "W", 0.5)])
-    assert gradcheck.main() == 1
+    monkeypatch.setattr(gradcheck, "table_rows",
+                        lambda seed: [("Good", "x", 1e-12), ("Bad", "W", 0.5)])
+    assert gradcheck.main([]) == 1
     out = capsys.readouterr().out
     assert "Good" in out and "ok" in out and "Bad" in out and "FAIL" in out
     assert "2 checks, 1 FAIL" in out
+
+
+def test_command_takes_a_seed_and_refuses_a_bad_one_in_one_line(capsys):
+    from nn import gradcheck
+
+    assert gradcheck.main(["--seed", "7"]) == 0
+    assert "checks, all pass" in capsys.readouterr().out
+    assert gradcheck.main(["--seed", "-1"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("error: argument --seed") and captured.err.count("\n") == 1

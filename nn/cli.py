@@ -1,0 +1,68 @@
+"""Command-line plumbing shared by every ``python -m`` command of the project.
+
+The contract: bad input of any kind ends in one line ``error: ...`` on stderr and exit
+status 2, never a traceback. :class:`OneLineParser` turns argparse's own errors into
+:class:`UsageError`, the ``*_int`` functions are argparse types with messages that name the
+value, and :func:`run_command` prints the one line for the errors a command declares as the
+user's to fix.
+
+It lives in ``nn`` because ``nn`` is the package everything else builds on (``nn.bench``
+and ``nn.gradcheck`` are commands too); the agents' shared options are in
+:mod:`agents.cli`.
+"""
+
+import argparse
+import sys
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(ValueError):
+    """A command-line problem that is the user's to fix; printed as ``error: ...``."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line ``error: ...`` and exit status 2.
+
+    argparse's default prints the usage block first; the project promises a single line.
+    """
+
+    def error(self, message):
+        raise UsageError(message)
+
+
+def int_at_least(text, minimum):
+    """An integer >= ``minimum`` from ``text``, or an argparse error that names the value."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of at least {minimum}, got {value}")
+    return value
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    return int_at_least(text, 1)
+
+
+def non_negative_int(text):
+    """argparse type: an integer >= 0 (seeds)."""
+    return int_at_least(text, 0)
+
+
+def run_command(body, errors=()):
+    """Call ``body()`` and return its exit status; a :class:`UsageError` or one of ``errors``
+    (exception classes) becomes one line ``error: ...`` on stderr and status 2, Ctrl-C the
+    line ``error: interrupted`` and status 130 (the shell's code for SIGINT)."""
+    try:
+        return body()
+    except (UsageError, *errors) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

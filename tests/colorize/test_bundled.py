@@ -1,0 +1,30 @@
+"""Where the bundled photos are found: the checkout's images/, or an install's share folder."""
+
+import sys
+from pathlib import Path
+
+from colorize import bundled
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_checkout_uses_its_own_images_folder():
+    assert bundled.bundled_images_dir() == ROOT / "images"
+    assert bundled.bundled_image("chelsea.png").is_file()
+
+
+def test_a_regular_install_finds_the_copies_under_its_prefix(tmp_path, monkeypatch):
+    shared = tmp_path / bundled.SHARED_IMAGES
+    shared.mkdir(parents=True)
+    (shared / "CREDITS.md").write_text("credits")
+    monkeypatch.setattr(bundled, "CHECKOUT_IMAGES", tmp_path / "site-packages" / "images")
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    assert bundled.bundled_images_dir() == shared
+
+
+def test_with_no_copy_anywhere_the_checkout_path_is_named(tmp_path, monkeypatch):
+    missing = tmp_path / "site-packages" / "images"
+    monkeypatch.setattr(bundled, "CHECKOUT_IMAGES", missing)
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "env"))
+    monkeypatch.setattr(bundled.site, "getuserbase", lambda: str(tmp_path / "user"))
+    assert bundled.bundled_images_dir() == missing
