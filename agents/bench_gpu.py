@@ -9,19 +9,23 @@
    early stopping, so both devices do the same work.
 
 Each workload runs on the CPU (NumPy) and, when CuPy and a device answer, on the GPU; the
-speed-up is CPU seconds / GPU seconds of this run. Without a GPU only the CPU column is filled.
+speed-up is CPU seconds / GPU seconds of this run. Without a GPU only the CPU column is filled,
+and a line above the table says why (CuPy missing, no device answering).
 """
 
-import argparse
-import json
+import sys
 import time
 
 from agents.bench_basic import time_agent
+from agents.bench_improved import check_out_file
 from agents.improved import ImprovedAgent
-from colorize.bench_neighbors import _photo
+from colorize.bench_neighbors import load_photo
+from colorize.bundled import bundled_image
 from colorize.halves import split_halves
-from nn.backend import describe_device, gpu_available
+from colorize.io import ImageError, OutputError, write_json
+from nn.backend import describe_device, gpu_unavailable_reason
 from nn.bench import time_engine
+from nn.cli import OneLineParser, positive_int, run_command
 
 
 def conv_seconds(device):
@@ -29,13 +33,13 @@ def conv_seconds(device):
     return seconds
 
 
-def basic_seconds(device):
-    fit_s, colorize_s, _ = time_agent(_photo("coffee", 1024), device)
+def basic_seconds(rgb, device):
+    fit_s, colorize_s, _ = time_agent(rgb, device)
     return fit_s + colorize_s
 
 
-def improved_seconds(device, epochs):
-    left, _ = split_halves(_photo("coffee", 512))
+def improved_seconds(rgb, device, epochs):
+    left, _ = split_halves(rgb)
     agent = ImprovedAgent(seed=0, device=device, epochs=epochs, patience=epochs + 1)
     start = time.perf_counter()
     agent.fit(left)
@@ -43,33 +47,46 @@ def improved_seconds(device, epochs):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m agents.bench_gpu",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=5, help="improved-agent epochs (default 5)")
-    parser.add_argument("--out", help="also write the table as JSON to this file")
-    args = parser.parse_args(argv)
-    devices = ["cpu"] + (["gpu"] if gpu_available() else [])
-    workloads = [
-        ("Conv2D fwd+bwd, N=16, 32->32, 64x64, k3", conv_seconds),
-        ("basic agent, 1024-px photo", basic_seconds),
-        (f"improved agent training, 512-px photo, {args.epochs} epochs",
-         lambda d: improved_seconds(d, args.epochs)),
-    ]
-    rows = []
-    for name, run in workloads:
-        seconds = {d: run(d) for d in devices}
-        rows.append({"workload": name, **{f"{d}_s": s for d, s in seconds.items()}})
-    print(f"devices: {', '.join(describe_device(d) for d in devices)}")
-    print("| workload | CPU s | GPU s | speed-up |\n|---|---:|---:|---:|")
-    for row in rows:
-        gpu = row.get("gpu_s")
-        gpu_text = "no GPU" if gpu is None else f"{gpu:.3f}"
-        speedup = "" if gpu is None else f"{row['cpu_s'] / gpu:.1f}x"
-        print(f"| {row['workload']} | {row['cpu_s']:.3f} | {gpu_text} | {speedup} |")
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            json.dump({"devices": [describe_device(d) for d in devices], "rows": rows}, f, indent=2)
+    parser = OneLineParser(prog="python -m agents.bench_gpu", description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=positive_int, default=5, metavar="N",
+                        help="improved-agent epochs (default 5)")
+    parser.add_argument("--out", metavar="FILE.json", help="also write the table as JSON to this file")
+
+    def body():
+        args = parser.parse_args(argv)
+        coffee = bundled_image("coffee.png")
+        photo_1024, photo_512 = load_photo(coffee, 1024), load_photo(coffee, 512)
+        if args.out:
+            check_out_file(args.out)
+        # Not resolve_device's DeviceError: it is worded for a --device option this command
+        # does not have.
+        no_gpu_reason = gpu_unavailable_reason()
+        devices = ["cpu"] + (["gpu"] if no_gpu_reason is None else [])
+        if no_gpu_reason:
+            print(f"no GPU column: {no_gpu_reason}", flush=True)
+        workloads = [
+            ("Conv2D fwd+bwd, N=16, 32->32, 64x64, k3", conv_seconds),
+            ("basic agent, 1024-px photo", lambda d: basic_seconds(photo_1024, d)),
+            (f"improved agent training, 512-px photo, {args.epochs} epochs",
+             lambda d: improved_seconds(photo_512, d, args.epochs)),
+        ]
+        rows = []
+        for name, run in workloads:
+            seconds = {d: run(d) for d in devices}
+            rows.append({"workload": name, **{f"{d}_s": s for d, s in seconds.items()}})
+        print(f"devices: {', '.join(describe_device(d) for d in devices)}")
+        print("| workload | CPU s | GPU s | speed-up |\n|---|---:|---:|---:|")
+        for row in rows:
+            gpu = row.get("gpu_s")
+            gpu_text = "no GPU" if gpu is None else f"{gpu:.3f}"
+            speedup = "" if gpu is None else f"{row['cpu_s'] / gpu:.1f}x"
+            print(f"| {row['workload']} | {row['cpu_s']:.3f} | {gpu_text} | {speedup} |")
+        if args.out:
+            write_json(args.out, {"devices": [describe_device(d) for d in devices], "rows": rows})
+        return 0
+
+    return run_command(body, (ImageError, OutputError))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

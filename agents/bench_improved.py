@@ -2,7 +2,7 @@
 
 ``python -m agents.bench_improved [--photos all|bundled] [--variants NAME ...] [--width 256]
 [--out report/data/improved_variants.json] [--no-basic] [--no-mlp] [--only STEM ...]
-[--seeds S ...]``
+[--set KEY=VALUE ...] [--seeds S ...]``
 ``python -m agents.bench_improved --merge A.json B.json --out report/data/improved_variants.json``
 
 For every photo, resized to ``--width`` pixels wide with Pillow's Lanczos filter, under the
@@ -12,7 +12,7 @@ left/right protocol (train on the left half, score the right half), it runs:
 - the agent's defaults again with each other seed of ``--seeds`` (named
   ``improved:default, seed N``): one photo's half is little data, and the spread between
   seeds says how much of a difference between variants is chance;
-- the basic agent (k-means palette + 3x3-patch kNN vote), when ``agents.basic`` is there;
+- the basic agent (k-means palette + 3x3-patch kNN vote);
 - the three baselines of :mod:`colorize.metrics` (gray, mean chroma, per-gray lookup);
 - the issue's calibration point: scikit-learn's ``MLPRegressor`` (two hidden layers of 64)
   fed 7x7 gray patches plus coarse context (the mean gray of 32x32 and 96x96 boxes around
@@ -33,12 +33,22 @@ colourless (colourfulness about 5), so its colourfulness ratio says nothing. sci
 sample folders are used here only, never at run time.
 
 Timings are noisy on a shared machine: compare seconds within one run of this script.
+
+Every setting is checked before the first photo is trained on (``--set`` keys and values are
+the agent's own checks, ``--only`` must name photos of the list, ``--out`` must be writable).
+While it runs, the results of the photos done so far are saved after each photo in
+``<out>.partial`` (JSON of the same form, which ``--merge`` accepts), and ``--out`` is
+replaced only once every photo is done, then the ``.partial`` file is removed. So an
+interrupted or failed run leaves an earlier ``--out`` as it was, and its finished photos in
+``<out>.partial``.
+
+``--merge`` joins files of the same photo width whose variants of the same name have the same
+settings (the agent's defaults included); anything else is refused, with what differs.
 """
 
 import argparse
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -47,12 +57,18 @@ import numpy as np
 from PIL import Image
 
 from agents.improved import DEFAULTS, ImprovedAgent
+from colorize.bench_neighbors import bench_width
+from colorize.bench_neighbors import load_photo as load_resized
+from colorize.bundled import bundled_images_dir
 from colorize.color import chroma_to_rgb, rgb_to_chroma, rgb_to_gray
 from colorize.halves import split_halves
-from colorize.io import read_rgb, write_json
+from colorize.io import ImageError, OutputError, ensure_output_dir, write_json
 from colorize.metrics import baseline_predictions, score
+from nn.bench import blas_threads
+from nn.cli import OneLineParser, UsageError, non_negative_int, run_command
 
-ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = Path("report") / "data" / "improved_variants.json"
+"""Relative to the current folder, where ``python -m report`` reads it."""
 
 VARIANTS = {
     "unet-l2-prior": {"arch": "unet", "loss": "l2", "prior": True, "context": False},
@@ -91,11 +107,8 @@ def extra_photo_paths():
 
 
 def load_photo(path, width):
-    """RGB uint8 resized to ``width`` pixels wide (aspect kept, Lanczos)."""
-    rgb = read_rgb(path)
-    h, w = rgb.shape[:2]
-    height = max(8, int(round(h * width / w)))
-    return np.asarray(Image.fromarray(rgb).resize((width, height), Image.LANCZOS))
+    """RGB uint8 resized to ``width`` pixels wide (aspect kept, at least 8 rows, Lanczos)."""
+    return load_resized(path, width, Image.LANCZOS)
 
 
 def quantize(rgb):
@@ -241,15 +254,79 @@ def print_summary(results):
               f"colour x{s['colour_ratio']:.2f} {secs}")
 
 
+def partial_path(out):
+    """Where a run keeps its finished photos until it is complete: ``<out>.partial``."""
+    return Path(f"{out}.partial")
+
+
+def check_out_file(out):
+    """Refuse an output file that could not be written, before any work: a folder, or a file
+    in a folder that cannot be created or written (OutputError). The folder is created, so
+    this is the last check: a run refused for another reason leaves no empty folder."""
+    path = Path(out)
+    if path.is_dir():
+        raise UsageError(f"--out {out} is a folder; give a file name such as results.json")
+    ensure_output_dir(path.parent)
+
+
+def read_run(path):
+    """The JSON of an earlier run of this script; UsageError when it cannot be read as one."""
+    try:
+        part = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"--merge: {path} does not exist") from None
+    except OSError as exc:
+        raise UsageError(f"--merge: {path} cannot be read ({exc.strerror or exc})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"--merge: {path} is not JSON ({exc})") from None
+    photos = part.get("photos") if isinstance(part, dict) else None
+    if not isinstance(photos, dict) or not all(
+            isinstance(e, dict) and isinstance(e.get("agents"), dict) for e in photos.values()):
+        raise UsageError(f"--merge: {path} is not a result file of python -m agents.bench_improved")
+    return part
+
+
+def _variant_settings(part):
+    """Each improved variant's full settings in one run: the agent's defaults, then the
+    variant's own options and ``--set`` overrides (so a change of defaults counts too)."""
+    defaults = part.get("agent_defaults", {})
+    return {name: {**defaults, **options} for name, options in part.get("variants", {}).items()}
+
+
+def check_mergeable(paths, parts):
+    """UsageError when two runs cannot be joined: photos of different widths, or a variant
+    name that stands for different settings (its scores would be mixed in one row)."""
+    width_path, width = None, None
+    seen = {}
+    for path, part in zip(paths, parts):
+        if width_path is None:
+            width_path, width = path, part.get("width")
+        elif part.get("width") != width:
+            raise UsageError(f"--merge: {width_path} has photos {width} px wide but {path} "
+                             f"{part.get('width')} px; join runs of one --width")
+        for name, settings in _variant_settings(part).items():
+            if name not in seen:
+                seen[name] = (path, settings)
+                continue
+            first_path, first = seen[name]
+            differ = sorted(k for k in first.keys() | settings.keys()
+                            if first.get(k) != settings.get(k))
+            if differ:
+                changes = ", ".join(f"{k} {first.get(k)!r} vs {settings.get(k)!r}" for k in differ)
+                raise UsageError(f"--merge: variant {name!r} has other settings in {first_path} "
+                                 f"than in {path} ({changes})")
+
+
 def merge(paths, out):
     """Join several runs of this script: photo subsets run in parallel, or a rerun of some
-    variants (later files win for the same photo and agent name)."""
-    merged = None
-    for path in paths:
-        part = json.loads(Path(path).read_text())
-        if merged is None:
-            merged = {k: v for k, v in part.items() if k not in ("photos", "mean", "command", "variants")}
-            merged["photos"], merged["command"], merged["variants"] = {}, [], {}
+    variants (later files win for the same photo and agent name). Runs of different photo
+    widths or settings are refused (:func:`check_mergeable`)."""
+    parts = [read_run(path) for path in paths]
+    check_mergeable(paths, parts)
+    check_out_file(out)
+    merged = {k: v for k, v in parts[0].items() if k not in ("photos", "mean", "command", "variants")}
+    merged["photos"], merged["command"], merged["variants"] = {}, [], {}
+    for part in parts:
         for stem, entry in part["photos"].items():
             # A photo in several files: agents of later files are added (or replace earlier
             # runs of the same name), so a rerun of one variant can be joined to a full run.
@@ -259,82 +336,117 @@ def merge(paths, out):
                 merged["photos"][stem] = entry
         merged["variants"].update(part.get("variants", {}))
         merged["command"].append(part.get("command", ""))
-    parts = [c for c in merged["command"] if c]
-    merged["command"] = ("; ".join(parts) if parts else "python -m agents.bench_improved --only ...") \
-        + "; joined by python -m agents.bench_improved --merge"
+    commands = [c for c in merged["command"] if c]
+    merged["command"] = (("; ".join(commands) if commands
+                          else "python -m agents.bench_improved --only ...")
+                         + "; joined by python -m agents.bench_improved --merge")
     summarize(merged)
     write_json(out, merged)
     print_summary(merged)
     return 0
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m agents.bench_improved",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--photos", choices=("all", "bundled"), default="all")
-    parser.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS),
+def setting(text):
+    """argparse type for ``--set``: ``KEY=VALUE`` -> ``(key, value)``. VALUE is read as JSON
+    (numbers, true / false) or else kept as text; the agent's own checks judge it."""
+    key, sep, text_value = text.partition("=")
+    if not sep or not key or not text_value:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    if key not in DEFAULTS:
+        raise argparse.ArgumentTypeError(f"unknown agent option {key!r} in {text!r}; "
+                                         f"known: {', '.join(DEFAULTS)}")
+    try:
+        value = json.loads(text_value)
+    except json.JSONDecodeError:
+        value = text_value
+    try:
+        ImprovedAgent(device="cpu", **{key: value})
+    except (ValueError, TypeError) as exc:
+        # TypeError: a JSON value of the wrong kind, e.g. epochs=null or epochs=[1].
+        raise argparse.ArgumentTypeError(f"{text}: {exc}") from None
+    return key, value
+
+
+def photo_paths(which, only):
+    """The photos to run (``--photos``), restricted to the stems of ``only`` when given;
+    UsageError naming the stems that match no photo, or when there is no photo at all."""
+    paths = sorted(bundled_images_dir().glob("*.png"))
+    if which == "all":
+        paths += extra_photo_paths()
+    if not paths:
+        raise UsageError(f"no photos to run: {bundled_images_dir()} holds no .png files")
+    if only:
+        stems = [p.stem for p in paths]
+        unknown = [s for s in only if s not in stems]
+        if unknown:
+            raise UsageError(f"--only: no photo named {', '.join(unknown)} "
+                             f"(--photos {which} has {', '.join(stems)})")
+        paths = [p for p in paths if p.stem in only]
+    return paths
+
+
+def build_parser():
+    parser = OneLineParser(prog="python -m agents.bench_improved",
+                           description=__doc__.split("\n\n")[0])
+    parser.add_argument("--photos", choices=("all", "bundled"), default="all",
+                        help="the bundled photos, or (all, the default) also the sample photos "
+                             "of scikit-image and matplotlib")
+    parser.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS), metavar="NAME",
                         help=f"'default' (the agent's defaults) and any of {', '.join(VARIANTS)}")
-    parser.add_argument("--width", type=int, default=256)
-    parser.add_argument("--only", nargs="+", default=None, help="photo stems to run")
-    parser.add_argument("--out", default=str(ROOT / "report" / "data" / "improved_variants.json"),
-                        help="JSON to write (default: report/data/improved_variants.json, "
-                             "which python -m report reads)")
-    parser.add_argument("--no-basic", action="store_true")
-    parser.add_argument("--no-mlp", action="store_true")
-    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+    parser.add_argument("--width", type=bench_width, default=256, metavar="PX",
+                        help="width in pixels every photo is resized to, at least 8 (default: "
+                             "256); the network's width is --set width=N")
+    parser.add_argument("--only", nargs="+", default=None, metavar="STEM",
+                        help="photo stems to run (e.g. coffee motorcycle_left)")
+    parser.add_argument("--out", default=str(DEFAULT_OUT), metavar="FILE.json",
+                        help="JSON to write (default: report/data/improved_variants.json in the "
+                             "current folder, which python -m report reads)")
+    parser.add_argument("--no-basic", action="store_true", help="leave out the basic agent")
+    parser.add_argument("--no-mlp", action="store_true", help="leave out scikit-learn's MLP")
+    parser.add_argument("--set", nargs="+", type=setting, default=[], metavar="KEY=VALUE",
                         help="override agent options for every variant (e.g. epochs=10)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0], metavar="S",
+    parser.add_argument("--seeds", nargs="+", type=non_negative_int, default=[0], metavar="S",
                         help="seeds of the 'default' variant (default: 0); the other variants "
                              "run with seed 0")
     parser.add_argument("--merge", nargs="+", metavar="JSON",
                         help="join the JSON files of earlier runs into --out and stop")
-    args = parser.parse_args(argv)
-    if args.merge:
-        return merge(args.merge, args.out)
+    return parser
 
-    overrides = {}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        try:
-            overrides[key] = json.loads(value)
-        except json.JSONDecodeError:
-            overrides[key] = value
-    if any(seed < 0 for seed in args.seeds):
-        parser.error(f"seeds must be at least 0, got {args.seeds}")
+
+def run(args, given):
+    """The benchmark itself (see the module docstring); every check comes before the work."""
+    overrides = dict(args.set)
     seeds = list(dict.fromkeys(args.seeds))
     unknown = [v for v in args.variants if v != "default" and v not in VARIANTS]
     if unknown:
-        parser.error(f"unknown variants {unknown}")
+        raise UsageError(f"unknown variants {', '.join(unknown)}; "
+                         f"known: default, {', '.join(VARIANTS)}")
+    variants = {v: {**VARIANTS.get(v, {}), **overrides} for v in args.variants}
+    for name, options in variants.items():
+        try:
+            ImprovedAgent(device="cpu", **options)
+        except (ValueError, TypeError) as exc:
+            # Each --set value alone was checked while parsing; this catches combinations.
+            raise UsageError(f"variant {name}: {exc}") from None
+    photos = {p.stem: load_photo(p, args.width) for p in photo_paths(args.photos, args.only)}
+    check_out_file(args.out)
 
-    paths = sorted((ROOT / "images").glob("*.png"))
-    if args.photos == "all":
-        paths += extra_photo_paths()
-    if args.only:
-        paths = [p for p in paths if p.stem in args.only]
-
-    given = argv if argv is not None else sys.argv[1:]
-    results = {"width": args.width,
-               "variants": {v: {**VARIANTS.get(v, {}), **overrides} for v in args.variants},
+    partial = partial_path(args.out)
+    results = {"width": args.width, "variants": variants,
                "command": "python -m agents.bench_improved " + " ".join(given),
-               "agent_defaults": DEFAULTS,
-               "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"), "photos": {}}
-    for path in paths:
-        rgb = load_photo(path, args.width)
+               "agent_defaults": DEFAULTS, "blas_threads": blas_threads(), "photos": {}}
+    for stem, rgb in photos.items():
         entry = {"size": list(rgb.shape[:2]), "baselines": run_baselines(rgb), "agents": {}}
-        print(f"{path.stem} {rgb.shape[1]}x{rgb.shape[0]}", flush=True)
+        print(f"{stem} {rgb.shape[1]}x{rgb.shape[0]}", flush=True)
         for name, scores in entry["baselines"].items():
             print(f"  base {name:<22} PSNR {scores['psnr']:6.2f} colour {scores['colorfulness']:6.2f} "
                   f"(true {scores['colorfulness_true']:.2f})", flush=True)
         runs = []
         if not args.no_basic:
-            try:
-                runs.append(("basic", run_basic))
-            except ImportError:
-                pass
+            runs.append(("basic", run_basic))
         if not args.no_mlp:
             runs.append(("mlp-sklearn", run_mlp))
-        for variant in args.variants:
-            options = {**VARIANTS.get(variant, {}), **overrides}
+        for variant, options in variants.items():
             for seed in seeds if variant == "default" else [0]:
                 name = f"improved:{variant}" + (f", seed {seed}" if seed != 0 else "")
                 runs.append((name, lambda img, o=options, s=seed: run_improved(
@@ -343,18 +455,32 @@ def main(argv=None):
             try:
                 res = fn(rgb)
             except ImportError as exc:
+                # scikit-learn is a test dependency: without it the MLP row is left out.
                 print(f"  {name}: skipped ({exc})", flush=True)
                 continue
             entry["agents"][name] = res
             print(f"  {name:<27} PSNR {res['psnr']:6.2f} colour {res['colorfulness']:6.2f} "
                   f"dE {res['delta_e2000']:5.2f} {res['seconds']:6.1f} s", flush=True)
-        results["photos"][path.stem] = entry
-        write_json(args.out, results)
+        results["photos"][stem] = entry
+        write_json(partial, results)
 
     summarize(results)
     write_json(args.out, results)
+    partial.unlink(missing_ok=True)
     print_summary(results)
     return 0
+
+
+def main(argv=None):
+    parser = build_parser()
+
+    def body():
+        args = parser.parse_args(argv)
+        if args.merge:
+            return merge(args.merge, args.out)
+        return run(args, argv if argv is not None else sys.argv[1:])
+
+    return run_command(body, (ImageError, OutputError))
 
 
 if __name__ == "__main__":

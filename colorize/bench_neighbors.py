@@ -1,16 +1,20 @@
 """Benchmark of colorize.knn and colorize.kmeans against scikit-learn, in one process.
 
-``python -m colorize.bench_neighbors [--width 512] [--photo coffee] [--repeat 1]``
+``python -m colorize.bench_neighbors [--width 512] [--photo coffee|FILE] [--repeat 1]``
 
-Case: the bundled photo resized (bicubic) to ``--width`` columns, gray = 0.21 R + 0.72 G +
-0.07 B as floats; 3x3 edge-padded patches of each half (the left half trains, the right half
-queries), k = 6. k-means: the left half's RGB pixels (uint8 -> float64), k = 5, n_init = 4,
-seed / random_state 0. Times are wall-clock seconds (best of ``--repeat``), sklearn's kNN
-time is fit + kneighbors. Ratios are ours / theirs measured in this run, so they stay
-meaningful on a busy machine.
+Case: the photo (a bundled one by its stem, or any image file) resized (bicubic) to
+``--width`` columns, gray = 0.21 R + 0.72 G + 0.07 B as floats; 3x3 edge-padded patches of
+each half (the left half trains, the right half queries), k = 6. k-means: the left half's RGB
+pixels (uint8 -> float64), k = 5, n_init = 4, seed / random_state 0. Times are wall-clock
+seconds (best of ``--repeat``), sklearn's kNN time is fit + kneighbors. Ratios are ours /
+theirs measured in this run, so they stay meaningful on a busy machine.
+
+The photo helpers here (:func:`photo_arg`, :func:`bench_width`, :func:`load_photo`) are shared
+by the other benchmark commands.
 """
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -18,16 +22,64 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image
 
+from colorize.bundled import bundled_images_dir
+from colorize.halves import MIN_HEIGHT, MIN_WIDTH
+from colorize.io import ImageError, read_rgb
 from colorize.kmeans import inertia, kmeans
 from colorize.knn import nearest
+from nn.cli import OneLineParser, UsageError, int_at_least, positive_int, run_command
 
-IMAGES = Path(__file__).resolve().parents[1] / "images"
+NEIGHBORS = 6
+COLORS = 5
 
 
-def _photo(name, width):
-    img = Image.open(IMAGES / f"{name}.png").convert("RGB")
-    img = img.resize((width, round(img.height * width / img.width)), Image.BICUBIC)
-    return np.asarray(img)
+def bundled_stems():
+    """Stems of the bundled photos (``coffee`` for ``images/coffee.png``), sorted."""
+    return sorted(p.stem for p in bundled_images_dir().glob("*.png"))
+
+
+def photo_arg(text):
+    """argparse type: a bundled photo's stem, or the path of an existing image file.
+
+    A stem wins over a file of the same name in the current folder: ``--photo coffee`` means
+    the bundled photo wherever the command runs.
+    """
+    if text in bundled_stems():
+        return bundled_images_dir() / f"{text}.png"
+    path = Path(text)
+    if path.is_file():
+        return path
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is neither a bundled photo ({', '.join(bundled_stems()) or 'none found'}) "
+        "nor an image file")
+
+
+def bench_width(text):
+    """argparse type: a photo width of at least the protocol's minimum (8 columns, so each
+    half has 4 columns; with the height held at 8 or more, the left half has at least 32
+    pixels, enough for k = 6 neighbours and 5 colours)."""
+    return int_at_least(text, MIN_WIDTH)
+
+
+def load_photo(path, width, resample=Image.BICUBIC):
+    """RGB uint8 of the image file ``path`` resized to ``width`` columns, aspect kept (but at
+    least 8 rows, the protocol's minimum). Raises ImageError for a file that cannot be read."""
+    rgb = read_rgb(path)
+    h, w = rgb.shape[:2]
+    height = max(MIN_HEIGHT, round(h * width / w))
+    return np.asarray(Image.fromarray(rgb).resize((width, height), resample))
+
+
+def sklearn_estimators():
+    """``(KMeans, NearestNeighbors)``; a UsageError saying how to install scikit-learn when it
+    is missing (it is a test dependency, the oracle of these benchmarks)."""
+    try:
+        from sklearn.cluster import KMeans
+        from sklearn.neighbors import NearestNeighbors
+    except ImportError:
+        raise UsageError("this benchmark compares with scikit-learn, which is not installed "
+                         "(pip install -e '.[test]')") from None
+    return KMeans, NearestNeighbors
 
 
 def _patches(gray):
@@ -44,47 +96,67 @@ def _best_time(fn, repeat):
     return best, out
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m colorize.bench_neighbors",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--photo", default="coffee")
-    parser.add_argument("--width", type=int, default=512)
-    parser.add_argument("--repeat", type=int, default=1)
-    args = parser.parse_args(argv)
-    from sklearn.cluster import KMeans
-    from sklearn.neighbors import NearestNeighbors
-
-    rgb = _photo(args.photo, args.width)
+def compare(rgb, label, repeat):
+    """Time our kNN and k-means against scikit-learn's on ``rgb`` and print the table."""
+    KMeans, NearestNeighbors = sklearn_estimators()
     h, w = rgb.shape[:2]
     gray = rgb.astype(np.float64) @ np.array([0.21, 0.72, 0.07])
     train, query = _patches(gray[:, : w // 2]), _patches(gray[:, w // 2:])
-    print(f"{args.photo} resized to {w}x{h}: kNN k=6 on {train.shape[0]} training x "
+    print(f"{label} resized to {w}x{h}: kNN k={NEIGHBORS} on {train.shape[0]} training x "
           f"{query.shape[0]} query 3x3 gray patches")
 
-    ours_t, (idx, d2) = _best_time(lambda: nearest(train, query, 6), args.repeat)
+    ours_t, (idx, d2) = _best_time(lambda: nearest(train, query, NEIGHBORS), repeat)
     rows = [("knn ours (exact, index ties)", ours_t, "")]
     for algorithm in ("auto", "kd_tree", "brute"):
         def run(algorithm=algorithm):
-            return NearestNeighbors(n_neighbors=6, algorithm=algorithm).fit(train).kneighbors(query)
+            model = NearestNeighbors(n_neighbors=NEIGHBORS, algorithm=algorithm)
+            return model.fit(train).kneighbors(query)
 
-        t, (dist, _) = _best_time(run, args.repeat)
+        t, (dist, _) = _best_time(run, repeat)
         same = np.allclose(np.sqrt(d2), dist, rtol=0, atol=1e-6)
-        rows.append((f"knn sklearn {algorithm}", t, f"ours/theirs {ours_t / t:5.2f}  same distances: {same}"))
+        rows.append((f"knn sklearn {algorithm}", t,
+                     f"ours/theirs {ours_t / t:5.2f}  same distances: {same}"))
 
     pixels = rgb[:, : w // 2].reshape(-1, 3)
-    ours_t, (centers, labels) = _best_time(lambda: kmeans(pixels, 5, seed=0, n_init=4), args.repeat)
+    ours_t, (centers, labels) = _best_time(lambda: kmeans(pixels, COLORS, seed=0, n_init=4), repeat)
     ours_j = inertia(pixels, centers, labels)
     t, model = _best_time(
-        lambda: KMeans(n_clusters=5, n_init=4, random_state=0).fit(pixels.astype(np.float64)),
-        args.repeat,
+        lambda: KMeans(n_clusters=COLORS, n_init=4, random_state=0).fit(pixels.astype(np.float64)),
+        repeat,
     )
-    rows.append((f"kmeans ours k=5 ({pixels.shape[0]} px)", ours_t, f"inertia {ours_j:.6g}"))
-    rows.append(("kmeans sklearn k=5 n_init=4", t,
+    rows.append((f"kmeans ours k={COLORS} ({pixels.shape[0]} px)", ours_t, f"inertia {ours_j:.6g}"))
+    rows.append((f"kmeans sklearn k={COLORS} n_init=4", t,
                  f"ours/theirs {ours_t / t:5.2f}  inertia ratio {ours_j / model.inertia_:.5f}"))
     print(f"{'case':40s} {'seconds':>8s}  notes")
     for name, seconds, note in rows:
         print(f"{name:40s} {seconds:8.2f}  {note}")
 
 
+def add_photo_arguments(parser, default_width):
+    """``--photo``, ``--width`` and ``--repeat``, as this benchmark and agents.bench_basic
+    take them."""
+    parser.add_argument("--photo", type=photo_arg, default="coffee", metavar="STEM|FILE",
+                        help=f"a bundled photo ({', '.join(bundled_stems())}) or the path of "
+                             "an image file (default: coffee)")
+    parser.add_argument("--width", type=bench_width, default=default_width, metavar="PX",
+                        help=f"width in pixels the photo is resized to, at least {MIN_WIDTH} "
+                             f"(default: {default_width})")
+    parser.add_argument("--repeat", type=positive_int, default=1, metavar="N",
+                        help="runs of each case; the best time is shown (default: 1)")
+
+
+def main(argv=None):
+    parser = OneLineParser(prog="python -m colorize.bench_neighbors",
+                           description=__doc__.splitlines()[0])
+    add_photo_arguments(parser, default_width=512)
+
+    def body():
+        args = parser.parse_args(argv)
+        compare(load_photo(args.photo, args.width), args.photo.stem, args.repeat)
+        return 0
+
+    return run_command(body, (ImageError,))
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -56,6 +56,11 @@ def gpu_available():
     return _cupy_or_reason()[0] is not None
 
 
+def gpu_unavailable_reason():
+    """Why no GPU can be used (one sentence), or None when one can."""
+    return _cupy_or_reason()[1]
+
+
 def resolve_device(device="auto"):
     """Turn ``"auto" | "cpu" | "gpu"`` into ``"cpu"`` or ``"gpu"``.
 

@@ -1,4 +1,6 @@
-"""``python -m nn.bench``: Conv2D forward + backward time, and the ratio to PyTorch's CPU conv.
+"""Conv2D forward + backward time, and the ratio to PyTorch's CPU convolution.
+
+``python -m nn.bench [--repeats 7] [--device cpu|gpu]``
 
 Main workload: float32, N=16, C 32 -> 32, 64x64, k=3, padding 1. PyTorch, when it imports,
 runs on the same data in the same process with as many threads as NumPy's BLAS uses, so the
@@ -6,13 +8,14 @@ ratio is meaningful on a busy machine where absolute times are not. Also times a
 stride-2 convolution and, with ``--device gpu``, the engine on CuPy.
 """
 
-import argparse
 import os
+import sys
 import time
 
 import numpy as np
 
-from nn.backend import describe_device, get_array_module, to_device
+from nn.backend import DeviceError, describe_device, get_array_module, resolve_device, to_device
+from nn.cli import OneLineParser, positive_int, run_command
 from nn.layers.conv import Conv2D
 
 
@@ -76,21 +79,18 @@ def time_torch(layer, shape, stride, padding, repeats, threads):
     return _median_time(step, repeats)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m nn.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--device", default="cpu", choices=("cpu", "gpu"))
-    args = parser.parse_args(argv)
+def run(device, repeats):
+    """Time the cases on ``device`` and print the table."""
     threads = blas_threads()
-    print(f"engine on {describe_device(args.device)}; NumPy BLAS threads {threads}; "
-          f"median of {args.repeats} runs of forward + backward")
+    print(f"engine on {describe_device(device)}; NumPy BLAS threads {threads}; "
+          f"median of {repeats} runs of forward + backward")
     cases = [("k3 p1 (main workload)", (16, 32, 64, 64), 32, 3, 1, 1),
              ("1x1", (16, 32, 64, 64), 32, 1, 1, 0),
              ("k3 s2 p1", (16, 32, 64, 64), 64, 3, 2, 1)]
     print(f"{'conv (N=16, 32->C_out, 64x64)':<30} {'engine ms':>10} {'torch ms':>10} {'ratio':>7}")
     for label, shape, c_out, k, s, p in cases:
-        seconds, layer = time_engine(shape, c_out, k, s, p, args.repeats, args.device)
-        ref = time_torch(layer.to("cpu"), shape, s, p, args.repeats, threads)
+        seconds, layer = time_engine(shape, c_out, k, s, p, repeats, device)
+        ref = time_torch(layer.to("cpu"), shape, s, p, repeats, threads)
         ref_text = "n/a" if ref is None else f"{ref * 1e3:10.1f}"
         ratio = "n/a" if ref is None else f"{seconds / ref:6.2f}x"
         print(f"{label:<30} {seconds * 1e3:10.1f} {ref_text:>10} {ratio:>7}")
@@ -103,5 +103,21 @@ def main(argv=None):
         print("torch not installed: no reference ratio")
 
 
+def main(argv=None):
+    parser = OneLineParser(prog="python -m nn.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=positive_int, default=7, metavar="N",
+                        help="timed runs of each case; the median is shown (default: 7)")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "gpu"),
+                        help="where the engine runs (default: cpu); PyTorch runs on the CPU")
+
+    def body():
+        args = parser.parse_args(argv)
+        device = resolve_device(args.device)
+        run(device, args.repeats)
+        return 0
+
+    return run_command(body, (DeviceError,))
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

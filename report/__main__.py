@@ -32,8 +32,11 @@ DEFAULT_OUT = Path("report")
 """Relative to the current folder, like the agents' ``--out out/``: run from the repository's
 root it rebuilds the project's own report; after a regular install nothing is written into
 the installed package."""
-VARIANTS_JSON = Path("report") / "data" / "improved_variants.json"
-GPU_JSON = Path("report") / "data" / "gpu_measurements.json"
+VARIANTS_JSON = "improved_variants.json"
+GPU_JSON = "gpu_measurements.json"
+"""Recorded measurements the report reads but does not rerun, in ``data/`` of ``--out`` (where
+``python -m agents.bench_improved`` writes by default, run from the same folder) or else in
+the package's own ``report/data/`` (the project's recorded runs, also in a regular install)."""
 
 FULL = {
     "max_side": 256,
@@ -69,22 +72,13 @@ def log(message):
     print(message, flush=True)
 
 
-def _read_json(relative):
-    path = ROOT / relative
-    if not path.exists():
-        return None
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
-
-
-def read_variants():
-    """The variant comparison JSON (written by ``agents.bench_improved``), or None."""
-    return _read_json(VARIANTS_JSON)
-
-
-def read_gpu_measurements():
-    """The GPU figures recorded on a lent GPU machine, or None."""
-    return _read_json(GPU_JSON)
+def recorded_json(name, out):
+    """``(path, data)`` of the recorded measurement file ``name`` (see ``VARIANTS_JSON``);
+    data is None when neither place has it (path is then the package's)."""
+    for path in (Path(out) / "data" / name, ROOT / "report" / "data" / name):
+        if path.exists():
+            return path, json.loads(path.read_text(encoding="utf-8"))
+    return path, None
 
 
 def main(argv=None):
@@ -185,13 +179,22 @@ def _figures_and_text(args, settings, mode, device, runs, figures_dir, written, 
                 + ("" if bench.ok else " (failed; see the report)"))
             bench_runs.append(bench)
 
+    variants_path, variants = recorded_json(VARIANTS_JSON, args.out)
     build = Build(settings=settings, quick=args.quick, device=device, runs=runs, figures=figures,
-                  gradcheck=rows, benchmarks=bench_runs, variants=read_variants(),
-                  variants_path=str(VARIANTS_JSON),
-                  gpu_measurements=read_gpu_measurements(),
+                  gradcheck=rows, benchmarks=bench_runs, variants=variants,
+                  variants_path=_shown(variants_path),
+                  gpu_measurements=recorded_json(GPU_JSON, args.out)[1],
                   seconds=time.perf_counter() - started,
                   command=_command_line(args), images=_images_shown(args.images))
     return render(build)
+
+
+def _shown(path):
+    """A path as the report names it: relative to the project when inside it."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 def _is_default_images(folder):

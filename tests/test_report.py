@@ -244,3 +244,16 @@ def test_saturated_mask_marks_the_fraction_even_on_a_flat_image():
     ramp[..., 0] = np.arange(200).reshape(10, 20)
     mask = _saturated_mask(ramp)
     assert mask.sum() == 20 and mask[-1].all()  # the reddest 10 %: the last row
+
+
+def test_recorded_measurements_come_from_the_out_folder_first_then_the_package(tmp_path):
+    from report.__main__ import GPU_JSON, ROOT, VARIANTS_JSON, recorded_json
+
+    path, data = recorded_json(VARIANTS_JSON, tmp_path)
+    assert path == ROOT / "report" / "data" / VARIANTS_JSON and data["photos"]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / VARIANTS_JSON).write_text('{"photos": {}, "mine": true}')
+    assert recorded_json(VARIANTS_JSON, tmp_path) == (tmp_path / "data" / VARIANTS_JSON,
+                                                      {"photos": {}, "mine": True})
+    assert recorded_json("nothing.json", tmp_path)[1] is None
+    assert recorded_json(GPU_JSON, tmp_path)[1] is not None

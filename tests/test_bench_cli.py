@@ -1,0 +1,228 @@
+"""The benchmark commands keep the project's command-line contract.
+
+Bad input gives one line ``error: ...`` on stderr and exit status 2, before any work and
+without writing anything; an interrupted or failed ``agents.bench_improved`` run leaves an
+earlier result file as it was; ``--merge`` refuses runs that do not belong together.
+"""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agents import bench_basic, bench_gpu, bench_improved
+from colorize import bench_neighbors
+from colorize.bundled import bundled_image
+from nn import bench as nn_bench
+from nn.backend import gpu_available
+
+ROOT = Path(__file__).resolve().parent.parent
+WITHOUT_GPU = pytest.mark.skipif(gpu_available(), reason="a usable GPU would make --device gpu valid")
+COMMANDS = {"nn.bench": nn_bench, "colorize.bench_neighbors": bench_neighbors,
+            "agents.bench_basic": bench_basic, "agents.bench_improved": bench_improved,
+            "agents.bench_gpu": bench_gpu}
+
+BAD_ARGUMENTS = [
+    ("nn.bench", ["--repeats", "0"]),
+    ("nn.bench", ["--repeats", "-3"]),
+    pytest.param("nn.bench", ["--device", "gpu"], marks=WITHOUT_GPU),
+    ("colorize.bench_neighbors", ["--repeat", "0"]),
+    ("colorize.bench_neighbors", ["--repeat", "-1"]),
+    ("colorize.bench_neighbors", ["--width", "0"]),
+    ("colorize.bench_neighbors", ["--width", "-5"]),
+    ("colorize.bench_neighbors", ["--width", "1"]),
+    ("colorize.bench_neighbors", ["--photo", "nosuch"]),
+    ("colorize.bench_neighbors", ["--photo", "{tmp}/notes.txt"]),
+    ("agents.bench_basic", ["--repeat", "0"]),
+    ("agents.bench_basic", ["--width", "1"]),
+    ("agents.bench_basic", ["--photo", "nosuch"]),
+    pytest.param("agents.bench_basic", ["--device", "gpu"], marks=WITHOUT_GPU),
+    ("agents.bench_improved", ["--only", "nosuch"]),
+    ("agents.bench_improved", ["--width", "0"]),
+    ("agents.bench_improved", ["--width", "1"]),
+    ("agents.bench_improved", ["--set", "nosuch=1"]),
+    ("agents.bench_improved", ["--set", "epochs=0"]),
+    ("agents.bench_improved", ["--set", "epochs"]),
+    ("agents.bench_improved", ["--set", "epochs=null"]),
+    ("agents.bench_improved", ["--out", "{tmp}/notes.txt/out.json"]),
+    ("agents.bench_improved", ["--out", "{tmp}"]),
+    ("agents.bench_improved", ["--merge", "{tmp}/missing.json", "--out", "{tmp}/merged.json"]),
+    ("agents.bench_improved", ["--merge", "{tmp}/notes.txt", "--out", "{tmp}/merged.json"]),
+    ("agents.bench_gpu", ["--epochs", "0"]),
+    ("agents.bench_gpu", ["--out", "{tmp}/notes.txt/out.json"]),
+    ("agents.bench_gpu", ["--out", "{tmp}"]),
+]
+
+
+def _files(folder):
+    return sorted(p.relative_to(folder) for p in folder.rglob("*"))
+
+
+def _one_error_line(err):
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+
+
+@pytest.mark.parametrize("command, argv", BAD_ARGUMENTS)
+def test_bad_arguments_give_one_error_line_and_status_2_before_any_work(
+        tmp_path, monkeypatch, capsys, command, argv):
+    (tmp_path / "notes.txt").write_text("not an image\n")
+    # Relative default outputs (bench_improved's report/data/...) would land in tmp_path.
+    monkeypatch.chdir(tmp_path)
+    before = _files(tmp_path)
+    status = COMMANDS[command].main([a.format(tmp=tmp_path) for a in argv])
+    out, err = capsys.readouterr()
+    assert status == 2
+    _one_error_line(err)
+    assert out == ""
+    assert _files(tmp_path) == before
+
+
+@pytest.mark.parametrize("command, argv", [
+    ("nn.bench", ["--repeats", "x"]),
+    ("colorize.bench_neighbors", ["--photo", "nosuch"]),
+    ("agents.bench_basic", ["--width", "1"]),
+    ("agents.bench_improved", ["--set", "epochs"]),
+    ("agents.bench_gpu", ["--epochs", "0"]),
+])
+def test_python_m_gives_one_error_line_and_status_2(command, argv):
+    done = subprocess.run([sys.executable, "-m", command, *argv], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    _one_error_line(done.stderr)
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_usage_in_the_docstring_lists_every_option(command, capsys):
+    module = COMMANDS[command]
+    with pytest.raises(SystemExit) as exc:
+        module.main(["--help"])
+    assert exc.value.code == 0
+    help_text = capsys.readouterr().out
+    # The description is the docstring's first line, shown as plain text.
+    assert "``" not in help_text.split("options:")[0]
+    options = set(re.findall(r"--[a-z][a-z-]+", help_text)) - {"--help"}
+    assert options
+    assert [o for o in sorted(options) if o not in module.__doc__] == []
+
+
+def test_bench_improved_help_tells_the_photo_width_from_the_network_width(capsys):
+    with pytest.raises(SystemExit):
+        bench_improved.main(["--help"])
+    assert "--set width=" in " ".join(capsys.readouterr().out.split())
+
+
+def test_photo_may_be_a_path_and_the_goal_is_shown_only_at_its_width(capsys):
+    pytest.importorskip("sklearn")
+    coffee = str(bundled_image("coffee.png"))
+    assert bench_neighbors.main(["--photo", coffee, "--width", "8"]) == 0
+    assert "coffee resized to 8x8" in capsys.readouterr().out
+    assert bench_basic.main(["--photo", coffee, "--width", "16", "--skip-oracles"]) == 0
+    out = capsys.readouterr().out
+    assert "basic agent on coffee 16x" in out and "goal" not in out
+
+
+@pytest.mark.skipif(gpu_available(), reason="the reason line is printed only without a GPU")
+def test_bench_gpu_says_why_there_is_no_gpu_and_writes_its_json(tmp_path, monkeypatch, capsys):
+    for workload in ("conv_seconds", "basic_seconds", "improved_seconds"):
+        monkeypatch.setattr(bench_gpu, workload, lambda *args: 1.0)
+    out_file = tmp_path / "new" / "gpu.json"
+    assert bench_gpu.main(["--out", str(out_file), "--epochs", "1"]) == 0
+    assert capsys.readouterr().out.startswith("no GPU column: CuPy ")
+    rows = json.loads(out_file.read_text())["rows"]
+    assert [row["cpu_s"] for row in rows] == [1.0, 1.0, 1.0]
+
+
+FAKE_SCORES = {"rmse": 10.0, "psnr": 25.0, "ssim": 0.9, "delta_e2000": 5.0, "colorfulness": 20.0,
+               "colorfulness_true": 30.0, "seconds": 0.5}
+SMALL_RUN = ["--photos", "bundled", "--only", "chelsea", "coffee", "--width", "8",
+             "--variants", "default", "--no-basic", "--no-mlp"]
+
+
+def _improved_that_fails_on_the_second_photo(error):
+    """A stand-in for run_improved: scores for the first photo, then ``error``."""
+    calls = []
+
+    def fake(rgb, options, seed=0, redecode=True):
+        calls.append(rgb.shape)
+        if len(calls) > 1:
+            raise error
+        return dict(FAKE_SCORES)
+
+    return fake
+
+
+def test_an_interrupted_run_leaves_the_earlier_out_file_and_keeps_the_finished_photos(
+        tmp_path, monkeypatch, capsys):
+    out_file = tmp_path / "variants.json"
+    out_file.write_text('{"earlier": "complete run"}\n')
+    monkeypatch.setattr(bench_improved, "run_improved",
+                        _improved_that_fails_on_the_second_photo(KeyboardInterrupt()))
+    try:
+        status = bench_improved.main([*SMALL_RUN, "--out", str(out_file)])
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped main instead of ending in 'error: interrupted'")
+    assert status == 130
+    assert capsys.readouterr().err == "error: interrupted\n"
+    assert out_file.read_text() == '{"earlier": "complete run"}\n'
+    partial = json.loads((tmp_path / "variants.json.partial").read_text())
+    assert list(partial["photos"]) == ["chelsea"]
+
+
+def test_a_failed_run_leaves_the_earlier_out_file(tmp_path, monkeypatch):
+    out_file = tmp_path / "variants.json"
+    out_file.write_text('{"earlier": "complete run"}\n')
+    monkeypatch.setattr(bench_improved, "run_improved",
+                        _improved_that_fails_on_the_second_photo(RuntimeError("boom")))
+    with pytest.raises(RuntimeError, match="boom"):
+        bench_improved.main([*SMALL_RUN, "--out", str(out_file)])
+    assert out_file.read_text() == '{"earlier": "complete run"}\n'
+
+
+def test_a_complete_run_replaces_out_and_removes_the_partial_file(tmp_path, monkeypatch, capsys):
+    out_file = tmp_path / "variants.json"
+    out_file.write_text('{"earlier": "complete run"}\n')
+    monkeypatch.setattr(bench_improved, "run_improved", lambda *args, **kwargs: dict(FAKE_SCORES))
+    assert bench_improved.main([*SMALL_RUN, "--out", str(out_file)]) == 0
+    data = json.loads(out_file.read_text())
+    assert list(data["photos"]) == ["chelsea", "coffee"]
+    assert data["blas_threads"] == nn_bench.blas_threads()
+    assert not (tmp_path / "variants.json.partial").exists()
+
+
+def _write_run(path, stem, width=256, variants=None, defaults=None):
+    """A minimal result file of agents.bench_improved, for one photo."""
+    entry = {"size": [8, width], "baselines": {}, "agents": {"improved:default": FAKE_SCORES}}
+    path.write_text(json.dumps({
+        "width": width, "variants": {"default": {}} if variants is None else variants,
+        "command": f"python -m agents.bench_improved --only {stem}",
+        "agent_defaults": {"epochs": 30} if defaults is None else defaults,
+        "blas_threads": 1, "photos": {stem: entry}}))
+    return str(path)
+
+
+@pytest.mark.parametrize("other, names", [
+    ({"width": 128}, ["256", "128"]),
+    ({"variants": {"default": {"epochs": 10}}}, ["'default'", "epochs 30 vs 10"]),
+    ({"defaults": {"epochs": 20}}, ["'default'", "epochs 30 vs 20"]),
+])
+def test_merge_joins_only_runs_of_one_width_and_the_same_settings(tmp_path, capsys, other, names):
+    first = _write_run(tmp_path / "a.json", "coffee")
+    same = _write_run(tmp_path / "b.json", "chelsea")
+    merged = tmp_path / "merged.json"
+    assert bench_improved.main(["--merge", first, same, "--out", str(merged)]) == 0
+    assert sorted(json.loads(merged.read_text())["photos"]) == ["chelsea", "coffee"]
+    merged.unlink()
+    capsys.readouterr()
+
+    differs = _write_run(tmp_path / "c.json", "rocket", **other)
+    assert bench_improved.main(["--merge", first, differs, "--out", str(merged)]) == 2
+    err = capsys.readouterr().err
+    _one_error_line(err)
+    assert all(name in err for name in names), err
+    assert not merged.exists()
