@@ -256,4 +256,5 @@ def test_recorded_measurements_come_from_the_out_folder_first_then_the_package(t
     assert recorded_json(VARIANTS_JSON, tmp_path) == (tmp_path / "data" / VARIANTS_JSON,
                                                       {"photos": {}, "mine": True})
     assert recorded_json("nothing.json", tmp_path)[1] is None
-    assert recorded_json(GPU_JSON, tmp_path)[1] is not None
+    path, data = recorded_json(GPU_JSON, tmp_path)
+    assert path == ROOT / "report" / "data" / GPU_JSON and data is not None

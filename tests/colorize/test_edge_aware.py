@@ -86,7 +86,8 @@ def test_sparse_convergence_tests_give_the_same_solution():
     noisy = chroma + rng.normal(0, 5.0, chroma.shape).astype(np.float32)
     every = smooth_chroma(gray, noisy, 1.0, check_every=1)
     sparse = smooth_chroma(gray, noisy, 1.0, check_every=8)
-    assert np.abs(sparse - every).max() < 0.2  # chroma units; the values span about 60
+    # chroma units (the values span about 60); measured 0.0035, an unconverged solve is ~0.1 off
+    assert np.abs(sparse - every).max() < 0.01
     flat = np.full_like(chroma, 7.0)
     np.testing.assert_allclose(smooth_chroma(gray, flat, 1.0, check_every=8), flat, atol=1e-3)
 

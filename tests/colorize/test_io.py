@@ -336,6 +336,16 @@ def test_ensure_output_dir(tmp_path):
         io.ensure_output_dir(f / "sub")
 
 
+def test_ensure_output_dir_refuses_a_folder_where_a_file_cannot_be_written(tmp_path, monkeypatch):
+    # what a read-only folder does, also when the tests run as root (who writes anywhere)
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(io.tempfile, "TemporaryFile", refused)
+    with pytest.raises(OutputError, match="is not writable .Permission denied"):
+        io.ensure_output_dir(tmp_path)
+
+
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root ignores permissions")
 def test_ensure_output_dir_not_writable(tmp_path):
     d = tmp_path / "ro"
@@ -382,9 +392,10 @@ def test_fuzzed_files_never_escape_image_error(tmp_path):
                 out = io.read_rgb(path)
             assert not caught, [str(w.message) for w in caught]  # nothing printed beside errors
         except ImageError as exc:
+            assert damage > 0, f"an undamaged {mode} {ext} was refused: {exc}"
             assert "\n" not in str(exc) and str(path) in str(exc)
             outcomes["refused"] += 1
         else:
-            assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 3
+            assert out.dtype == np.uint8 and out.shape == (h, w, 3)
             outcomes["ok"] += 1
     assert outcomes["ok"] > 10 and outcomes["refused"] > 10

@@ -53,7 +53,7 @@ def test_random_anisotropic_data(n, m, k):
     check(rng.normal(size=(n, 9)) * scale, rng.normal(size=(m, 9)) * scale, k)
 
 
-def test_real_photo_patches_use_the_tree_path():
+def test_real_photo_patches_match_the_brute_force_reference():
     gray = photo_gray("chelsea")  # 451 x 300: left half 225 columns, ~67k training patches
     half = gray.shape[1] // 2
     train = gray_patches(gray[:, :half])

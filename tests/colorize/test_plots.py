@@ -42,24 +42,23 @@ def test_comparison_figure_refuses_bad_panels(tmp_path):
 
 
 def test_line_plot_with_marks_and_log_axis(tmp_path):
-    path = tmp_path / "loss.png"
-    plots.line_plot(
-        path,
-        {"train": ([1, 2, 3, 4], [1.0, 0.5, 0.3, 0.2]), "validation": (np.arange(1, 5), [1.1, 0.6, 0.45, 0.5])},
-        "epoch",
-        "loss",
-        title="training",
-        logy=True,
-        marks=[(3, "best epoch"), (3, 0.45, "restored")],
-    )
-    with Image.open(path) as im:
-        assert im.size[0] > 500
+    series = {"train": ([1, 2, 3, 4], [1.0, 0.5, 0.3, 0.2]),
+              "validation": (np.arange(1, 5), [1.1, 0.6, 0.45, 0.5])}
+    drawn = {}
+    for name, marks in (("plain", None), ("marked", [(3, "best epoch"), (3, 0.45, "restored")])):
+        path = tmp_path / f"{name}.png"
+        plots.line_plot(path, series, "epoch", "loss", title="training", logy=True, marks=marks)
+        with Image.open(path) as im:
+            drawn[name] = np.asarray(im.convert("RGB")).astype(int)
+    assert drawn["plain"].shape == drawn["marked"].shape and drawn["plain"].shape[1] > 500
+    # the marks (a vertical line, a point, their legend entries) change the picture
+    assert (np.abs(drawn["marked"] - drawn["plain"]).sum(axis=2) > 60).sum() > 200
     svg = tmp_path / "k.svg"
     plots.line_plot(svg, {"validation": ([2, 3, 4], [9.0, np.nan, 7.0])}, "k", "CIEDE2000")
     assert svg.read_text().lstrip().startswith("<?xml")
     with pytest.raises(ValueError):
         plots.line_plot(tmp_path / "bad.png", {"a": ([1, 2], [1.0])}, "x", "y")
-    assert sorted(os.listdir(tmp_path)) == ["k.svg", "loss.png"]
+    assert sorted(os.listdir(tmp_path)) == ["k.svg", "marked.png", "plain.png"]
 
 
 def test_log_axis_leaves_gaps_for_non_positive_values(tmp_path):
