@@ -17,12 +17,11 @@ import sys
 import time
 
 from agents.bench_basic import time_agent
-from agents.bench_improved import check_out_file
 from agents.improved import ImprovedAgent
 from colorize.bench_neighbors import load_photo
 from colorize.bundled import bundled_image
 from colorize.halves import split_halves
-from colorize.io import ImageError, OutputError, write_json
+from colorize.io import ImageError, OutputError, ensure_output_file, write_json
 from nn.backend import describe_device, gpu_unavailable_reason
 from nn.bench import time_engine
 from nn.cli import OneLineParser, positive_int, run_command
@@ -57,7 +56,7 @@ def main(argv=None):
         coffee = bundled_image("coffee.png")
         photo_1024, photo_512 = load_photo(coffee, 1024), load_photo(coffee, 512)
         if args.out:
-            check_out_file(args.out)
+            ensure_output_file(args.out)
         # Not resolve_device's DeviceError: it is worded for a --device option this command
         # does not have.
         no_gpu_reason = gpu_unavailable_reason()

@@ -62,13 +62,15 @@ from colorize.bench_neighbors import load_photo as load_resized
 from colorize.bundled import bundled_images_dir
 from colorize.color import chroma_to_rgb, rgb_to_chroma, rgb_to_gray
 from colorize.halves import split_halves
-from colorize.io import ImageError, OutputError, ensure_output_dir, write_json
+from colorize.io import ImageError, OutputError, ensure_output_file, write_json
 from colorize.metrics import baseline_predictions, score
 from nn.bench import blas_threads
 from nn.cli import OneLineParser, UsageError, non_negative_int, run_command
+from report import DEFAULT_OUT as REPORT_OUT
+from report import RECORDED_DATA
 
-DEFAULT_OUT = Path("report") / "data" / "improved_variants.json"
-"""Relative to the current folder, where ``python -m report`` reads it."""
+DEFAULT_OUT = REPORT_OUT / RECORDED_DATA / "improved_variants.json"
+"""Where ``python -m report`` reads it (its default folder's ``data/``)."""
 
 VARIANTS = {
     "unet-l2-prior": {"arch": "unet", "loss": "l2", "prior": True, "context": False},
@@ -259,16 +261,6 @@ def partial_path(out):
     return Path(f"{out}.partial")
 
 
-def check_out_file(out):
-    """Refuse an output file that could not be written, before any work: a folder, or a file
-    in a folder that cannot be created or written (OutputError). The folder is created, so
-    this is the last check: a run refused for another reason leaves no empty folder."""
-    path = Path(out)
-    if path.is_dir():
-        raise UsageError(f"--out {out} is a folder; give a file name such as results.json")
-    ensure_output_dir(path.parent)
-
-
 def read_run(path):
     """The JSON of an earlier run of this script; UsageError when it cannot be read as one."""
     try:
@@ -281,7 +273,8 @@ def read_run(path):
         raise UsageError(f"--merge: {path} is not JSON ({exc})") from None
     photos = part.get("photos") if isinstance(part, dict) else None
     if not isinstance(photos, dict) or not all(
-            isinstance(e, dict) and isinstance(e.get("agents"), dict) for e in photos.values()):
+            isinstance(e, dict) and isinstance(e.get("agents"), dict)
+            and isinstance(e.get("baselines"), dict) for e in photos.values()):
         raise UsageError(f"--merge: {path} is not a result file of python -m agents.bench_improved")
     return part
 
@@ -323,7 +316,7 @@ def merge(paths, out):
     widths or settings are refused (:func:`check_mergeable`)."""
     parts = [read_run(path) for path in paths]
     check_mergeable(paths, parts)
-    check_out_file(out)
+    ensure_output_file(out)
     merged = {k: v for k, v in parts[0].items() if k not in ("photos", "mean", "command", "variants")}
     merged["photos"], merged["command"], merged["variants"] = {}, [], {}
     for part in parts:
@@ -399,8 +392,8 @@ def build_parser():
     parser.add_argument("--only", nargs="+", default=None, metavar="STEM",
                         help="photo stems to run (e.g. coffee motorcycle_left)")
     parser.add_argument("--out", default=str(DEFAULT_OUT), metavar="FILE.json",
-                        help="JSON to write (default: report/data/improved_variants.json in the "
-                             "current folder, which python -m report reads)")
+                        help="JSON to write (default: data/improved_variants.json in python -m "
+                             "report's default folder, where the report reads it)")
     parser.add_argument("--no-basic", action="store_true", help="leave out the basic agent")
     parser.add_argument("--no-mlp", action="store_true", help="leave out scikit-learn's MLP")
     parser.add_argument("--set", nargs="+", type=setting, default=[], metavar="KEY=VALUE",
@@ -429,7 +422,7 @@ def run(args, given):
             # Each --set value alone was checked while parsing; this catches combinations.
             raise UsageError(f"variant {name}: {exc}") from None
     photos = {p.stem: load_photo(p, args.width) for p in photo_paths(args.photos, args.only)}
-    check_out_file(args.out)
+    ensure_output_file(args.out)
 
     partial = partial_path(args.out)
     results = {"width": args.width, "variants": variants,

@@ -398,7 +398,7 @@ class ImprovedAgent:
         ``decoding`` may change ``temperature``, ``saturation``, ``refine`` and ``propagate``,
         and may repeat the architecture keys only with the saved values. With ``propagate``
         ``"auto"`` the strength chosen when the model was trained is used. Every problem with
-        the file raises :class:`agents.cli.UsageError` with one sentence naming the file.
+        the file raises :class:`nn.cli.UsageError` with one sentence naming the file.
         """
         path = os.fspath(path)
         arrays, meta = _read_model_file(path)

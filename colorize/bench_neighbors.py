@@ -126,10 +126,16 @@ def compare(rgb, label, repeat):
     )
     rows.append((f"kmeans ours k={COLORS} ({pixels.shape[0]} px)", ours_t, f"inertia {ours_j:.6g}"))
     rows.append((f"kmeans sklearn k={COLORS} n_init=4", t,
-                 f"ours/theirs {ours_t / t:5.2f}  inertia ratio {ours_j / model.inertia_:.5f}"))
+                 f"ours/theirs {ours_t / t:5.2f}  inertia ratio {_ratio(ours_j, model.inertia_)}"))
     print(f"{'case':40s} {'seconds':>8s}  notes")
     for name, seconds, note in rows:
         print(f"{name:40s} {seconds:8.2f}  {note}")
+
+
+def _ratio(ours, theirs):
+    """``ours / theirs`` to 5 decimals, or n/a when theirs is 0 (a photo of at most 5 colours:
+    both inertias are then 0)."""
+    return f"{ours / theirs:.5f}" if theirs else "n/a"
 
 
 def add_photo_arguments(parser, default_width):

@@ -3,11 +3,14 @@
 In a checkout, or an editable install (``pip install -e .``), they sit next to the packages.
 A regular install (``pip install .``) copies them, with their ``CREDITS.md``, to
 ``<prefix>/share/colorize-from-scratch/images`` (``data_files`` in setup.cfg), where the
-prefix is the environment's (``sys.prefix``) or, for ``pip install --user``, the user base.
+prefix is the environment's (``sys.prefix``), the install scheme's data folder (Debian's pip
+installs into ``/usr/local`` while ``sys.prefix`` is ``/usr``) or, for ``pip install --user``,
+the user base.
 """
 
 import site
 import sys
+import sysconfig
 from pathlib import Path
 
 SHARED_IMAGES = Path("share") / "colorize-from-scratch" / "images"
@@ -19,6 +22,7 @@ def bundled_images_dir():
     ``CREDITS.md``, or else the checkout's ``images/`` (so a missing photo is reported by the
     path a reader of the repository expects)."""
     places = (CHECKOUT_IMAGES, Path(sys.prefix) / SHARED_IMAGES,
+              Path(sysconfig.get_paths()["data"]) / SHARED_IMAGES,
               Path(site.getuserbase()) / SHARED_IMAGES)
     for folder in places:
         if (folder / "CREDITS.md").is_file():

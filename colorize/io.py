@@ -404,6 +404,20 @@ def write_json(path, obj):
     return Path(path)
 
 
+def ensure_output_file(path):
+    """Check, before any work, that the file ``path`` can be written: it is not a folder, and
+    its folder exists or can be created, and is writable (the folder is created).
+
+    Raises:
+        OutputError: naming the file or its folder.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"'{path}' is a folder; give a file name such as results.json")
+    ensure_output_dir(path.parent)
+    return path
+
+
 def ensure_output_dir(path):
     """Create the output folder (and parents) and check that files can be written in it.
 

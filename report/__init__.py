@@ -1,3 +1,18 @@
 """``python -m report``: runs both agents on every bundled photo and writes report/REPORT.md
 with its figures in report/figures/, answering the coursework's questions with measurements.
+
+Where a report goes by default (``DEFAULT_OUT``): in a checkout of the project (an editable
+install included) the project's own ``report/`` folder, whatever the current folder; after a
+regular install ``colorize-report/`` in the current folder. Not ``./report``: ``python -m``
+puts the current folder first on the import path, and a folder named ``report`` there (with
+a ``figures/`` inside) would hide this package the next time.
 """
+
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+IN_CHECKOUT = (PROJECT_ROOT / "pyproject.toml").is_file()
+DEFAULT_OUT = PROJECT_ROOT / "report" if IN_CHECKOUT else Path("colorize-report")
+RECORDED_DATA = "data"
+"""Subfolder of a report folder with the recorded measurements the report reads but does not
+rerun (``python -m agents.bench_improved`` writes its results there by default)."""

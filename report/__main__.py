@@ -22,16 +22,11 @@ from colorize.halves import ProtocolError
 from colorize.io import ImageError, OutputError, atomic_path, ensure_output_dir
 from nn.backend import DeviceError
 from nn.cli import OneLineParser, UsageError, non_negative_int, run_command
-from report import benchmarks
+from report import DEFAULT_OUT, PROJECT_ROOT, RECORDED_DATA, benchmarks
 from report.experiments import Settings, device_description, find_photos, load_photo, run_photo
 from report.figures import errors_figure, k_curves_figure, loss_curves_figure, outputs_figure
 from report.write import Build, render
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = Path("report")
-"""Relative to the current folder, like the agents' ``--out out/``: run from the repository's
-root it rebuilds the project's own report; after a regular install nothing is written into
-the installed package."""
 VARIANTS_JSON = "improved_variants.json"
 GPU_JSON = "gpu_measurements.json"
 """Recorded measurements the report reads but does not rerun, in ``data/`` of ``--out`` (where
@@ -54,8 +49,8 @@ QUICK = {
 def build_parser():
     parser = OneLineParser(prog="python -m report", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(DEFAULT_OUT), metavar="DIR",
-                        help="folder for REPORT.md and figures/ (default: report/ in the "
-                             "current folder)")
+                        help="folder for REPORT.md and figures/ (default: the project's "
+                             "report/ in a checkout, else colorize-report/ here)")
     parser.add_argument("--images", default=str(bundled_images_dir()), metavar="DIR",
                         help="folder of colour photos (default: the bundled images/)")
     parser.add_argument("--quick", action="store_true",
@@ -75,7 +70,7 @@ def log(message):
 def recorded_json(name, out):
     """``(path, data)`` of the recorded measurement file ``name`` (see ``VARIANTS_JSON``);
     data is None when neither place has it (path is then the package's)."""
-    for path in (Path(out) / "data" / name, ROOT / "report" / "data" / name):
+    for path in (Path(out) / RECORDED_DATA / name, PROJECT_ROOT / "report" / RECORDED_DATA / name):
         if path.exists():
             return path, json.loads(path.read_text(encoding="utf-8"))
     return path, None
@@ -190,11 +185,12 @@ def _figures_and_text(args, settings, mode, device, runs, figures_dir, written, 
 
 
 def _shown(path):
-    """A path as the report names it: relative to the project when inside it."""
+    """A path as the report names it: relative to the current folder when inside it (in a
+    checkout, run from its root: ``report/data/...``), else absolute."""
     try:
-        return str(path.resolve().relative_to(ROOT))
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
-        return str(path)
+        return str(path.resolve())
 
 
 def _is_default_images(folder):

@@ -11,7 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from agents import bench_basic, bench_gpu, bench_improved
 from colorize import bench_neighbors
@@ -51,6 +53,7 @@ BAD_ARGUMENTS = [
     ("agents.bench_improved", ["--out", "{tmp}"]),
     ("agents.bench_improved", ["--merge", "{tmp}/missing.json", "--out", "{tmp}/merged.json"]),
     ("agents.bench_improved", ["--merge", "{tmp}/notes.txt", "--out", "{tmp}/merged.json"]),
+    ("agents.bench_improved", ["--merge", "{tmp}/no_baselines.json", "--out", "{tmp}/m.json"]),
     ("agents.bench_gpu", ["--epochs", "0"]),
     ("agents.bench_gpu", ["--out", "{tmp}/notes.txt/out.json"]),
     ("agents.bench_gpu", ["--out", "{tmp}"]),
@@ -71,6 +74,7 @@ def _one_error_line(err):
 def test_bad_arguments_give_one_error_line_and_status_2_before_any_work(
         tmp_path, monkeypatch, capsys, command, argv):
     (tmp_path / "notes.txt").write_text("not an image\n")
+    (tmp_path / "no_baselines.json").write_text('{"photos": {"x": {"agents": {}}}}')
     # Relative default outputs (bench_improved's report/data/...) would land in tmp_path.
     monkeypatch.chdir(tmp_path)
     before = _files(tmp_path)
@@ -226,3 +230,12 @@ def test_merge_joins_only_runs_of_one_width_and_the_same_settings(tmp_path, caps
     _one_error_line(err)
     assert all(name in err for name in names), err
     assert not merged.exists()
+
+
+@pytest.mark.filterwarnings("ignore:Number of distinct clusters")  # scikit-learn's, expected here
+def test_a_photo_of_few_colours_gives_no_inertia_ratio_rather_than_a_traceback(tmp_path, capsys):
+    # five colours or fewer: both k-means inertias are 0
+    flat = tmp_path / "flat.png"
+    Image.fromarray(np.full((12, 16, 3), 90, np.uint8)).save(flat)
+    assert bench_neighbors.main(["--photo", str(flat), "--width", "16"]) == 0
+    assert "inertia ratio n/a" in capsys.readouterr().out

@@ -184,7 +184,7 @@ def test_photos_sharing_a_name_are_refused_before_any_work(tmp_path, capsys):
 @pytest.mark.parametrize("failing", ["run_photo", "render"])
 def test_a_build_that_fails_midway_leaves_no_figures_or_folders(failing, tmp_path, monkeypatch, capsys):
     import report.__main__ as entry
-    from agents.cli import UsageError
+    from nn.cli import UsageError
 
     def fail(*args, **kwargs):
         raise UsageError("stopped on purpose")
@@ -247,7 +247,8 @@ def test_saturated_mask_marks_the_fraction_even_on_a_flat_image():
 
 
 def test_recorded_measurements_come_from_the_out_folder_first_then_the_package(tmp_path):
-    from report.__main__ import GPU_JSON, ROOT, VARIANTS_JSON, recorded_json
+    from report import PROJECT_ROOT as ROOT
+    from report.__main__ import GPU_JSON, VARIANTS_JSON, recorded_json
 
     path, data = recorded_json(VARIANTS_JSON, tmp_path)
     assert path == ROOT / "report" / "data" / VARIANTS_JSON and data["photos"]

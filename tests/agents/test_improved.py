@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from agents.cli import UsageError
+from nn.cli import UsageError
 from agents.cli import main as cli_main
 from agents.improved import PROPAGATE_GRID, ImprovedAgent, build_improved_parser, make_agent
 from agents.improved_data import (box_mean, crop_bank, input_channels, input_planes, make_augment,

@@ -27,4 +27,17 @@ def test_with_no_copy_anywhere_the_checkout_path_is_named(tmp_path, monkeypatch)
     monkeypatch.setattr(bundled, "CHECKOUT_IMAGES", missing)
     monkeypatch.setattr(sys, "prefix", str(tmp_path / "env"))
     monkeypatch.setattr(bundled.site, "getuserbase", lambda: str(tmp_path / "user"))
+    monkeypatch.setattr(bundled.sysconfig, "get_paths", lambda: {"data": str(tmp_path / "data")})
     assert bundled.bundled_images_dir() == missing
+
+
+def test_a_scheme_whose_data_folder_is_not_the_prefix_is_searched(tmp_path, monkeypatch):
+    # Debian's pip: sys.prefix is /usr, data files go to /usr/local
+    shared = tmp_path / "usr" / "local" / bundled.SHARED_IMAGES
+    shared.mkdir(parents=True)
+    (shared / "CREDITS.md").write_text("credits")
+    monkeypatch.setattr(bundled, "CHECKOUT_IMAGES", tmp_path / "dist-packages" / "images")
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "usr"))
+    monkeypatch.setattr(bundled.sysconfig, "get_paths",
+                        lambda: {"data": str(tmp_path / "usr" / "local")})
+    assert bundled.bundled_images_dir() == shared

@@ -399,3 +399,11 @@ def test_fuzzed_files_never_escape_image_error(tmp_path):
             assert out.dtype == np.uint8 and out.shape == (h, w, 3)
             outcomes["ok"] += 1
     assert outcomes["ok"] > 10 and outcomes["refused"] > 10
+
+
+def test_ensure_output_file_refuses_a_folder_and_creates_the_parent(tmp_path):
+    with pytest.raises(OutputError, match="is a folder"):
+        io.ensure_output_file(tmp_path)
+    target = tmp_path / "a" / "b" / "results.json"
+    assert io.ensure_output_file(target) == target
+    assert target.parent.is_dir() and not target.exists()

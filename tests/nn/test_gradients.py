@@ -94,3 +94,10 @@ def test_command_takes_a_seed_and_refuses_a_bad_one_in_one_line(capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.startswith("error: argument --seed") and captured.err.count("\n") == 1
+
+
+@pytest.mark.parametrize("seed", [0, 1, 3])
+def test_every_check_passes_with_other_seeds(seed):
+    # seed 0 drew an input equal to the upstream gradient (batch-norm's input gradient then
+    # vanished); seeds 1 and 3 put near-ties in the U-Net level's max-pool
+    assert max(err for _, _, err in table_rows(seed)) < TOLERANCE
