@@ -41,7 +41,8 @@ _STEPS = (1, -1, 2, -2)
 
 TOLERANCE = 1e-7
 """A correct backward of a smooth piece agrees with the stencil to far better than this (the
-worst case over the seeds 0-60 is 4e-8, for the default seed 7e-10); a wrong one is off by 1e-2 or more."""
+worst case over the seeds 0-60 is 4e-8, for the default seed 7e-10); a wrong one is off by
+1e-2 or more."""
 
 
 def numerical_gradient(f, array, h=1e-3):
