@@ -112,8 +112,10 @@ DEFAULTS = {
 }
 """Default settings. ``epochs`` counts passes over the crop bank (``bank_size / batch_size``
 steps each); ``patience``: stop after that many epochs without a better validation loss;
-``plateau``: halve the learning rate after that many (0 = constant rate); ``bin_step`` is the
-side of a chroma bin in chroma units (RGB units, since the chroma basis is orthonormal);
+``plateau``: halve the learning rate when that many epochs in a row have passed without a
+better validation loss, on the next such epoch (``ReduceLROnPlateau``'s patience; 0 = constant
+rate); ``bin_step`` is the side of a chroma bin in chroma units (RGB units, since the chroma
+basis is orthonormal);
 ``refine`` is the edge-aware smoothing strength (0 = off) when no colours are known;
 ``propagate`` the strength of the propagation of known colours (the protocol's training
 half) into the prediction, which then replaces ``refine``: a number (0 = off) or ``"auto"``,

@@ -116,11 +116,6 @@ def to_numpy(x):
     return np.asarray(x)
 
 
-def device_of(x):
-    """``"gpu"`` for a CuPy array, else ``"cpu"``."""
-    return "gpu" if is_gpu_array(x) else "cpu"
-
-
 def describe_device(device):
     """A short human description, e.g. ``"cpu (NumPy 2.1.0)"`` or ``"gpu (NVIDIA H100, CuPy 13)"``."""
     if resolve_device(device) == "gpu":

@@ -1,4 +1,8 @@
-"""Exceptions of the engine that a user may see; each carries one clear sentence."""
+"""Exceptions of the engine that a user may see; each carries one clear sentence.
+
+``DeviceError`` (a device that is not there) lives with the device code in ``nn.backend``, and
+``UsageError`` (a bad command-line argument) with the command-line plumbing in ``nn.cli``.
+"""
 
 
 class NNError(Exception):

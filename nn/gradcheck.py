@@ -146,7 +146,8 @@ def away_from_zero(shape, rng, margin=0.1):
 
 
 def cases(rng):
-    """``(label, kind, object, inputs)`` for every layer, container and loss of the engine."""
+    """``(layers, losses)``: lists of ``(label, object, inputs)`` for every layer, container
+    and loss of the engine, built from ``rng``; a loss's inputs are ``(pred, target)``."""
     import nn
 
     r = rng

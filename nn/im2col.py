@@ -10,10 +10,12 @@ so one slice per offset handles stride ``s``, padding ``p`` and dilation ``d`` a
     H_out = (H + 2p - d(kh - 1) - 1) // s + 1      (and likewise W_out).
 
 Columns are laid out as ``(N, C, kh, kw, H_out, W_out)``: reshaped to ``(N, C*kh*kw,
-H_out*W_out)`` they multiply a weight matrix ``(F, C*kh*kw)`` in one batched GEMM whose result
-is already NCHW, so no transposing copy is needed on either side. ``col2im`` is the adjoint:
-it adds slice by slice into a zero-padded buffer (overlapping windows accumulate through
-``+=`` on views, with no ``add.at`` scatter, which CuPy does not provide).
+H_out*W_out)`` they multiply a weight matrix ``(F, C*kh*kw)`` sample by sample (one GEMM per
+sample on NumPy, one batched cuBLAS call on CuPy; see ``nn.layers.conv``), and the result is
+already NCHW, so no transposing copy is needed on either side. ``col2im`` is the adjoint: it
+adds slice by slice into a zero-padded buffer. One offset's strided slice touches each pixel at
+most once, so overlapping windows accumulate through ``+=`` on views, with no scatter
+(``add.at``), which is slow on NumPy and on CuPy.
 """
 
 from nn.backend import get_array_module

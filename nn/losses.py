@@ -29,7 +29,7 @@ class Loss:
 
 
 class MSELoss(Loss):
-    """``L = mean((pred - target)^2)``; ``dL/dpred = 2 (pred - target) / n``."""
+    """``L = mean((pred - target)^2)``; ``dL/dpred = 2 (pred - target) / n``, ``n = pred.size``."""
 
     def forward(self, pred, target):
         self._check_same_shape(pred, target)
@@ -41,7 +41,8 @@ class MSELoss(Loss):
 
 
 class L1Loss(Loss):
-    """``L = mean|pred - target|``; ``dL/dpred = sign(pred - target) / n`` (0 at the kink)."""
+    """``L = mean|pred - target|``; ``dL/dpred = sign(pred - target) / n``, ``n = pred.size``
+    (0 at the kink)."""
 
     def forward(self, pred, target):
         self._check_same_shape(pred, target)
@@ -58,7 +59,8 @@ class SmoothL1Loss(Loss):
     """Huber-like loss with PyTorch's ``beta``: per element, with ``d = pred - target``,
     ``0.5 d^2 / beta`` if ``|d| < beta`` else ``|d| - 0.5 beta``; mean over elements.
 
-    Gradient: ``d / beta`` inside, ``sign(d)`` outside; ``beta = 0`` is exactly L1.
+    Gradient: ``dL/dpred = (d / beta if |d| < beta else sign(d)) / n`` with ``n = pred.size``;
+    ``beta = 0`` is exactly L1.
     """
 
     def __init__(self, beta=1.0):

@@ -49,7 +49,8 @@ class SGD(Optimizer):
     """``torch.optim.SGD``: with ``g = grad + wd p``,
 
     momentum ``mu``: ``b = g`` on the first step, then ``b = mu b + (1 - dampening) g``;
-    ``g = g + mu b`` (Nesterov) or ``g = b``; then ``p -= lr g``.
+    ``g = g + mu b`` (Nesterov momentum in the form of Sutskever et al. 2013) or ``g = b``;
+    then ``p -= lr g``.
     """
 
     def __init__(self, model, lr, momentum=0.0, nesterov=False, weight_decay=0.0, dampening=0.0):
@@ -107,7 +108,8 @@ class Adam(Optimizer):
 
 
 class Schedule:
-    """Base of the learning-rate schedules: ``step(metric=None)`` once per epoch."""
+    """Base of the learning-rate schedules: ``step(metric=None)`` once per epoch. ``base_lr``
+    is the optimizer's rate when the schedule is made."""
 
     def __init__(self, optimizer):
         self.optimizer = optimizer
@@ -140,8 +142,9 @@ class StepLR(Schedule):
 
 
 class CosineLR(Schedule):
-    """``lr = eta_min + (base_lr - eta_min) (1 + cos(pi min(epoch, T) / T)) / 2`` (the closed
-    form of ``torch.optim.lr_scheduler.CosineAnnealingLR``, held at ``eta_min`` after T)."""
+    """``lr = eta_min + (base_lr - eta_min) (1 + cos(pi min(epoch, T) / T)) / 2`` with
+    ``T = t_max`` (cosine annealing, Loshchilov and Hutter 2017; the closed form of
+    ``torch.optim.lr_scheduler.CosineAnnealingLR``, held at ``eta_min`` after T)."""
 
     def __init__(self, optimizer, t_max, eta_min=0.0):
         super().__init__(optimizer)
@@ -155,7 +158,8 @@ class CosineLR(Schedule):
 
 
 class ReduceLROnPlateau(Schedule):
-    """Multiply lr by ``factor`` when the metric has not improved for ``patience`` epochs.
+    """Multiply lr by ``factor`` on the ``patience + 1``-th epoch in a row without improvement
+    (PyTorch's rule; :func:`nn.fit`'s ``patience`` stops after ``patience`` such epochs).
 
     Improvement (mode min, relative threshold, as PyTorch's defaults):
     ``metric < best * (1 - threshold)``. After a cut, ``cooldown`` epochs pass before counting

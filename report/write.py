@@ -610,8 +610,8 @@ def improved_p1(runs, config):
         output += (f"; the network itself outputs a distribution over Q chroma bins (Q = "
                    f"{_names([str(b) for b in bins])} here), decoded by the annealed mean at "
                    f"temperature {config.get('temperature')}")
-    schedule = (f", the rate halved when the validation loss has not improved for "
-                f"{config.get('plateau')} epochs" if config.get("plateau") else "")
+    schedule = (f", the rate halved once {config.get('plateau') + 1} epochs in a row have not "
+                f"improved the validation loss" if config.get("plateau") else "")
     return (f"**Improved agent.** *Input space*: whole images, as planes: "
             f"{_input_planes_text(config)}. {output}. *Model space*: {arch}; width "
             f"{config.get('width')} channels, {params_text}. *Loss*: {loss}. *Learning*: Adam "

@@ -1,4 +1,9 @@
-"""Layers, one module per family: dense, conv, pool, activations, norm, dropout, shape."""
+"""Layers, one module per family: dense, conv, pool, activations, norm, dropout, shape.
+
+``base`` holds what every layer shares (the forward/backward contract, the parameter tree,
+state dicts, save and load); the containers (Sequential, Residual, SkipConcat) are in
+``nn.model``.
+"""
 
 from nn.layers.activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from nn.layers.base import Layer

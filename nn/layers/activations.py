@@ -1,4 +1,5 @@
-"""Element-wise activations and softmax. Each caches the least that its backward needs."""
+"""Element-wise activations and softmax. Each caches what its backward needs: ReLU a bool mask,
+LeakyReLU the slope of each element, Tanh, Sigmoid and Softmax their output."""
 
 from nn.backend import get_array_module
 from nn.layers.base import Layer
@@ -18,7 +19,8 @@ class ReLU(Layer):
 
 
 class LeakyReLU(Layer):
-    """``y = x`` for ``x > 0``, else ``negative_slope * x``."""
+    """``y = x`` for ``x > 0``, else ``negative_slope * x``;
+    ``dx = dout * (1 if x > 0 else negative_slope)``."""
 
     def __init__(self, negative_slope=0.01):
         super().__init__()

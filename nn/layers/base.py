@@ -38,9 +38,13 @@ class Layer:
         self.training = True
 
     def forward(self, x):
+        """``x -> y``; in training mode it caches what ``backward`` needs."""
         raise NotImplementedError
 
     def backward(self, dout):
+        """``dout = dL/dy`` (the shape of the latest ``forward``'s output) -> ``dL/dx``. Uses
+        that forward's cache, fills ``self.grads`` (one entry per parameter, overwritten, not
+        accumulated) and never changes ``dout``."""
         raise NotImplementedError
 
     def __call__(self, x):

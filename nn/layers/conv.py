@@ -59,8 +59,11 @@ class Conv2D(Layer):
     ``y[n, f, r, q] = b[f] + sum_{c,i,j} W[f, c, i, j] x_pad[n, c, s*r + d*i, s*q + d*j]``.
 
     x: (N, C, H, W) -> y: (N, F, H_out, W_out), ``H_out = (H + 2p - d(kh - 1) - 1) // s + 1``.
-    W: (F, C, kh, kw), b: (F,). With columns ``X = im2col(x)`` as ``(N, C*kh*kw, P)``:
-    ``y = W2 @ X + b``, ``dW = sum_n dout_n X_n^T``, ``dX = W2^T dout`` then ``dx = col2im(dX)``.
+    W: (F, C, kh, kw), b: (F,); ``x_pad`` is x with ``p`` zeros on each side, ``s`` the stride,
+    ``d`` the dilation. With ``W2 = W.reshape(F, C*kh*kw)`` and columns ``X = im2col(x)`` as
+    ``(N, C*kh*kw, P)``, ``P = H_out*W_out``, and ``dout`` read as ``(N, F, P)``:
+    ``y = W2 @ X + b``, ``db = sum_{n,r,q} dout``, ``dW = sum_n dout_n X_n^T``,
+    ``dX = W2^T dout`` then ``dx = col2im(dX)``.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
@@ -145,8 +148,9 @@ class ConvTranspose2D(Layer):
     ``output_padding`` must be smaller than the stride). W: (C_in, C_out, kh, kw),
     b: (C_out,). Forward: ``cols = W2^T @ x`` with ``W2 = W.reshape(C_in, C_out*kh*kw)``, then
     ``y = col2im(cols) + b``. Backward is convolution's forward: ``D = im2col(dout)``,
-    ``dx = W2 @ D``, ``dW = sum_n x_n D_n^T``. He initialisation uses the effective fan-in
-    ``C_in * kh * kw / (sh * sw)`` (each output pixel sees that many inputs on average).
+    ``dx = W2 @ D``, ``dW = sum_n x_n D_n^T``, ``db = sum_{n,h,w} dout``. Both initialisers use
+    the effective fan-in ``max(1, C_in * kh * kw // (sh * sw))`` (each output pixel sees about
+    that many inputs).
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
@@ -172,6 +176,8 @@ class ConvTranspose2D(Layer):
                 f"output_padding={self.output_padding}")
 
     def output_shape(self, x_shape):
+        """``(N, C_out, H_out, W_out)`` for an input of shape ``x_shape``; ValueError when the
+        output would be empty."""
         n, _, h, w = x_shape
         size = [(length - 1) * s - 2 * p + d * (k - 1) + o + 1
                 for length, s, p, d, k, o in zip((h, w), self.stride, self.padding, self.dilation,

@@ -9,8 +9,9 @@ from nn.layers.base import Layer
 class Dense(Layer):
     """``y = x @ W + b``.
 
-    x: (N, in_features) (any leading dims), W: (in_features, out_features), b: (out_features,).
-    Backward: ``dW = x^T dout``, ``db = sum(dout)``, ``dx = dout W^T``.
+    x: (N, in_features) (any leading dims), W: (in_features, out_features), b: (out_features,)
+    -> y: (N, out_features) (the same leading dims). Backward, with the leading dims flattened
+    into rows: ``dW = x^T dout``, ``db = sum(dout)`` over the rows, ``dx = dout W^T``.
     ``init`` is ``"he"`` (ReLU-like followers) or ``"xavier"``; ``rng`` is a seed or Generator.
     """
 

@@ -1,4 +1,4 @@
-"""Inverted dropout, deterministic under a seed."""
+"""Inverted dropout (Srivastava et al. 2014), deterministic under a seed."""
 
 import numpy as np
 
@@ -14,7 +14,8 @@ class Dropout(Layer):
     GPU, so the two devices draw different masks for the same seed); ``reset_rng()``
     restarts the stream. Without a ``seed`` one is drawn from the operating system's entropy
     when the layer is made, so ``reset_rng()`` still replays the same masks (as a gradient
-    check needs). Backward: ``dx = dout * mask / (1 - p)``.
+    check needs). With ``mask = [u >= p]``, ``u ~ U[0, 1)`` drawn per element:
+    ``y = x * mask / (1 - p)`` and ``dx = dout * mask / (1 - p)``; ``p = 1`` gives zeros.
     """
 
     def __init__(self, p=0.5, seed=None):

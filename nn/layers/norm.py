@@ -20,7 +20,9 @@ class BatchNorm2D(Layer):
     training mode, with ``xhat`` the normalised input and ``g = dout * gamma``::
 
         dx = (g - mean(g) - xhat * mean(g * xhat)) / sqrt(var + eps)
+        dgamma = sum(dout * xhat),   dbeta = sum(dout)          (sums and means over N, H, W)
 
+    In evaluation mode ``dx = dout * gamma / sqrt(running_var + eps)``.
     ``running_mean`` and ``running_var`` are buffers: saved in the state dict, not trained.
     """
 
