@@ -182,12 +182,16 @@ def test_photos_sharing_a_name_are_refused_before_any_work(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("failing", ["run_photo", "render"])
-def test_a_build_that_fails_midway_leaves_no_figures_or_folders(failing, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("interrupt", [False, True], ids=["error", "ctrl-c"])
+def test_a_build_that_fails_midway_leaves_no_figures_or_folders(failing, interrupt, tmp_path,
+                                                                 monkeypatch, capsys):
     import report.__main__ as entry
     from nn.cli import UsageError
 
     def fail(*args, **kwargs):
-        raise UsageError("stopped on purpose")
+        raise KeyboardInterrupt if interrupt else UsageError("stopped on purpose")
+
+    status, message = (130, "error: interrupted") if interrupt else (2, "stopped on purpose")
 
     monkeypatch.setattr(entry, failing, fail)
     images = tmp_path / "images"
@@ -195,15 +199,15 @@ def test_a_build_that_fails_midway_leaves_no_figures_or_folders(failing, tmp_pat
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(images / "a.png")
     out = tmp_path / "parent" / "out"
-    assert main(["--quick", "--no-bench", "--images", str(images), "--out", str(out)]) == 2
-    assert "stopped on purpose" in capsys.readouterr().err
+    assert main(["--quick", "--no-bench", "--images", str(images), "--out", str(out)]) == status
+    assert message in capsys.readouterr().err
     assert not (tmp_path / "parent").exists()  # the figures, out/, and the parent it made
     # into an existing report folder: the figures of the earlier report stay
     figures = tmp_path / "old" / "figures"
     figures.mkdir(parents=True)
     (figures / "a.png").write_bytes(b"earlier figure")
     (figures.parent / "REPORT.md").write_text("earlier report")
-    assert main(["--quick", "--no-bench", "--images", str(images), "--out", str(figures.parent)]) == 2
+    assert main(["--quick", "--no-bench", "--images", str(images), "--out", str(figures.parent)]) == status
     assert (figures / "a.png").exists() and (figures.parent / "REPORT.md").read_text() == "earlier report"
     assert sorted(p.name for p in figures.iterdir()) == ["a.png"]
 
