@@ -1,7 +1,7 @@
 """Benchmark of the improved agent's variants on natural photos (the report shows the result).
 
 ``python -m agents.bench_improved [--photos all|bundled] [--variants NAME ...] [--width 256]
-[--out report/data/improved_variants.json] [--no-basic] [--no-mlp] [--only STEM ...]
+[--out FILE.json] [--no-basic] [--no-mlp] [--only STEM ...]
 [--set KEY=VALUE ...] [--seeds S ...]``
 ``python -m agents.bench_improved --merge A.json B.json --out report/data/improved_variants.json``
 
@@ -44,6 +44,10 @@ interrupted or failed run leaves an earlier ``--out`` as it was, and its finishe
 
 ``--merge`` joins files of the same photo width whose variants of the same name have the same
 settings (the agent's defaults included); anything else is refused, with what differs.
+
+``--out`` defaults to ``data/improved_variants.json`` in ``python -m report``'s default folder,
+where the report reads it: ``report/data/`` of the project in a checkout,
+``colorize-report/data/`` after a regular install.
 """
 
 import argparse

@@ -14,8 +14,8 @@ H_out*W_out)`` they multiply a weight matrix ``(F, C*kh*kw)`` sample by sample (
 sample on NumPy, one batched cuBLAS call on CuPy; see ``nn.layers.conv``), and the result is
 already NCHW, so no transposing copy is needed on either side. ``col2im`` is the adjoint: it
 adds slice by slice into a zero-padded buffer. One offset's strided slice touches each pixel at
-most once, so overlapping windows accumulate through ``+=`` on views, with no scatter
-(``add.at``), which is slow on NumPy and on CuPy.
+most once, so overlapping windows accumulate through ``+=`` on views, and no scatter-add
+(``add.at``) is needed.
 """
 
 from nn.backend import get_array_module

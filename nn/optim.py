@@ -49,8 +49,8 @@ class SGD(Optimizer):
     """``torch.optim.SGD``: with ``g = grad + wd p``,
 
     momentum ``mu``: ``b = g`` on the first step, then ``b = mu b + (1 - dampening) g``;
-    ``g = g + mu b`` (Nesterov momentum in the form of Sutskever et al. 2013) or ``g = b``;
-    then ``p -= lr g``.
+    ``g = g + mu b`` (PyTorch's Nesterov variant, based on Sutskever et al. 2013 but with lr
+    applied outside the buffer) or ``g = b``; then ``p -= lr g``.
     """
 
     def __init__(self, model, lr, momentum=0.0, nesterov=False, weight_decay=0.0, dampening=0.0):

@@ -3,9 +3,10 @@ with its figures in report/figures/, answering the coursework's questions with m
 
 Where a report goes by default (``DEFAULT_OUT``): in a checkout of the project (an editable
 install included) the project's own ``report/`` folder, whatever the current folder; after a
-regular install ``colorize-report/`` in the current folder. Not ``./report``: ``python -m``
-puts the current folder first on the import path, and a folder named ``report`` there (with
-a ``figures/`` inside) would hide this package the next time.
+regular install ``colorize-report/`` in the current folder. Never ``./report`` outside the
+checkout: with an editable install, ``python -m`` finds a ``./report`` folder (as a namespace
+package, through the current folder, first on the import path) before setuptools' editable
+finder finds this package, so the next ``python -m report`` there would fail.
 """
 
 from pathlib import Path

@@ -22,7 +22,7 @@ from colorize.halves import ProtocolError
 from colorize.io import ImageError, OutputError, atomic_path, ensure_output_dir
 from nn.backend import DeviceError
 from nn.cli import OneLineParser, UsageError, non_negative_int, run_command
-from report import DEFAULT_OUT, PROJECT_ROOT, RECORDED_DATA, benchmarks
+from report import DEFAULT_OUT, IN_CHECKOUT, PROJECT_ROOT, RECORDED_DATA, benchmarks
 from report.experiments import Settings, device_description, find_photos, load_photo, run_photo
 from report.figures import errors_figure, k_curves_figure, loss_curves_figure, outputs_figure
 from report.write import Build, render
@@ -185,12 +185,15 @@ def _figures_and_text(args, settings, mode, device, runs, figures_dir, written, 
 
 
 def _shown(path):
-    """A path as the report names it: relative to the current folder when inside it (in a
-    checkout, run from its root: ``report/data/...``), else absolute."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path.resolve())
+    """A path as the report names it: relative to the project in a checkout (``report/data/...``
+    wherever the command runs), else relative to the current folder, else absolute."""
+    bases = ([PROJECT_ROOT] if IN_CHECKOUT else []) + [Path.cwd()]
+    for base in bases:
+        try:
+            return str(path.resolve().relative_to(base.resolve()))
+        except ValueError:
+            continue
+    return str(path.resolve())
 
 
 def _is_default_images(folder):

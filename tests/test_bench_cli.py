@@ -75,8 +75,10 @@ def test_bad_arguments_give_one_error_line_and_status_2_before_any_work(
         tmp_path, monkeypatch, capsys, command, argv):
     (tmp_path / "notes.txt").write_text("not an image\n")
     (tmp_path / "no_baselines.json").write_text('{"photos": {"x": {"agents": {}}}}')
-    # Relative default outputs (bench_improved's report/data/...) would land in tmp_path.
+    # Default outputs would land in tmp_path (bench_improved's is the project's report/data/
+    # in a checkout), so "nothing written" covers them too.
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(bench_improved, "DEFAULT_OUT", tmp_path / "report" / "data" / "v.json")
     before = _files(tmp_path)
     status = COMMANDS[command].main([a.format(tmp=tmp_path) for a in argv])
     out, err = capsys.readouterr()

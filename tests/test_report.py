@@ -263,3 +263,13 @@ def test_recorded_measurements_come_from_the_out_folder_first_then_the_package(t
     assert recorded_json("nothing.json", tmp_path)[1] is None
     path, data = recorded_json(GPU_JSON, tmp_path)
     assert path == ROOT / "report" / "data" / GPU_JSON and data is not None
+
+
+def test_the_recorded_file_is_named_relative_to_the_project_from_any_folder(tmp_path, monkeypatch):
+    # the project's REPORT.md must not carry one machine's absolute path
+    from report import PROJECT_ROOT
+    from report.__main__ import VARIANTS_JSON, _shown
+
+    monkeypatch.chdir(tmp_path)
+    assert _shown(PROJECT_ROOT / "report" / "data" / VARIANTS_JSON) == f"report/data/{VARIANTS_JSON}"
+    assert _shown(tmp_path / "mine.json") == "mine.json"
