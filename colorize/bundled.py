@@ -17,6 +17,12 @@ SHARED_IMAGES = Path("share") / "colorize-from-scratch" / "images"
 CHECKOUT_IMAGES = Path(__file__).resolve().parent.parent / "images"
 
 
+def in_checkout():
+    """True when the packages run from the project's own folder (a checkout, or an editable
+    install), where ``images/`` sits next to them; False after a regular install."""
+    return (CHECKOUT_IMAGES / "CREDITS.md").is_file()
+
+
 def bundled_images_dir():
     """The folder of the bundled photos: the first of the places above that holds
     ``CREDITS.md``, or else the checkout's ``images/`` (so a missing photo is reported by the

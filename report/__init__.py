@@ -11,8 +11,10 @@ finder finds this package, so the next ``python -m report`` there would fail.
 
 from pathlib import Path
 
+from colorize.bundled import in_checkout
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-IN_CHECKOUT = (PROJECT_ROOT / "pyproject.toml").is_file()
+IN_CHECKOUT = in_checkout()
 DEFAULT_OUT = PROJECT_ROOT / "report" if IN_CHECKOUT else Path("colorize-report")
 RECORDED_DATA = "data"
 """Subfolder of a report folder with the recorded measurements the report reads but does not

@@ -41,3 +41,9 @@ def test_a_scheme_whose_data_folder_is_not_the_prefix_is_searched(tmp_path, monk
     monkeypatch.setattr(bundled.sysconfig, "get_paths",
                         lambda: {"data": str(tmp_path / "usr" / "local")})
     assert bundled.bundled_images_dir() == shared
+
+
+def test_the_checkout_is_recognised_by_its_own_images(tmp_path, monkeypatch):
+    assert bundled.in_checkout()
+    monkeypatch.setattr(bundled, "CHECKOUT_IMAGES", tmp_path / "site-packages" / "images")
+    assert not bundled.in_checkout()
