@@ -47,15 +47,15 @@ The sweep works one block at a time, a block's pair matrix never larger than
 ``_BRUTE_CHUNK`` entries, so memory stays ``O(_BRUTE_CHUNK + n + m * k)``,
 never ``m x n``. Small problems skip the sweep and use exact brute force directly.
 
-On CuPy the sweep does not pay: the GPU path is chunked brute force (float32 matrix products,
-``argpartition`` for a short list, exact float64 re-ranking, (distance, index) ordering), all
-on the device. A query whose short list cannot be certified complete (more near-ties than the
-list holds, e.g. a flat image) is answered by the exact CPU path once at the end.
+On CuPy the sweep's many small, data-dependent steps do not suit the device: the GPU path is
+chunked brute force over the unique training rows (float32 matrix products, a candidate screen
+that needs no sort of the distance rows, exact float64 re-ranking, (distance, index) ordering),
+all on the device (``_nearest_device``; it runs on NumPy too, which is how CI tests it).
 """
 
 import numpy as np
 
-from nn.backend import get_array_module, to_numpy
+from nn.backend import get_array_module
 
 _RANK_WINDOW = 48       # the upper bound looks at this many neighbours in each sort order,
 _RANK_WINDOW_PER_K = 8  # or at this many times k, if more
@@ -70,7 +70,8 @@ _EPS32 = 2.0 ** -24
 _SWEEP_DTYPE = np.float64
 _SWEEP_EPS = 2.0 ** -53
 _SAFETY = 64.0
-_GPU_EXTRA = 10         # short-list length on the GPU is k + this
+_GPU_CHUNK = 1 << 26    # pair-matrix entries per chunk on the device (256 MB in float32)
+_GPU_BLOCK = 64         # training rows per block whose minimum screened distance bounds the k-th
 
 
 def _check(train, query, k):
@@ -128,31 +129,34 @@ def _first_indices(inverse, counts, k):
 
 
 def _exact_sq(query, uniq, qi, uj):
-    """float64 squared distances of candidate pairs, by direct differences."""
-    out = np.empty(qi.size, dtype=np.float64)
+    """float64 squared distances of candidate pairs, by direct differences (NumPy or CuPy)."""
+    xp = get_array_module(query)
+    out = xp.empty(qi.size, dtype=xp.float64)
     step = 1 << 20
     for s in range(0, qi.size, step):
         diff = query[qi[s:s + step]] - uniq[uj[s:s + step]]
-        out[s:s + step] = np.einsum("ij,ij->i", diff, diff)
+        out[s:s + step] = xp.einsum("ij,ij->i", diff, diff)
     return out
 
 
 def _select(qi, uj, dist, first, k, m):
-    """The k best (distance, index) per query among candidate pairs (all exact).
+    """The k best (distance, index) per query among candidate pairs (all exact; NumPy or CuPy).
 
     qi, uj, dist: (c,) candidate query ids, unique-row ids and exact distances; every query
     must have candidates covering at least k training rows.
     """
+    xp = get_array_module(qi)
     idx = first[uj]
     valid = idx >= 0
-    qq = np.broadcast_to(qi[:, None], idx.shape)[valid]
-    dd = np.broadcast_to(dist[:, None], idx.shape)[valid]
+    qq = xp.broadcast_to(qi[:, None], idx.shape)[valid]
+    dd = xp.broadcast_to(dist[:, None], idx.shape)[valid]
     ii = idx[valid]
-    order = np.lexsort((ii, dd, qq))
+    # one key array (CuPy's lexsort takes no tuple); indices are exact in float64
+    order = xp.lexsort(xp.stack([ii.astype(xp.float64), dd, qq.astype(xp.float64)]))
     qq, dd, ii = qq[order], dd[order], ii[order]
-    starts = np.searchsorted(qq, np.arange(m))
-    pos = starts[:, None] + np.arange(k)[None, :]
-    return ii[pos].astype(np.int64), dd[pos]
+    starts = xp.searchsorted(qq, xp.arange(m))
+    pos = starts[:, None] + xp.arange(k)[None, :]
+    return ii[pos].astype(xp.int64), dd[pos]
 
 
 # ----------------------------------------------------------------------------------------
@@ -300,46 +304,71 @@ def _candidates_sweep(uniq, query, k):
 # GPU (any array module; used with CuPy)
 
 
+def _unique_rows_device(train, k):
+    """Unique rows of ``train`` in order of brightness (row sum), and their first-indices table.
+
+    train: (n, d) float64. Returns ``(uniq (u, d), first (u, s))`` as ``_first_indices`` does,
+    with array operations only (one lexsort), so it runs on the device: rows are ordered by
+    (sum, values, index), equal rows become neighbours, and a row's copies are in index order.
+    """
+    xp = get_array_module(train)
+    n = train.shape[0]
+    keys = xp.concatenate([xp.arange(n, dtype=xp.float64)[None, :], train.T[::-1],
+                           train.sum(axis=1)[None, :]])
+    order = xp.lexsort(keys)
+    ordered = train[order]
+    new = xp.ones(n, dtype=bool)
+    new[1:] = xp.any(ordered[1:] != ordered[:-1], axis=1)
+    starts = xp.nonzero(new)[0]
+    group = xp.cumsum(new) - 1
+    rank = xp.arange(n) - starts[group]
+    counts = xp.diff(xp.concatenate([starts, xp.asarray([n])]))
+    slots = min(k, int(counts.max()))
+    first = xp.full((starts.size, slots), -1, dtype=xp.int64)
+    listed = rank < slots
+    first[group[listed], rank[listed]] = order[listed]
+    return ordered[starts], first
+
+
 def _nearest_device(train, query, k, xp):
-    """Chunked brute force on the device, exact re-ranking; CPU fallback for uncertified rows."""
-    n, m = train.shape[0], query.shape[0]
-    train64 = train.astype(xp.float64)
-    query64 = query.astype(xp.float64)
-    center = train64.mean(axis=0)
-    t32 = (train64 - center).astype(xp.float32)
-    tn = xp.einsum("ij,ij->i", t32, t32)
-    max_tn = tn.max()
-    short = min(n, k + _GPU_EXTRA)
-    rows = max(1, _BRUTE_CHUNK // n)
+    """Chunked brute force with a sort-free candidate screen; exact re-ranking. All on the device.
+
+    The unique training rows, ordered by brightness, are cut into blocks of ``_GPU_BLOCK``. Per
+    query, the k-th smallest of the blocks' minimum screened distances, ``T``, is reached by k
+    distinct rows, so the true k-th distance is at most ``T + delta`` and every point at or below
+    it screens at most ``T + 2 delta``: those are the candidates (fewer than about k blocks' worth
+    when the blocks are coherent). Finding ``T`` needs a selection over the u / _GPU_BLOCK block
+    minima only, never over the u distances of a row, which is where a GPU sort would spend its
+    time. Exact float64 distances and the (distance, index) order then decide, as on the CPU.
+    """
+    uniq, first = _unique_rows_device(train.astype(xp.float64), k)
+    u, m = uniq.shape[0], query.shape[0]
+    center = uniq.mean(axis=0)
+    x32 = (uniq - center).astype(xp.float32)
+    xn = xp.einsum("ij,ij->i", x32, x32)
+    max_xn = float(xn.max())
+    blocks = -(-u // _GPU_BLOCK)
+    # lifted rows [-2x, |x|^2]; padding rows (to whole blocks) screen at +inf
+    lifted = xp.zeros((blocks * _GPU_BLOCK, x32.shape[1] + 1), dtype=xp.float32)
+    lifted[:u, :-1] = -2.0 * x32
+    lifted[:u, -1] = xn
+    lifted[u:, -1] = xp.inf
+    rows = max(1, _GPU_CHUNK // lifted.shape[0])
     out_i = xp.empty((m, k), dtype=xp.int64)
     out_d = xp.empty((m, k), dtype=xp.float64)
-    uncertified = xp.zeros(m, dtype=bool)
     for s in range(0, m, rows):
-        q64 = query64[s:s + rows]
+        q64 = query[s:s + rows].astype(xp.float64)
         q32 = (q64 - center).astype(xp.float32)
         qn = xp.einsum("ij,ij->i", q32, q32)
-        d2 = (qn[:, None] + tn[None, :]) - 2.0 * (q32 @ t32.T)
-        if short < n:
-            part = xp.argpartition(d2, short, axis=1)
-            cand = part[:, :short]
-            next_best = xp.take_along_axis(d2, part[:, short:short + 1], axis=1)[:, 0]
+        q_lifted = xp.concatenate([q32, xp.ones((q32.shape[0], 1), dtype=xp.float32)], axis=1)
+        screened = q_lifted @ lifted.T + qn[:, None]
+        if blocks > k:
+            block_min = screened.reshape(q32.shape[0], blocks, _GPU_BLOCK).min(axis=2)
+            kth = xp.partition(block_min, k - 1, axis=1)[:, k - 1].astype(xp.float64)
         else:
-            cand = xp.broadcast_to(xp.arange(n)[None, :], (q64.shape[0], n))
-            next_best = xp.full(q64.shape[0], xp.inf, dtype=xp.float32)
-        diff = q64[:, None, :] - train64[cand]
-        exact = xp.einsum("qcd,qcd->qc", diff, diff)
-        order = xp.lexsort(xp.stack([cand.reshape(-1), exact.reshape(-1),
-                                     xp.repeat(xp.arange(cand.shape[0]), cand.shape[1])]))
-        order = (order % cand.shape[1]).reshape(cand.shape)[:, :k]
-        out_i[s:s + rows] = xp.take_along_axis(cand, order, axis=1)
-        out_d[s:s + rows] = xp.take_along_axis(exact, order, axis=1)
-        delta = (_SAFETY * _EPS32) * (qn + max_tn)
-        # an unlisted point screens >= next_best, so its exact distance is >= next_best - delta
-        uncertified[s:s + rows] = (next_best.astype(xp.float64) - delta) <= out_d[s:s + rows, k - 1]
-    bad = xp.nonzero(uncertified)[0]
-    if bad.size:
-        bad_host = to_numpy(bad)
-        idx, dist = _nearest_cpu(to_numpy(train), to_numpy(query)[bad_host], k)
-        out_i[bad] = xp.asarray(idx)
-        out_d[bad] = xp.asarray(dist)
+            kth = xp.full(q32.shape[0], xp.inf)
+        delta = (_SAFETY * _EPS32) * (qn.astype(xp.float64) + max_xn)
+        qi, uj = xp.nonzero(screened[:, :u] <= (kth + 2 * delta)[:, None])
+        dist = _exact_sq(q64, uniq, qi, uj)
+        out_i[s:s + rows], out_d[s:s + rows] = _select(qi, uj, dist, first, k, q64.shape[0])
     return out_i, out_d

@@ -5,6 +5,7 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image
 
+from colorize import knn
 from colorize.knn import nearest
 
 IMAGES = __import__("pathlib").Path(__file__).resolve().parents[2] / "images"
@@ -36,8 +37,8 @@ def photo_gray(name, width=None):
     return rgb @ np.array([0.21, 0.72, 0.07])
 
 
-def check(train, query, k):
-    idx, d2 = nearest(train, query, k)
+def check(train, query, k, search=nearest):
+    idx, d2 = search(train, query, k)
     ref_idx, ref_d2 = reference(train, query, k)
     assert idx.shape == d2.shape == (query.shape[0], k)
     assert idx.dtype == np.int64 and d2.dtype == np.float64
@@ -113,6 +114,35 @@ def test_empty_query():
     assert idx.shape == d2.shape == (0, 3)
 
 
+def device_path(train, query, k):
+    """The GPU algorithm run on NumPy, so that CI checks it without a GPU."""
+    return knn._nearest_device(np.asarray(train), np.asarray(query), k, np)
+
+
+def test_device_path_on_random_data_in_several_chunks(monkeypatch):
+    monkeypatch.setattr(knn, "_GPU_CHUNK", 50_000)  # 3000 rows -> 16 queries per chunk
+    rng = np.random.default_rng(11)
+    scale = np.array([50.0, 9, 5, 3, 2, 1, 1, 0.5, 0.5])
+    for n, m, k in [(3000, 400, 6), (3000, 200, 40), (100, 30, 6), (7, 5, 7)]:
+        check(rng.normal(size=(n, 9)) * scale, rng.normal(size=(m, 9)) * scale, k, device_path)
+
+
+def test_device_path_on_ties_duplicates_and_a_photo():
+    rng = np.random.default_rng(7)
+    train = rng.integers(0, 3, size=(20000, 4)).astype(np.float64)
+    check(train, rng.integers(0, 3, size=(300, 4)).astype(np.float64), 6, device_path)
+    distinct = rng.normal(size=(400, 9)) * 20
+    check(np.vstack([distinct, distinct]), rng.normal(size=(50, 9)) * 20, 500, device_path)
+    flat = np.full((40000, 9), 128.0)
+    flat[17] += 1.0
+    idx, d2 = device_path(flat, np.vstack([np.full(9, 128.0), np.full(9, 129.0)]), 6)
+    np.testing.assert_array_equal(idx, [[0, 1, 2, 3, 4, 5], [17, 0, 1, 2, 3, 4]])
+    np.testing.assert_array_equal(d2[1], [0, 9, 9, 9, 9, 9])
+    gray = photo_gray("chelsea", width=160)
+    half = gray.shape[1] // 2
+    check(gray_patches(gray[:, :half]), gray_patches(gray[:, half:])[::37], 6, device_path)
+
+
 @pytest.mark.gpu
 def test_gpu_matches_cpu():
     import cupy
@@ -128,7 +158,7 @@ def test_gpu_matches_cpu():
 
 
 @pytest.mark.gpu
-def test_gpu_ties_fall_back_exactly():
+def test_gpu_ties_are_ordered_by_index():
     import cupy
 
     train = np.full((3000, 9), 5.0)
