@@ -144,6 +144,18 @@ def test_bench_gpu_says_why_there_is_no_gpu_and_writes_its_json(tmp_path, monkey
     assert [row["cpu_s"] for row in rows] == [1.0, 1.0, 1.0]
 
 
+def test_bench_gpu_times_the_gpu_after_an_untimed_warm_up():
+    calls = []
+
+    def run(device):
+        calls.append(device)
+        return float(len(calls))  # the first (warm-up) run would say 1.0
+
+    assert bench_gpu.timed_seconds(run, "cpu") == 1.0 and calls == ["cpu"]
+    calls.clear()
+    assert bench_gpu.timed_seconds(run, "gpu") == 2.0 and calls == ["gpu", "gpu"]
+
+
 FAKE_SCORES = {"rmse": 10.0, "psnr": 25.0, "ssim": 0.9, "delta_e2000": 5.0, "colorfulness": 20.0,
                "colorfulness_true": 30.0, "seconds": 0.5}
 SMALL_RUN = ["--photos", "bundled", "--only", "chelsea", "coffee", "--width", "8",
