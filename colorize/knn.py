@@ -12,7 +12,7 @@ into a few hundred large, contiguous matrix products, which is what NumPy does w
 (a kd-tree walk is a per-query loop, which NumPy does badly: that version measured 6x slower
 than scikit-learn here).
 
-1. **Duplicates are merged** (``np.unique`` on rows). Flat image areas give thousands of
+1. **Duplicates are merged** (one lexsort of the rows). Flat image areas give thousands of
    identical patches; each unique row remembers the first k of its training indices, which is
    all that ties ever need, so a flat region costs one point instead of thousands.
 2. **Rotate onto the principal axes** (a rotation keeps distances). For natural-image patches
@@ -117,15 +117,32 @@ def nearest(train, query, k):
 # exact selection shared by every path
 
 
-def _first_indices(inverse, counts, k):
-    """(u, s) table: the first s = min(k, most copies) training indices of each unique row,
-    -1 where it has fewer (no row needs more slots than its copies, whatever k asks)."""
-    order = np.argsort(inverse, kind="stable")  # indices grouped by unique row, ascending
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    slot = np.arange(min(k, int(counts.max())))
-    valid = slot[None, :] < counts[:, None]
-    pos = np.minimum(starts[:, None] + slot[None, :], order.size - 1)
-    return np.where(valid, order[pos], -1)
+def _unique_rows(train, k):
+    """Unique rows of ``train`` in order of brightness (row sum), and their first-indices table.
+
+    train: (n, d) float64, NumPy or CuPy. Returns ``uniq`` (u, d) and ``first`` (u, s): the
+    first s = min(k, most copies) training indices of each unique row, -1 where it has fewer (no
+    row needs more slots than its copies, whatever k asks). Array operations only (one lexsort),
+    so it runs on the device too: rows are ordered by (sum, values, index), equal rows become
+    neighbours, and a row's copies come in index order.
+    """
+    xp = get_array_module(train)
+    n = train.shape[0]
+    keys = xp.concatenate([xp.arange(n, dtype=xp.float64)[None, :], train.T[::-1],
+                           train.sum(axis=1)[None, :]])
+    order = xp.lexsort(keys)
+    ordered = train[order]
+    new = xp.ones(n, dtype=bool)
+    new[1:] = xp.any(ordered[1:] != ordered[:-1], axis=1)
+    starts = xp.nonzero(new)[0]
+    group = xp.cumsum(new) - 1
+    rank = xp.arange(n) - starts[group]
+    counts = xp.diff(xp.concatenate([starts, xp.asarray([n])]))
+    slots = min(k, int(counts.max()))
+    first = xp.full((starts.size, slots), -1, dtype=xp.int64)
+    listed = rank < slots
+    first[group[listed], rank[listed]] = order[listed]
+    return ordered[starts], first
 
 
 def _exact_sq(query, uniq, qi, uj):
@@ -166,9 +183,7 @@ def _select(qi, uj, dist, first, k, m):
 def _nearest_cpu(train, query, k):
     train = np.ascontiguousarray(train, dtype=np.float64)
     query = np.ascontiguousarray(query, dtype=np.float64)
-    uniq, inverse, counts = np.unique(train, axis=0, return_inverse=True, return_counts=True)
-    inverse = inverse.reshape(-1)
-    first = _first_indices(inverse, counts, k)
+    uniq, first = _unique_rows(train, k)
     m = query.shape[0]
     if uniq.shape[0] * m <= _BRUTE_CELLS or uniq.shape[0] <= 2 * _RANK_WINDOW:
         qi, uj = _candidates_brute(uniq, query, k)
@@ -304,32 +319,6 @@ def _candidates_sweep(uniq, query, k):
 # GPU (any array module; used with CuPy)
 
 
-def _unique_rows_device(train, k):
-    """Unique rows of ``train`` in order of brightness (row sum), and their first-indices table.
-
-    train: (n, d) float64. Returns ``(uniq (u, d), first (u, s))`` as ``_first_indices`` does,
-    with array operations only (one lexsort), so it runs on the device: rows are ordered by
-    (sum, values, index), equal rows become neighbours, and a row's copies are in index order.
-    """
-    xp = get_array_module(train)
-    n = train.shape[0]
-    keys = xp.concatenate([xp.arange(n, dtype=xp.float64)[None, :], train.T[::-1],
-                           train.sum(axis=1)[None, :]])
-    order = xp.lexsort(keys)
-    ordered = train[order]
-    new = xp.ones(n, dtype=bool)
-    new[1:] = xp.any(ordered[1:] != ordered[:-1], axis=1)
-    starts = xp.nonzero(new)[0]
-    group = xp.cumsum(new) - 1
-    rank = xp.arange(n) - starts[group]
-    counts = xp.diff(xp.concatenate([starts, xp.asarray([n])]))
-    slots = min(k, int(counts.max()))
-    first = xp.full((starts.size, slots), -1, dtype=xp.int64)
-    listed = rank < slots
-    first[group[listed], rank[listed]] = order[listed]
-    return ordered[starts], first
-
-
 def _nearest_device(train, query, k, xp):
     """Chunked brute force with a sort-free candidate screen; exact re-ranking. All on the device.
 
@@ -348,7 +337,7 @@ def _nearest_device(train, query, k, xp):
     The bound ``delta`` assumes IEEE float32 matrix products: CuPy's opt-in TF32 mode
     (``CUPY_TF32=1``) rounds far more coarsely and must stay off for this search.
     """
-    uniq, first = _unique_rows_device(train.astype(xp.float64), k)
+    uniq, first = _unique_rows(train.astype(xp.float64), k)
     u, m = uniq.shape[0], query.shape[0]
     center = uniq.mean(axis=0)
     x32 = (uniq - center).astype(xp.float32)
