@@ -143,6 +143,17 @@ def test_device_path_on_ties_duplicates_and_a_photo():
     check(gray_patches(gray[:, :half]), gray_patches(gray[:, half:])[::37], 6, device_path)
 
 
+def test_device_path_outside_float32s_comfortable_range():
+    # float32 screening of raw values would overflow (1e19: squares above 3.4e38) or round in
+    # absolute steps (1e-22: subnormal squares) and drop true neighbours
+    rng = np.random.default_rng(0)
+    for scale in (1e-22, 1e19):
+        check(rng.normal(size=(2000, 9)) * scale, rng.normal(size=(50, 9)) * scale, 5, device_path)
+    train = rng.normal(size=(300, 3))
+    train[0] = 1e25  # one outlier sets the scale of all the others
+    check(train, rng.normal(size=(20, 3)), 5, device_path)
+
+
 @pytest.mark.gpu
 def test_gpu_matches_cpu():
     import cupy
