@@ -12,7 +12,8 @@ Each workload runs on the CPU (NumPy) and, when CuPy and a device answer, on the
 speed-up is CPU seconds / GPU seconds of this run. On the GPU an untimed first run comes before
 the timed one (it compiles CuPy's kernels, which a fresh machine does once per kernel), and a
 timed run ends when the device has finished its work. Without a GPU only the CPU column is filled,
-and a line above the table says why (CuPy missing, no device answering).
+and a line above the table says why (CuPy missing, no device answering). Each timing is also
+printed to stderr as soon as it is taken, as progress.
 """
 
 import sys
@@ -89,7 +90,10 @@ def main(argv=None):
         ]
         rows = []
         for name, run in workloads:
-            seconds = {d: timed_seconds(run, d) for d in devices}
+            seconds = {}
+            for d in devices:
+                seconds[d] = timed_seconds(run, d)
+                print(f"{name}: {d} {seconds[d]:.3f} s", file=sys.stderr, flush=True)
             rows.append({"workload": name, **{f"{d}_s": s for d, s in seconds.items()}})
         print(f"devices: {', '.join(describe_device(d) for d in devices)}")
         print("| workload | CPU s | GPU s | speed-up |\n|---|---:|---:|---:|")

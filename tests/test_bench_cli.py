@@ -139,7 +139,9 @@ def test_bench_gpu_says_why_there_is_no_gpu_and_writes_its_json(tmp_path, monkey
         monkeypatch.setattr(bench_gpu, workload, lambda *args: 1.0)
     out_file = tmp_path / "new" / "gpu.json"
     assert bench_gpu.main(["--out", str(out_file), "--epochs", "1"]) == 0
-    assert capsys.readouterr().out.startswith("no GPU column: CuPy ")
+    printed = capsys.readouterr()
+    assert printed.out.startswith("no GPU column: CuPy ")
+    assert printed.err.count(": cpu 1.000 s\n") == 3  # progress, one line per workload
     rows = json.loads(out_file.read_text())["rows"]
     assert [row["cpu_s"] for row in rows] == [1.0, 1.0, 1.0]
 
