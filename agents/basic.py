@@ -25,6 +25,7 @@ validation error is within ``AUTO_TOLERANCE`` (5 %) of the best; more colours th
 measurable accuracy and make the vote noisier. The whole curve is kept for the report.
 """
 
+import argparse
 import sys
 
 import numpy as np
@@ -217,8 +218,14 @@ def color_sweep(train_rgb, test_rgb, ks, *, neighbors=6, seed=0, progress=False)
 
 
 def colors_arg(text):
-    """argparse type for ``--colors``: a whole number >= 1 or ``auto``."""
-    return "auto" if text == "auto" else positive_int(text)
+    """argparse type for ``--colors``: a whole number >= 1 or ``auto`` (any case)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of at least 1 or 'auto', got {text!r}") from None
 
 
 def make_agent(args, device):

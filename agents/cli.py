@@ -50,7 +50,9 @@ from colorize.io import (
     atomic_path,
     ensure_output_dir,
     is_grayscale,
+    missing_folders,
     read_rgb,
+    remove_empty_folders,
     resize_max_side,
     write_json,
     write_png,
@@ -161,6 +163,8 @@ def _working_copy(args, rgb, what, protocol=True):
     if resized:
         h, w = rgb.shape[:2]
         if protocol:
+            # a photo already under the minimum gets the plain refusal: no --max-side helps it
+            check_protocol_size(rgb.shape)
             try:
                 check_protocol_size(small.shape)
             except ProtocolError:
@@ -252,14 +256,18 @@ def output_paths(args, agent_name):
         "compare": out / f"{stem}_{agent_name}_compare.png",
         "json": out / f"{stem}_{agent_name}.json",
     }
-    inputs = [Path(args.image)] + ([Path(args.reference)] if args.reference else [])
+    inputs = [(Path(args.image), "photo")]
+    if args.reference:
+        inputs.append((Path(args.reference), "photo"))
+    if getattr(args, "load_model", None):
+        inputs.append((Path(args.load_model), "model file"))
     for path in paths.values():
         if path.is_dir():
             raise UsageError(f"cannot write {path}: a folder of that name is in the way")
-        for source in inputs:
+        for source, what in inputs:
             if path.exists() and source.exists() and path.resolve() == source.resolve():
                 raise UsageError(
-                    f"writing {path} would overwrite the input photo; choose another --out"
+                    f"writing {path} would overwrite the input {what}; choose another --out"
                 )
     return paths
 
@@ -318,23 +326,24 @@ def run(args, agent_name, make_agent):
     """Run one agent as the command line asked; returns the exit status.
 
     The output folder is created early, so that an unusable ``--out`` is refused before any
-    training; if the run then fails, a folder it created is removed again (when still empty).
+    training; if the run then fails, the folders it created are removed again (when still empty).
     """
-    out = Path(args.out)
-    created = not out.exists()
+    created = missing_folders(args.out)
     try:
         return _run(args, agent_name, make_agent)
     except BaseException:
-        if created and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()
+        remove_empty_folders(created)
         raise
 
 
 def _run(args, agent_name, make_agent):
     total_start = time.perf_counter()
-    for flag, value in (("IMAGE", args.image), ("--reference", args.reference)):
+    for flag, value, what in (("IMAGE", args.image, "a photo"),
+                              ("--reference", args.reference, "a photo"),
+                              ("--load-model", getattr(args, "load_model", None), "a model file"),
+                              ("--save-model", getattr(args, "save_model", None), "a file name")):
         if value is not None and not value.strip():
-            raise UsageError(f"{flag} is an empty path; give a photo")
+            raise UsageError(f"{flag} is an empty path; give {what}")
     device = resolve_device(args.device)
     paths = output_paths(args, agent_name)
     rgb = read_rgb(args.image)

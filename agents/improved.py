@@ -431,6 +431,9 @@ class ImprovedAgent:
             raise UsageError(f"model file {path} does not fit the architecture it names "
                              f"({agent.config['arch']}, loss {agent.config['loss']}): "
                              f"{_first_line(exc)}") from None
+        if not all(np.isfinite(v).all() for v in agent.model.state_dict().values()):
+            raise UsageError(f"model file {path} has weights that are not finite numbers "
+                             "(NaN or infinity), so it cannot colour anything; retrain it")
         agent.model.to(device)
         agent.model.eval()
         agent.train_pixels = int(meta["train_pixels"])
@@ -453,15 +456,26 @@ def _read_model_file(path):
         raise UsageError(f"model file {path} does not exist")
     if os.path.isdir(path):
         raise UsageError(f"model file {path} is a directory")
+    def not_ours(detail):
+        return UsageError(f"model file {path} is not a model saved with --save-model "
+                          f"(cannot be read as .npz: {detail})")
+
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
+        data = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         # NumPy's ValueError for a file it does not recognise advises loading it with pickle,
         # which is not advice to pass on for a file that is not ours.
-        detail = "not an .npz archive" if isinstance(exc, ValueError) else _first_line(exc)
-        raise UsageError(f"model file {path} is not a model saved with --save-model "
-                         f"(cannot be read as .npz: {detail})") from None
+        raise not_ours("not an .npz archive" if isinstance(exc, ValueError)
+                       else _first_line(exc)) from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise not_ours("a single .npy array, not an .npz archive")
+    try:
+        with data:
+            arrays = {k: data[k] for k in data.files}
+    except ValueError:
+        raise not_ours("it holds Python objects, which are not loaded") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise not_ours(_first_line(exc)) from None
     try:
         meta = json.loads(str(arrays.pop("meta")))
         if meta.get("format") != MODEL_FORMAT:
@@ -556,8 +570,14 @@ def _number_in(low, high):
 
 
 def _strength_or_auto(text):
-    """argparse type: ``auto`` or a strength from 0 to ``MAX_STRENGTH``."""
-    return "auto" if text == "auto" else _number_in(0.0, MAX_STRENGTH)(text)
+    """argparse type: ``auto`` (any case) or a strength from 0 to ``MAX_STRENGTH``."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return _number_in(0.0, MAX_STRENGTH)(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number from 0 to {MAX_STRENGTH:g} or 'auto', got {text!r}") from None
 
 
 def build_improved_parser():
@@ -626,12 +646,19 @@ def make_agent(args, device):
         if chosen.pop("epochs", None) is not None:
             raise UsageError("--epochs does not apply with --load-model: the loaded model is "
                              "used as it is, not trained again")
+        if args.reference:
+            raise UsageError("--reference does not apply with --load-model: the loaded model is "
+                             "used as it is, not trained on the reference")
         agent = ImprovedAgent.load(args.load_model, seed=args.seed, device=device,
                                    progress=show_progress(args), **chosen)
         agent.save_path = args.save_model
-        return agent
-    return ImprovedAgent(seed=args.seed, device=device, progress=show_progress(args),
-                         save_path=args.save_model, **chosen)
+    else:
+        agent = ImprovedAgent(seed=args.seed, device=device, progress=show_progress(args),
+                              save_path=args.save_model, **chosen)
+    if args.temperature is not None and agent.config["loss"] != "cls":
+        notice(args, "note: --temperature sets how class scores are decoded (--loss cls); "
+                     "this network regresses chroma (--loss l2), so it is ignored")
+    return agent
 
 
 if __name__ == "__main__":

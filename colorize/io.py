@@ -418,6 +418,24 @@ def ensure_output_file(path):
     return path
 
 
+def missing_folders(folder):
+    """``folder`` and those of its ancestors that do not exist yet, innermost first: what a
+    command is about to create, so that a refused run can remove exactly that again."""
+    missing = []
+    for path in (Path(folder), *Path(folder).parents):
+        if path.exists():
+            break
+        missing.append(path)
+    return missing
+
+
+def remove_empty_folders(folders):
+    """Remove each of ``folders`` (innermost first) that is a folder with nothing in it."""
+    for folder in folders:
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+
+
 def ensure_output_dir(path):
     """Create the output folder (and parents) and check that files can be written in it.
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from colorize.bundled import bundled_images_dir
 from colorize.halves import ProtocolError
-from colorize.io import ImageError, OutputError, atomic_path, ensure_output_dir
+from colorize.io import (ImageError, OutputError, atomic_path, ensure_output_dir, missing_folders,
+                         remove_empty_folders)
 from nn.backend import DeviceError
 from nn.cli import OneLineParser, UsageError, non_negative_int, run_command
 from report import DEFAULT_OUT, IN_CHECKOUT, PROJECT_ROOT, RECORDED_DATA, benchmarks
@@ -82,13 +83,6 @@ def main(argv=None):
                        (DeviceError, ImageError, OutputError, ProtocolError))
 
 
-def _remove_if_created_and_empty(folders):
-    """Undo the folders a refused build made (innermost first), if nothing is in them."""
-    for folder in folders:
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
-
-
 def build(args):
     """Every step of the report for parsed ``args``; returns the exit status."""
     started = time.perf_counter()
@@ -113,7 +107,7 @@ def build(args):
         except (ImageError, ProtocolError) as exc:
             raise UsageError(f"{path.name}: {exc}") from None
     out, figures_dir = Path(args.out), Path(args.out) / "figures"
-    created = _missing_folders(figures_dir)
+    created = missing_folders(figures_dir)
     ensure_output_dir(out)
     ensure_output_dir(figures_dir)
     log(f"report: {len(photos)} photos at {settings.max_side} px, seed {settings.seed}, {device}")
@@ -129,20 +123,10 @@ def build(args):
         # a build that does not end in a report leaves none of its figures behind
         for path in written:
             path.unlink(missing_ok=True)
-        _remove_if_created_and_empty(created)
+        remove_empty_folders(created)
         raise
     log(f"wrote {report_path} in {time.perf_counter() - started:.0f} s")
     return 0
-
-
-def _missing_folders(folder):
-    """``folder`` and those of its ancestors that do not exist yet, innermost first."""
-    missing = []
-    for path in (folder, *folder.parents):
-        if path.exists():
-            break
-        missing.append(path)
-    return missing
 
 
 def _figures_and_text(args, settings, mode, device, runs, figures_dir, written, started):

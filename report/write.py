@@ -823,7 +823,7 @@ def render(build):
         "same. (Another thread count sums the matrix products in another order; through "
         "training, that moves the improved agent's scores by up to about 0.1 dB.)")
     if build.quick:
-        out += ["", "> **Quick build** (`--quick`): tiny photos and a few epochs, for a smoke "
+        out += ["", "> **Quick build** (`--quick`): tiny photos and one epoch, for a smoke "
                 "test. The numbers are not meaningful; run `python -m report` for the real report."]
     out += ["", "## Summary", ""]
     out += summary_lines(build)

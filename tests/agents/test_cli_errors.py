@@ -263,7 +263,7 @@ def test_refused_run_removes_the_output_folder_it_created(agent, tmp_path):
     Image.fromarray(colour_photo()[..., 0]).save(gray)
     out = tmp_path / "new" / "out"
     assert_refused(run_cli(agent, gray, "--out", out), out, "--reference")
-    assert not out.exists()
+    assert not (tmp_path / "new").exists()  # the parent it made as well
 
 
 def test_output_blocked_by_a_folder_writes_nothing(photo, tmp_path):
@@ -486,3 +486,83 @@ def test_a_loaded_model_colours_a_gray_photo_whole_without_a_reference(photo, tm
     assert np.ptp(coloured, axis=2).max() > 0  # and it is coloured, not copied
     # without a model the same photo is still refused, with the advice to give a reference
     assert_refused(run_cli("improved", gray_path, "--out", tmp_path / "o2"), tmp_path / "o2", "--reference")
+
+
+@pytest.fixture(scope="module")
+def trained_model(tmp_path_factory):
+    """A model file trained for one epoch on a small colour photo."""
+    folder = tmp_path_factory.mktemp("model")
+    photo = folder / "photo.png"
+    Image.fromarray(colour_photo()).save(photo)
+    model = folder / "model.npz"
+    trained = run_cli("improved", photo, "--out", folder / "out", "--epochs", "1",
+                      "--save-model", model, "--quiet")
+    assert trained.returncode == 0, trained.stderr
+    return model
+
+
+@pytest.mark.parametrize("kind, fragment", [
+    ("npy", "a single .npy array"), ("objects", "holds Python objects"), ("nan", "not finite")])
+def test_model_files_that_are_not_usable_models(kind, fragment, photo, tmp_path, trained_model):
+    model = tmp_path / "model.npz"
+    if kind == "npy":
+        np.save(tmp_path / "plain.npy", np.zeros(3))
+        (tmp_path / "plain.npy").rename(model)  # np.load reads it as one array, whatever its name
+    elif kind == "objects":
+        np.savez(model, meta=np.array([{"a": 1}], dtype=object))
+    else:
+        arrays = dict(np.load(trained_model))
+        first = next(k for k in arrays if k.startswith("model/"))
+        arrays[first] = arrays[first] * np.nan
+        np.savez(model, **arrays)
+    out = tmp_path / "out"
+    assert_refused(run_cli("improved", photo, "--out", out, "--load-model", model), out,
+                   str(model), fragment)
+
+
+def test_load_model_file_is_never_overwritten_by_a_result(photo, tmp_path, trained_model):
+    out = tmp_path / "out"
+    out.mkdir()
+    model = out / "photo_improved.json"  # named like the run's JSON result
+    model.write_bytes(trained_model.read_bytes())
+    result = run_cli("improved", photo, "--out", out, "--load-model", model)
+    assert_refused(result, out, "overwrite the input model file", existing=[model])
+    assert model.read_bytes() == trained_model.read_bytes()
+
+
+def test_reference_with_load_model_is_refused(photo, tmp_path):
+    out = tmp_path / "out"
+    result = run_cli("improved", photo, "--out", out, "--load-model", "m.npz", "--reference", photo)
+    assert_refused(result, out, "--reference does not apply with --load-model")
+
+
+@pytest.mark.parametrize("flag", ["--save-model", "--load-model"])
+def test_empty_model_paths_are_refused_before_any_work(flag, photo, tmp_path):
+    out = tmp_path / "out"
+    assert_refused(run_cli("improved", photo, "--out", out, flag, " "), out, f"{flag} is an empty path")
+
+
+def test_a_photo_under_the_minimum_is_not_told_to_raise_max_side(tmp_path):
+    row = tmp_path / "row.png"
+    Image.fromarray(colour_photo(200, 1)).save(row)
+    out = tmp_path / "out"
+    result = run_cli("basic", row, "--out", out, "--max-side", "64")
+    assert_refused(result, out, "at least 8 x 8", "200 x 1")
+    assert "--max-side" not in result.stderr
+
+
+def test_auto_is_named_and_accepted_in_any_case(photo, tmp_path):
+    out = tmp_path / "out"
+    assert_refused(run_cli("basic", photo, "--out", out, "--colors", "abc"), out, "or 'auto'")
+    assert_refused(run_cli("improved", photo, "--out", out, "--propagate", "x"), out, "or 'auto'")
+    from agents.basic import build_basic_parser
+    from agents.improved import build_improved_parser
+    assert build_basic_parser().parse_args(["--colors", "AUTO"]).colors == "auto"
+    assert build_improved_parser().parse_args(["--propagate", "Auto"]).propagate == "auto"
+
+
+def test_temperature_with_regression_says_it_is_ignored(photo, tmp_path):
+    result = run_cli("improved", photo, "--out", tmp_path / "out", "--loss", "l2",
+                     "--temperature", "0.3", "--epochs", "1")
+    assert result.returncode == 0, result.stderr
+    assert "--temperature" in result.stderr and "ignored" in result.stderr
