@@ -351,6 +351,9 @@ def _run(args, agent_name, make_agent):
     agent = make_agent(args, device)
 
     whole = bool(args.reference) or (getattr(agent, "pretrained", False) and is_grayscale(rgb))
+    if whole and not args.reference and getattr(args, "propagate", None) is not None:
+        notice(args, "note: --propagate spreads the known colours of the left half; a gray IMAGE "
+                     "coloured whole by a loaded model has none, so it is ignored")
     if whole:
         processed, output, metrics, timings = run_reference(agent, args, rgb)
     else:

@@ -566,3 +566,12 @@ def test_temperature_with_regression_says_it_is_ignored(photo, tmp_path):
                      "--temperature", "0.3", "--epochs", "1")
     assert result.returncode == 0, result.stderr
     assert "--temperature" in result.stderr and "ignored" in result.stderr
+
+
+def test_propagate_in_model_mode_says_it_is_ignored(tmp_path, trained_model):
+    gray_path = tmp_path / "old.png"
+    Image.fromarray(colour_photo(30, 20, seed=1)[..., 1]).save(gray_path)
+    result = run_cli("improved", gray_path, "--out", tmp_path / "out", "--load-model",
+                     trained_model, "--propagate", "1e3")
+    assert result.returncode == 0, result.stderr
+    assert "--propagate" in result.stderr and "ignored" in result.stderr
