@@ -42,6 +42,7 @@ the destination folder and renamed over the destination with ``os.replace`` only
 so an interrupt or a crash leaves either the old file or the new one, never a partial file.
 """
 
+import errno
 import json
 import math
 import os
@@ -324,6 +325,9 @@ def atomic_path(path):
             Image.fromarray(rgb).save(tmp)
     """
     target = Path(path)
+    if not target.parent.is_dir():
+        # named here: the writer's error would name the hidden temporary file instead
+        raise FileNotFoundError(errno.ENOENT, "No such folder", str(target.parent))
     tmp = target.with_name(f".{target.stem}.{secrets.token_hex(6)}.tmp{target.suffix}")
     try:
         yield tmp

@@ -74,11 +74,32 @@ def numerical_gradient(f, array, h=1e-3):
     return grad
 
 
+def _analytic_gradients(layer, x, dx):
+    """``{param name: float64 copy of its gradient}`` after a backward, refusing (ValueError)
+    a missing gradient or one whose shape is not its parameter's (or dx's shape not x's): the
+    optimizers need both, and a relative error would hide a wrong shape by broadcasting."""
+    if dx is None or np.shape(dx) != x.shape:
+        raise ValueError(f"backward returned dx of shape {np.shape(dx) if dx is not None else None}, "
+                         f"but the input has shape {x.shape}")
+    analytic = {}
+    for name, param, grad in layer.parameters():
+        if grad is None:
+            raise ValueError(f"backward did not fill the gradient of parameter {name!r} "
+                             "(set grads[key] for every key of params)")
+        if np.shape(grad) != param.shape:
+            raise ValueError(f"the gradient of parameter {name!r} has shape {np.shape(grad)}, "
+                             f"but the parameter has shape {param.shape}")
+        analytic[name] = np.array(grad, dtype=np.float64)
+    return analytic
+
+
 def check_layer(layer, x, seed=0, h=1e-3):
     """Worst relative error of ``backward`` for the input and every parameter.
 
     Returns ``{"x": err, "<param name>": err, ...}``. ``x`` is copied to float64; the layer
-    (and its sub-layers) are cast to float64 in place.
+    (and its sub-layers) are cast to float64 in place. Raises ValueError when backward leaves a
+    parameter's gradient unset or of another shape than the parameter, or returns a dx of
+    another shape than x.
     """
     layer.astype(np.float64)
     x = np.array(x, dtype=np.float64)
@@ -97,7 +118,7 @@ def check_layer(layer, x, seed=0, h=1e-3):
     layer.reset_rng()
     layer.forward(x)
     dx = layer.backward(upstream.copy())
-    analytic = {name: np.array(grad, dtype=np.float64) for name, _, grad in layer.parameters()}
+    analytic = _analytic_gradients(layer, x, dx)
     errors = {"x": relative_error(dx, numerical_gradient(f, x, h))}
     for name, param, _ in layer.parameters():
         errors[name] = relative_error(analytic[name], numerical_gradient(f, param, h))
@@ -124,7 +145,7 @@ def check_model(model, loss, x, y, h=1e-3):
 
     f()
     dx = model.backward(loss.backward())
-    analytic = {name: np.array(grad, dtype=np.float64) for name, _, grad in model.parameters()}
+    analytic = _analytic_gradients(model, x, dx)
     errors = {"x": relative_error(dx, numerical_gradient(f, x, h))}
     for name, param, _ in model.parameters():
         errors[name] = relative_error(analytic[name], numerical_gradient(f, param, h))

@@ -28,6 +28,11 @@ class Optimizer:
     """Shared bookkeeping: the model, the learning rate, per-name state."""
 
     def __init__(self, model, lr, weight_decay=0.0):
+        if not callable(getattr(model, "parameters", None)):
+            # PyTorch's habit, optimizer(model.parameters()), would fail only at the first step
+            raise TypeError(f"{type(self).__name__} takes the model itself (a Layer or "
+                            f"Sequential), not {type(model).__name__}: pass model, not "
+                            "model.parameters()")
         if lr < 0:
             raise ValueError(f"learning rate must be non-negative, got {lr}")
         self.model, self.lr, self.weight_decay = model, float(lr), float(weight_decay)

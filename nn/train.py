@@ -78,6 +78,10 @@ def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=N
     History: ``train_loss``, ``val_loss`` (lists, one value per epoch; ``val_loss`` empty
     without a validation set), ``lr`` (per epoch, the rate used), ``best_epoch`` (0-based index
     into those lists), ``best_loss``, ``epochs_run``, ``stopped_early``, ``seconds``.
+
+    The model is left in training mode: call ``model.eval()`` before predicting, or batch-norm
+    normalizes with each batch's own statistics and dropout keeps dropping (``evaluate`` does
+    this by itself).
     """
     n = len(x_train)
     if n == 0 or len(y_train) != n:

@@ -18,6 +18,7 @@ weight of the first layer inside the body of the third layer of a Sequential is
 gradients of the latest ``backward``.
 """
 
+import errno
 import os
 import tempfile
 
@@ -167,7 +168,8 @@ class Layer:
             d[key] = to_device(d[key], device)
         for grads in self._grad_dicts():
             for key in grads:
-                grads[key] = to_device(grads[key], device)
+                if grads[key] is not None:  # a gradient not computed yet
+                    grads[key] = to_device(grads[key], device)
         return self
 
     def astype(self, dtype):
@@ -176,7 +178,8 @@ class Layer:
             d[key] = d[key].astype(dtype)
         for grads in self._grad_dicts():
             for key in grads:
-                grads[key] = grads[key].astype(dtype)
+                if grads[key] is not None:  # a gradient not computed yet
+                    grads[key] = grads[key].astype(dtype)
         return self
 
     @property
@@ -197,6 +200,9 @@ def save_npz(path, arrays):
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        # named here: mkstemp's error would name the hidden temporary file instead
+        raise FileNotFoundError(errno.ENOENT, "No such folder", folder)
     fd, tmp = tempfile.mkstemp(prefix=".", suffix=".npz.tmp", dir=folder)
     try:
         # mkstemp makes the file private (0600); give it the mode open() would have given

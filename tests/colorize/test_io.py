@@ -407,3 +407,9 @@ def test_ensure_output_file_refuses_a_folder_and_creates_the_parent(tmp_path):
     target = tmp_path / "a" / "b" / "results.json"
     assert io.ensure_output_file(target) == target
     assert target.parent.is_dir() and not target.exists()
+
+
+def test_writing_into_a_missing_folder_names_that_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No such folder") as info:
+        io.write_png(tmp_path / "nodir" / "a.png", np.zeros((4, 4, 3), np.uint8))
+    assert info.value.filename == str(tmp_path / "nodir")

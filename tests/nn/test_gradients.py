@@ -101,3 +101,41 @@ def test_every_check_passes_with_other_seeds(seed):
     # seed 0 drew an input equal to the upstream gradient (batch-norm's input gradient then
     # vanished); seeds 1 and 3 put near-ties in the U-Net level's max-pool
     assert max(err for _, _, err in table_rows(seed)) < TOLERANCE
+
+
+class _Scale(nn.Layer):
+    """y = a * x with a per-feature scale ``a`` (d,), written as a student would, with a
+    deliberate defect chosen by ``mistake``."""
+
+    def __init__(self, d, mistake=None):
+        super().__init__()
+        self.params = {"a": np.linspace(0.5, 1.5, d)}
+        self.grads = {"a": None}  # "None before backward", as Layer.parameters says
+        self.mistake = mistake
+
+    def forward(self, x):
+        self._x = x
+        return x * self.params["a"]
+
+    def backward(self, dout):
+        grad = (dout * self._x).sum(axis=0)
+        if self.mistake == "keepdims":
+            grad = grad[None, :]
+        if self.mistake != "forgotten":
+            self.grads["a"] = grad
+        return dout * self.params["a"]
+
+
+def test_a_student_layer_with_none_gradients_is_checked():
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    errors = check_layer(_Scale(3), x)
+    assert max(errors.values()) < TOLERANCE
+
+
+@pytest.mark.parametrize("mistake, message", [
+    ("keepdims", "has shape (1, 3), but the parameter has shape (3,)"),
+    ("forgotten", "did not fill the gradient of parameter 'a'")])
+def test_gradient_check_refuses_a_missing_or_misshapen_gradient(mistake, message):
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        check_layer(_Scale(3, mistake), x)

@@ -131,3 +131,10 @@ def test_to_cpu_keeps_arrays_and_device_is_cpu():
 def test_sequential_rejects_non_layers():
     with pytest.raises(TypeError):
         nn.Sequential(nn.ReLU(), "relu")
+
+
+def test_save_into_a_missing_folder_names_that_folder(tmp_path):
+    model = nn.Sequential(nn.Dense(2, 2))
+    with pytest.raises(FileNotFoundError, match="No such folder") as info:
+        model.save(tmp_path / "nodir" / "m.npz")
+    assert info.value.filename == str(tmp_path / "nodir")  # not the hidden temporary file

@@ -179,3 +179,12 @@ def test_reduce_on_plateau_matches_torch():
         ours.step(metric)
         assert ours.lr == pytest.approx(opt.param_groups[0]["lr"])
     assert ours.lr == pytest.approx(0.1)  # held at min_lr
+
+
+@pytest.mark.parametrize("optimizer", [lambda m: nn.SGD(m, lr=0.1), lambda m: nn.Adam(m)])
+def test_optimizers_take_the_model_not_its_parameters(optimizer):
+    model = nn.Sequential(nn.Dense(3, 2))
+    with pytest.raises(TypeError, match="pass model, not model.parameters()"):
+        optimizer(model.parameters())
+    with pytest.raises(TypeError, match="not list"):
+        optimizer([model])
