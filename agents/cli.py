@@ -163,8 +163,11 @@ def _working_copy(args, rgb, what, protocol=True):
     if resized:
         h, w = rgb.shape[:2]
         if protocol:
-            # a photo already under the minimum gets the plain refusal: no --max-side helps it
-            check_protocol_size(rgb.shape)
+            try:
+                check_protocol_size(rgb.shape)
+            except ProtocolError as exc:
+                # already under the minimum: no --max-side can help, so none is suggested
+                raise ProtocolError(f"{what}: {exc}") from None
             try:
                 check_protocol_size(small.shape)
             except ProtocolError:
