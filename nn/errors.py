@@ -15,3 +15,16 @@ class StateDictError(NNError, ValueError):
 
 class TrainingDivergedError(NNError, RuntimeError):
     """The training loss became NaN or infinite."""
+
+
+def saved_by_forward(owner, name):
+    """The value ``owner.forward`` saved as attribute ``name`` for ``backward``.
+
+    Raises RuntimeError naming the layer or loss when no forward has run yet (a common slip:
+    backward first), instead of an AttributeError about a private attribute.
+    """
+    value = getattr(owner, name, None)
+    if value is None:
+        raise RuntimeError(f"{type(owner).__name__}.backward was called before forward: "
+                           "backward needs what forward saves")
+    return value

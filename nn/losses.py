@@ -10,6 +10,7 @@ pixels.
 import numpy as np
 
 from nn.backend import get_array_module
+from nn.errors import saved_by_forward
 from nn.layers.activations import log_softmax
 
 
@@ -37,7 +38,8 @@ class MSELoss(Loss):
         return (self._diff * self._diff).mean()
 
     def backward(self):
-        return self._diff * (2.0 / self._diff.size)
+        diff = saved_by_forward(self, "_diff")
+        return diff * (2.0 / diff.size)
 
 
 class L1Loss(Loss):
@@ -51,8 +53,9 @@ class L1Loss(Loss):
         return xp.abs(self._diff).mean()
 
     def backward(self):
-        xp = get_array_module(self._diff)
-        return xp.sign(self._diff) * (1.0 / self._diff.size)
+        diff = saved_by_forward(self, "_diff")
+        xp = get_array_module(diff)
+        return xp.sign(diff) * (1.0 / diff.size)
 
 
 class SmoothL1Loss(Loss):
@@ -83,8 +86,8 @@ class SmoothL1Loss(Loss):
         return xp.where(self._inside, (0.5 / self.beta) * d * d, ad - 0.5 * self.beta).mean()
 
     def backward(self):
-        xp = get_array_module(self._d)
-        d = self._d
+        d = saved_by_forward(self, "_d")
+        xp = get_array_module(d)
         if self.beta == 0.0:
             return xp.sign(d) * (1.0 / d.size)
         return xp.where(self._inside, d * (1.0 / self.beta), xp.sign(d)) * (1.0 / d.size)
@@ -159,7 +162,7 @@ class SoftmaxCrossEntropyLoss(Loss):
         return -(self._wpix * picked).sum() / self._norm
 
     def backward(self):
-        p = self._prob
+        p = saved_by_forward(self, "_prob")
         if self._soft:
             scale = self._wt.sum(axis=1, keepdims=True)
             return (p * scale - self._wt) / p.dtype.type(self._count)

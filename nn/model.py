@@ -9,6 +9,7 @@ feeds two paths, backward adds the two gradients (the multivariate chain rule).
 import numpy as np
 
 from nn.backend import array_module_for, get_array_module
+from nn.errors import saved_by_forward
 from nn.layers.base import Layer
 
 
@@ -149,8 +150,9 @@ class SkipConcat(Layer):
         return get_array_module(x).concatenate([x, y], axis=self.axis)
 
     def backward(self, dout):
+        split = saved_by_forward(self, "_split")
         index = [slice(None)] * dout.ndim
-        index[self.axis] = slice(None, self._split)
+        index[self.axis] = slice(None, split)
         direct = dout[tuple(index)]
-        index[self.axis] = slice(self._split, None)
+        index[self.axis] = slice(split, None)
         return direct + self.body.backward(dout[tuple(index)])

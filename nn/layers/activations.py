@@ -2,6 +2,7 @@
 LeakyReLU the slope of each element, Tanh, Sigmoid and Softmax their output."""
 
 from nn.backend import get_array_module
+from nn.errors import saved_by_forward
 from nn.layers.base import Layer
 
 
@@ -15,7 +16,7 @@ class ReLU(Layer):
         return xp.maximum(x, x.dtype.type(0))
 
     def backward(self, dout):
-        return dout * self._mask
+        return dout * saved_by_forward(self, "_mask")
 
 
 class LeakyReLU(Layer):
@@ -39,7 +40,7 @@ class LeakyReLU(Layer):
         return x * self._scale
 
     def backward(self, dout):
-        return dout * self._scale
+        return dout * saved_by_forward(self, "_scale")
 
 
 class Tanh(Layer):
@@ -51,7 +52,8 @@ class Tanh(Layer):
         return self._y
 
     def backward(self, dout):
-        return dout * (1 - self._y * self._y)
+        y = saved_by_forward(self, "_y")
+        return dout * (1 - y * y)
 
 
 class Sigmoid(Layer):
@@ -70,7 +72,8 @@ class Sigmoid(Layer):
         return self._y
 
     def backward(self, dout):
-        return dout * self._y * (1 - self._y)
+        y = saved_by_forward(self, "_y")
+        return dout * y * (1 - y)
 
 
 def softmax(x, axis=1):
@@ -105,5 +108,5 @@ class Softmax(Layer):
         return self._y
 
     def backward(self, dout):
-        y = self._y
+        y = saved_by_forward(self, "_y")
         return y * (dout - (dout * y).sum(axis=self.axis, keepdims=True))

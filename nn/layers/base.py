@@ -39,13 +39,14 @@ class Layer:
         self.training = True
 
     def forward(self, x):
-        """``x -> y``; in training mode it caches what ``backward`` needs."""
+        """``x -> y``; it saves on the layer what ``backward`` needs (in either mode)."""
         raise NotImplementedError
 
     def backward(self, dout):
         """``dout = dL/dy`` (the shape of the latest ``forward``'s output) -> ``dL/dx``. Uses
-        that forward's cache, fills ``self.grads`` (one entry per parameter, overwritten, not
-        accumulated) and never changes ``dout``."""
+        what that forward saved (read through :func:`nn.errors.saved_by_forward`, which says
+        clearly when no forward has run), fills ``self.grads`` (one entry per parameter,
+        overwritten, not accumulated) and never changes ``dout``."""
         raise NotImplementedError
 
     def __call__(self, x):

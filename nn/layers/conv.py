@@ -11,6 +11,7 @@ backward, so the pages of a fresh 10-100 MB array are not faulted in at every ca
 import numpy as np
 
 from nn.backend import get_array_module
+from nn.errors import saved_by_forward
 from nn.im2col import col2im, im2col, output_hw, pair
 from nn.init import initialize
 from nn.layers.base import Layer
@@ -115,7 +116,7 @@ class Conv2D(Layer):
         return y.reshape(x.shape[0], self.out_channels, h_out, w_out)
 
     def backward(self, dout):
-        x = self._x
+        x = saved_by_forward(self, "_x")
         n = x.shape[0]
         d2 = dout.reshape(n, self.out_channels, -1)
         if "b" in self.params:
@@ -205,7 +206,7 @@ class ConvTranspose2D(Layer):
         return y
 
     def backward(self, dout):
-        x = self._x
+        x = saved_by_forward(self, "_x")
         n = x.shape[0]
         if "b" in self.params:
             self.grads["b"] = dout.sum(axis=(0, 2, 3))

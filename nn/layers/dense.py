@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from nn.errors import saved_by_forward
 from nn.init import initialize
 from nn.layers.base import Layer
 
@@ -31,7 +32,7 @@ class Dense(Layer):
         return x @ self.params["W"] + self.params["b"]
 
     def backward(self, dout):
-        x = self._x
+        x = saved_by_forward(self, "_x")
         x2 = x.reshape(-1, self.in_features)
         d2 = dout.reshape(-1, self.out_features)
         self.grads["W"] = x2.T @ d2

@@ -3,7 +3,11 @@
 import numpy as np
 
 from nn.backend import get_array_module
+from nn.errors import saved_by_forward
 from nn.layers.base import Layer
+
+
+_IDENTITY = 1.0  # the saved scale of a forward that dropped nothing (eval mode or p = 0)
 
 
 class Dropout(Layer):
@@ -44,7 +48,7 @@ class Dropout(Layer):
 
     def forward(self, x):
         if not self.training or self.p == 0.0:
-            self._scale = None
+            self._scale = _IDENTITY
             return x
         xp = get_array_module(x)
         keep = self._uniform(xp, x.shape, x.dtype) >= self.p
@@ -53,6 +57,5 @@ class Dropout(Layer):
         return x * self._scale
 
     def backward(self, dout):
-        if self._scale is None:
-            return dout
-        return dout * self._scale
+        scale = saved_by_forward(self, "_scale")
+        return dout if scale is _IDENTITY else dout * scale

@@ -3,6 +3,7 @@
 import numpy as np
 
 from nn.backend import get_array_module
+from nn.errors import saved_by_forward
 from nn.layers.base import Layer
 
 
@@ -66,7 +67,8 @@ class BatchNorm2D(Layer):
         return xhat * self.params["gamma"].reshape(bshape) + self.params["beta"].reshape(bshape)
 
     def backward(self, dout):
-        xhat, inv_std, axes, bshape = self._xhat, self._inv_std, self._axes, self._bshape
+        xhat = saved_by_forward(self, "_xhat")
+        inv_std, axes, bshape = self._inv_std, self._axes, self._bshape
         self.grads["gamma"] = (dout * xhat).sum(axis=axes)
         self.grads["beta"] = dout.sum(axis=axes)
         g = dout * self.params["gamma"].reshape(bshape)

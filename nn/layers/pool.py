@@ -3,6 +3,7 @@
 import numpy as np
 
 from nn.backend import get_array_module
+from nn.errors import saved_by_forward
 from nn.im2col import conv_output_size, pair
 from nn.layers.base import Layer
 
@@ -57,7 +58,7 @@ class MaxPool2D(Layer):
 
     def backward(self, dout):
         xp = get_array_module(dout)
-        dx = xp.zeros(self._x_shape, dtype=dout.dtype)
+        dx = xp.zeros(saved_by_forward(self, "_x_shape"), dtype=dout.dtype)
         h_out, w_out = dout.shape[2:]
         for k, idx in self._slices(h_out, w_out):
             dx[idx] += dout * (self._arg == k)

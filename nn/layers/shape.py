@@ -1,5 +1,6 @@
 """Layers that only change the shape of their input (the batch axis is kept)."""
 
+from nn.errors import saved_by_forward
 from nn.layers.base import Layer
 
 
@@ -11,7 +12,7 @@ class Flatten(Layer):
         return x.reshape(x.shape[0], -1)
 
     def backward(self, dout):
-        return dout.reshape(self._shape)
+        return dout.reshape(saved_by_forward(self, "_shape"))
 
 
 class Reshape(Layer):
@@ -29,4 +30,4 @@ class Reshape(Layer):
         return x.reshape((x.shape[0],) + self.shape)
 
     def backward(self, dout):
-        return dout.reshape(self._shape)
+        return dout.reshape(saved_by_forward(self, "_shape"))

@@ -206,3 +206,13 @@ def test_residual_and_skipconcat_accumulate_both_paths():
     np.testing.assert_array_equal(y[:, 2], 6.0)
     dx = skip.backward(np.ones_like(y))
     np.testing.assert_array_equal(dx, 1 + 3.0)
+
+
+@pytest.mark.parametrize("layer,shape", _layers(), ids=lambda v: type(v).__name__)
+def test_backward_before_forward_says_so(layer, shape):
+    dout = np.ones(shape, np.float32)
+    if isinstance(layer, nn.Upsample2D):
+        layer.backward(dout)  # nothing saved to need: the gradient does not depend on x
+        return
+    with pytest.raises(RuntimeError, match=r"\.backward was called before forward"):
+        layer.backward(dout)

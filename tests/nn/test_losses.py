@@ -116,3 +116,10 @@ def test_smooth_l1_matches_torch(beta):
     ref.backward()
     assert value == pytest.approx(ref.item(), rel=1e-12)
     np.testing.assert_allclose(ours.backward(), x.grad.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("loss", [nn.MSELoss(), nn.L1Loss(), nn.SmoothL1Loss(),
+                                  nn.SoftmaxCrossEntropyLoss()], ids=lambda v: type(v).__name__)
+def test_loss_backward_before_forward_says_so(loss):
+    with pytest.raises(RuntimeError, match=f"{type(loss).__name__}.backward was called before forward"):
+        loss.backward()
