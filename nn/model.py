@@ -47,9 +47,18 @@ class Sequential(Layer):
     def forward(self, x):
         for layer in self.layers:
             x = layer.forward(x)
+        self._out_shape = x.shape
         return x
 
     def backward(self, dout):
+        """``dL/dy -> dL/dx`` through the layers in reverse. ``dout`` must have the shape of
+        forward's output: broadcasting a wrong one (a loss value, a missing axis) would give
+        gradients of the wrong size deep inside, or none of the right meaning."""
+        expected = saved_by_forward(self, "_out_shape")
+        if getattr(dout, "shape", None) != expected:
+            raise ValueError(f"Sequential.backward needs dout of shape {expected} (forward's "
+                             f"output), got {getattr(dout, 'shape', type(dout).__name__)}; "
+                             "pass loss.backward(), not the loss")
         for layer in reversed(self.layers):
             dout = layer.backward(dout)
         return dout

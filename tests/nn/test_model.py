@@ -138,3 +138,14 @@ def test_save_into_a_missing_folder_names_that_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="No such folder") as info:
         model.save(tmp_path / "nodir" / "m.npz")
     assert info.value.filename == str(tmp_path / "nodir")  # not the hidden temporary file
+
+
+def test_sequential_backward_refuses_a_dout_of_another_shape():
+    model = nn.Sequential(nn.Dense(4, 3), nn.ReLU())
+    x = np.ones((2, 4), np.float32)
+    loss = nn.MSELoss()
+    value = loss.forward(model.forward(x), np.zeros((2, 3), np.float32))
+    for wrong in (value, np.ones((3,), np.float32), np.ones((1, 2, 3), np.float32)):
+        with pytest.raises(ValueError, match=r"needs dout of shape \(2, 3\)"):
+            model.backward(wrong)
+    assert model.backward(loss.backward()).shape == x.shape
