@@ -218,13 +218,14 @@ def run_reference(agent, args, rgb):
     except ImageError as exc:
         raise ImageError(f"--reference: {exc}") from None
     reference = _require_colour(reference, args.reference, "reference")
-    ref_work = _working_copy(args, reference, Path(args.reference).name)
     try:
         # the agents need as much to learn from as a protocol photo offers
-        check_protocol_size(ref_work.shape)
+        check_protocol_size(reference.shape)
     except ProtocolError:
-        raise UsageError(f"reference {args.reference} is {ref_work.shape[1]}x{ref_work.shape[0]} "
+        raise UsageError(f"reference {args.reference} is {reference.shape[1]}x{reference.shape[0]} "
                          f"pixels; a reference must be at least {MIN_WIDTH}x{MIN_HEIGHT}") from None
+    # a reference that --max-side would shrink under the minimum is refused here, naming it
+    ref_work = _working_copy(args, reference, Path(args.reference).name)
     _check_training_shape(agent, ref_work.shape)
     return _colour_whole(agent, args, rgb, ref_work)
 

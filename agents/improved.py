@@ -472,8 +472,10 @@ def _read_model_file(path):
     try:
         with data:
             arrays = {k: data[k] for k in data.files}
-    except ValueError:
-        raise not_ours("it holds Python objects, which are not loaded") from None
+    except ValueError as exc:
+        # NumPy refuses object arrays with advice to allow pickle: not advice for a model file
+        raise not_ours("it holds Python objects, which are not loaded" if "pickle" in str(exc)
+                       else _first_line(exc)) from None
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise not_ours(_first_line(exc)) from None
     try:
@@ -657,7 +659,8 @@ def make_agent(args, device):
                               save_path=args.save_model, **chosen)
     if args.temperature is not None and agent.config["loss"] != "cls":
         notice(args, "note: --temperature sets how class scores are decoded (--loss cls); "
-                     "this network regresses chroma (--loss l2), so it is ignored")
+                     f"this network regresses chroma (--loss {agent.config['loss']}), so it is "
+                     "ignored")
     return agent
 
 

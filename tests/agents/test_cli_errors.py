@@ -561,11 +561,20 @@ def test_auto_is_named_and_accepted_in_any_case(photo, tmp_path):
     assert build_improved_parser().parse_args(["--propagate", "Auto"]).propagate == "auto"
 
 
-def test_temperature_with_regression_says_it_is_ignored(photo, tmp_path):
-    result = run_cli("improved", photo, "--out", tmp_path / "out", "--loss", "l2",
+@pytest.mark.parametrize("loss", ["l2", "smooth_l1"])
+def test_temperature_with_regression_says_it_is_ignored(loss, photo, tmp_path):
+    result = run_cli("improved", photo, "--out", tmp_path / "out", "--loss", loss,
                      "--temperature", "0.3", "--epochs", "1")
     assert result.returncode == 0, result.stderr
-    assert "--temperature" in result.stderr and "ignored" in result.stderr
+    assert "--temperature" in result.stderr and f"(--loss {loss}), so it is ignored" in result.stderr
+
+
+def test_a_reference_under_the_minimum_is_named_as_the_reference(photo, tmp_path):
+    row = tmp_path / "row.png"
+    Image.fromarray(colour_photo(200, 1)).save(row)
+    out = tmp_path / "out"
+    result = run_cli("basic", photo, "--reference", row, "--out", out, "--max-side", "64")
+    assert_refused(result, out, f"reference {row} is 200x1 pixels", "at least 8x8")
 
 
 def test_propagate_in_model_mode_says_it_is_ignored(tmp_path, trained_model):
