@@ -79,8 +79,8 @@ def _analytic_gradients(layer, x, dx):
     a missing gradient or one whose shape is not its parameter's (or dx's shape not x's): the
     optimizers need both, and a relative error would hide a wrong shape by broadcasting."""
     if dx is None or np.shape(dx) != x.shape:
-        raise ValueError(f"backward returned dx of shape {np.shape(dx) if dx is not None else None}, "
-                         f"but the input has shape {x.shape}")
+        got = None if dx is None else np.shape(dx)
+        raise ValueError(f"backward returned dx of shape {got}, but the input has shape {x.shape}")
     analytic = {}
     for name, param, grad in layer.parameters():
         if grad is None:

@@ -18,17 +18,26 @@ most once, so overlapping windows accumulate through ``+=`` on views, and no sca
 (``add.at``) is needed.
 """
 
+import numpy as np
+
 from nn.backend import get_array_module
 from nn.workspace import scratch
 
 
-def pair(value):
-    """``3 -> (3, 3)``; a 2-sequence is returned as a tuple of ints."""
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"expected an int or a pair, got {value!r}")
-        return int(value[0]), int(value[1])
-    return int(value), int(value)
+def pair(value, name="value", minimum=0):
+    """``3 -> (3, 3)``; a 2-sequence is returned as a tuple of ints.
+
+    Raises ValueError, naming ``name``, unless both are whole numbers of at least ``minimum``
+    (``padding="same"``, ``stride=0`` and ``kernel_size=2.5`` are refused here, not deep in a
+    forward pass).
+    """
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    whole = all(isinstance(v, (int, np.integer)) or (isinstance(v, (float, np.floating))
+                                                    and float(v).is_integer()) for v in items)
+    if len(items) != 2 or not whole or min(items) < minimum:
+        raise ValueError(f"{name} must be a whole number of at least {minimum} or a pair of "
+                         f"them, got {value!r}")
+    return int(items[0]), int(items[1])
 
 
 def conv_output_size(size, kernel, stride, padding, dilation):

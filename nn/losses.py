@@ -24,6 +24,11 @@ class Loss:
         return f"{type(self).__name__}()"
 
     @staticmethod
+    def _as_array(pred, target):
+        """``target`` as an array of ``pred``'s library (a list of labels is welcome)."""
+        return get_array_module(pred).asarray(target)
+
+    @staticmethod
     def _check_same_shape(pred, target):
         if pred.shape != target.shape:
             raise ValueError(f"prediction {pred.shape} and target {target.shape} differ in shape")
@@ -33,6 +38,7 @@ class MSELoss(Loss):
     """``L = mean((pred - target)^2)``; ``dL/dpred = 2 (pred - target) / n``, ``n = pred.size``."""
 
     def forward(self, pred, target):
+        target = self._as_array(pred, target)
         self._check_same_shape(pred, target)
         self._diff = pred - target.astype(pred.dtype, copy=False)
         return (self._diff * self._diff).mean()
@@ -47,6 +53,7 @@ class L1Loss(Loss):
     (0 at the kink)."""
 
     def forward(self, pred, target):
+        target = self._as_array(pred, target)
         self._check_same_shape(pred, target)
         xp = get_array_module(pred)
         self._diff = pred - target.astype(pred.dtype, copy=False)
@@ -75,6 +82,7 @@ class SmoothL1Loss(Loss):
         return f"SmoothL1Loss(beta={self.beta})"
 
     def forward(self, pred, target):
+        target = self._as_array(pred, target)
         self._check_same_shape(pred, target)
         xp = get_array_module(pred)
         d = pred - target.astype(pred.dtype, copy=False)
@@ -126,6 +134,7 @@ class SoftmaxCrossEntropyLoss(Loss):
         return xp.asarray(self.weights, dtype=dtype)
 
     def forward(self, logits, target):
+        target = self._as_array(logits, target)
         xp = get_array_module(logits)
         if logits.ndim < 2:
             raise ValueError(f"logits must be (N, C, ...), got {logits.shape}")

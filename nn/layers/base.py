@@ -28,6 +28,23 @@ from nn.backend import get_array_module, to_device, to_numpy
 from nn.errors import StateDictError
 
 
+def positive_sizes(owner, **sizes):
+    """The ``sizes`` (channels, features) as ints, or ValueError naming ``owner`` and the size
+    that is not a whole number of at least 1."""
+    out = []
+    for name, value in sizes.items():
+        if not (isinstance(value, (int, np.integer)) and value >= 1):
+            raise ValueError(f"{owner} needs {name} to be a whole number of at least 1, got {value!r}")
+        out.append(int(value))
+    return tuple(out)
+
+
+def require_nchw(owner, x):
+    """ValueError naming ``owner`` unless ``x`` is a 4-D (N, C, H, W) batch."""
+    if getattr(x, "ndim", None) != 4:
+        raise ValueError(f"{owner} expects (N, C, H, W), got {getattr(x, 'shape', type(x).__name__)}")
+
+
 class Layer:
     """Base class of every layer: holds ``params`` and ``grads`` (empty here); subclasses
     implement ``forward`` and ``backward``."""

@@ -14,7 +14,7 @@ from nn.backend import get_array_module
 from nn.errors import saved_by_forward
 from nn.im2col import col2im, im2col, output_hw, pair
 from nn.init import initialize
-from nn.layers.base import Layer
+from nn.layers.base import Layer, positive_sizes
 from nn.workspace import scratch
 
 
@@ -70,9 +70,11 @@ class Conv2D(Layer):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  *, bias=True, init="he", rng=None, dtype=np.float32):
         super().__init__()
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = pair(kernel_size)
-        self.stride, self.padding, self.dilation = pair(stride), pair(padding), pair(dilation)
+        self.in_channels, self.out_channels = positive_sizes(
+            type(self).__name__, in_channels=in_channels, out_channels=out_channels)
+        self.kernel_size = pair(kernel_size, "kernel_size", 1)
+        self.stride, self.dilation = pair(stride, "stride", 1), pair(dilation, "dilation", 1)
+        self.padding = pair(padding, "padding")
         kh, kw = self.kernel_size
         fan_in, fan_out = self.in_channels * kh * kw, self.out_channels * kh * kw
         self.params["W"] = initialize(init, (self.out_channels, self.in_channels, kh, kw),
@@ -157,10 +159,12 @@ class ConvTranspose2D(Layer):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  output_padding=0, *, bias=True, init="he", rng=None, dtype=np.float32):
         super().__init__()
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = pair(kernel_size)
-        self.stride, self.padding, self.dilation = pair(stride), pair(padding), pair(dilation)
-        self.output_padding = pair(output_padding)
+        self.in_channels, self.out_channels = positive_sizes(
+            type(self).__name__, in_channels=in_channels, out_channels=out_channels)
+        self.kernel_size = pair(kernel_size, "kernel_size", 1)
+        self.stride, self.dilation = pair(stride, "stride", 1), pair(dilation, "dilation", 1)
+        self.padding = pair(padding, "padding")
+        self.output_padding = pair(output_padding, "output_padding")
         if any(o >= s for o, s in zip(self.output_padding, self.stride)):
             raise ValueError("output_padding must be smaller than the stride")
         kh, kw = self.kernel_size

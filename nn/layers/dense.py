@@ -4,7 +4,7 @@ import numpy as np
 
 from nn.errors import saved_by_forward
 from nn.init import initialize
-from nn.layers.base import Layer
+from nn.layers.base import Layer, positive_sizes
 
 
 class Dense(Layer):
@@ -18,7 +18,8 @@ class Dense(Layer):
 
     def __init__(self, in_features, out_features, *, init="he", rng=None, dtype=np.float32):
         super().__init__()
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.in_features, self.out_features = positive_sizes("Dense", in_features=in_features,
+                                                             out_features=out_features)
         self.params["W"] = initialize(init, (self.in_features, self.out_features),
                                       self.in_features, self.out_features, rng, dtype)
         self.params["b"] = np.zeros(self.out_features, dtype=dtype)
@@ -28,6 +29,9 @@ class Dense(Layer):
         return f"{self.in_features}, {self.out_features}"
 
     def forward(self, x):
+        if x.ndim < 1 or x.shape[-1] != self.in_features:
+            raise ValueError(f"Dense expects (..., {self.in_features}), got {x.shape} "
+                             "(an image batch needs nn.Flatten() first)")
         self._x = x
         return x @ self.params["W"] + self.params["b"]
 

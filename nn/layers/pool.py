@@ -5,7 +5,7 @@ import numpy as np
 from nn.backend import get_array_module
 from nn.errors import saved_by_forward
 from nn.im2col import conv_output_size, pair
-from nn.layers.base import Layer
+from nn.layers.base import Layer, require_nchw
 
 
 class MaxPool2D(Layer):
@@ -19,8 +19,8 @@ class MaxPool2D(Layer):
 
     def __init__(self, kernel_size, stride=None):
         super().__init__()
-        self.kernel_size = pair(kernel_size)
-        self.stride = pair(stride) if stride is not None else self.kernel_size
+        self.kernel_size = pair(kernel_size, "kernel_size", 1)
+        self.stride = pair(stride, "stride", 1) if stride is not None else self.kernel_size
         if self.kernel_size[0] * self.kernel_size[1] > 255:
             raise ValueError("MaxPool2D supports windows of at most 255 elements")
 
@@ -36,6 +36,7 @@ class MaxPool2D(Layer):
                                    slice(j, j + sw * (w_out - 1) + 1, sw))
 
     def forward(self, x):
+        require_nchw("MaxPool2D", x)
         xp = get_array_module(x)
         n, c, h, w = x.shape
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
@@ -81,6 +82,7 @@ class Upsample2D(Layer):
         return f"scale={self.scale}"
 
     def forward(self, x):
+        require_nchw("Upsample2D", x)
         xp = get_array_module(x)
         n, c, h, w = x.shape
         s = self.scale

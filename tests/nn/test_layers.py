@@ -216,3 +216,24 @@ def test_backward_before_forward_says_so(layer, shape):
         return
     with pytest.raises(RuntimeError, match=r"\.backward was called before forward"):
         layer.backward(dout)
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: nn.Conv2D(1, 2, 3, padding="same"), "padding must be a whole number"),
+    (lambda: nn.Conv2D(1, 2, 3, stride=0), "stride must be a whole number of at least 1"),
+    (lambda: nn.Conv2D(0, 2, 3), "Conv2D needs in_channels"),
+    (lambda: nn.ConvTranspose2D(2, 2, 2.5), "kernel_size must be a whole number"),
+    (lambda: nn.Dense(2.5, 3), "Dense needs in_features"),
+    (lambda: nn.MaxPool2D((2, 2, 2)), "kernel_size must be"),
+    (lambda: nn.MaxPool2D(2).forward(np.zeros((2, 8, 8))), r"MaxPool2D expects \(N, C, H, W\)"),
+    (lambda: nn.Upsample2D(2).forward(np.zeros((8, 8))), r"Upsample2D expects \(N, C, H, W\)"),
+    (lambda: nn.Dense(64, 3).forward(np.zeros((2, 1, 8, 8))), "needs nn.Flatten"),
+])
+def test_bad_sizes_and_shapes_are_named_where_they_are_given(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_sizes_given_as_numpy_integers_or_whole_floats_are_accepted():
+    layer = nn.Conv2D(np.int64(2), 3, 3.0, stride=(1, np.int32(2)))
+    assert layer.kernel_size == (3, 3) and layer.stride == (1, 2) and layer.in_channels == 2

@@ -123,3 +123,9 @@ def test_smooth_l1_matches_torch(beta):
 def test_loss_backward_before_forward_says_so(loss):
     with pytest.raises(RuntimeError, match=f"{type(loss).__name__}.backward was called before forward"):
         loss.backward()
+
+
+def test_targets_may_be_lists():
+    logits = np.zeros((4, 3), np.float32)
+    assert np.isclose(float(nn.SoftmaxCrossEntropyLoss().forward(logits, [0, 1, 2, 0])), np.log(3))
+    assert float(nn.MSELoss().forward(np.ones(3, np.float32), [1, 1, 3])) == pytest.approx(4 / 3)
