@@ -351,9 +351,10 @@ def _nearest_device(train, query, k, xp):
     shuffle = xp.asarray(np.random.default_rng(0).permutation(u))
     uniq, first = uniq[shuffle], first[shuffle]
     center = uniq.mean(axis=0)
-    largest = float(xp.abs(uniq - center).max())
+    centred = uniq - center
+    largest = float(xp.abs(centred).max())
     scale = 2.0 ** -int(np.frexp(largest)[1]) if largest > 0 else 1.0
-    x32 = ((uniq - center) * scale).astype(xp.float32)
+    x32 = (centred * scale).astype(xp.float32)
     xn = xp.einsum("ij,ij->i", x32, x32)
     max_xn = float(xn.max())
     blocks = -(-u // _GPU_BLOCK)

@@ -24,6 +24,16 @@ from nn.backend import get_array_module
 from nn.workspace import scratch
 
 
+def is_whole_number(value):
+    """An int, a NumPy integer or a float with no fraction (``3.0``); not a bool, not text.
+    The one rule for every size the layers take (kernel, stride, padding, channels, ...)."""
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, (int, np.integer)):
+        return True
+    return isinstance(value, (float, np.floating)) and float(value).is_integer()
+
+
 def pair(value, name="value", minimum=0):
     """``3 -> (3, 3)``; a 2-sequence is returned as a tuple of ints.
 
@@ -32,9 +42,7 @@ def pair(value, name="value", minimum=0):
     forward pass).
     """
     items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    whole = all(isinstance(v, (int, np.integer)) or (isinstance(v, (float, np.floating))
-                                                    and float(v).is_integer()) for v in items)
-    if len(items) != 2 or not whole or min(items) < minimum:
+    if len(items) != 2 or not all(map(is_whole_number, items)) or min(items) < minimum:
         raise ValueError(f"{name} must be a whole number of at least {minimum} or a pair of "
                          f"them, got {value!r}")
     return int(items[0]), int(items[1])

@@ -26,6 +26,7 @@ import numpy as np
 
 from nn.backend import get_array_module, to_device, to_numpy
 from nn.errors import StateDictError
+from nn.im2col import is_whole_number
 
 
 def positive_sizes(owner, **sizes):
@@ -33,7 +34,7 @@ def positive_sizes(owner, **sizes):
     that is not a whole number of at least 1."""
     out = []
     for name, value in sizes.items():
-        if not (isinstance(value, (int, np.integer)) and value >= 1):
+        if not (is_whole_number(value) and value >= 1):
             raise ValueError(f"{owner} needs {name} to be a whole number of at least 1, got {value!r}")
         out.append(int(value))
     return tuple(out)
