@@ -1,6 +1,6 @@
 """Benchmark of the basic agent: its kNN and k-means against scikit-learn, then the whole agent.
 
-``python -m agents.bench_basic [--width 512] [--photo coffee|FILE] [--repeat 1]
+``python -m agents.bench_basic [--width 512] [--photo coffee|FILE] [--repeats 1]
 [--device cpu|gpu] [--skip-oracles]``
 
 First the kNN and k-means comparison of ``colorize.bench_neighbors`` (ratios ours / theirs in
@@ -50,9 +50,9 @@ def main(argv=None):
         device = resolve_device(args.device)
         rgb = load_photo(args.photo, args.width)
         if not args.skip_oracles:
-            compare(rgb, args.photo.stem, args.repeat)
+            compare(rgb, args.photo.stem, args.repeats)
         best = None
-        for _ in range(args.repeat):
+        for _ in range(args.repeats):
             result = time_agent(rgb, device)
             if best is None or sum(result[:2]) < sum(best[:2]):
                 best = result

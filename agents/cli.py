@@ -17,7 +17,8 @@ The agent contract (both agents follow it):
 - ``agent.check_training_shape(shape)`` (optional): raise ``UsageError`` for settings that
   cannot work on a training image of that shape; called before any note is printed.
 - ``agent.pretrained`` (optional): True for a loaded model, whose ``fit`` keeps it as it is;
-  such an agent colourizes a gray IMAGE whole without ``--reference``.
+  such an agent colourizes a gray IMAGE whole without ``--reference``, and a colour IMAGE at
+  its full size (``--max-side`` does not apply).
 - ``agent.colorize(gray)``: (H, W) float gray on 0..255 -> (H, W, 3) RGB on 0..255.
 - ``agent.uses_left_colours``: True when ``colorize`` also takes ``left=``, the colour image
   just left of the gray one; under the protocol it gets the training half there (the
@@ -182,7 +183,8 @@ def _working_copy(args, rgb, what, protocol=True):
 
 def run_protocol(agent, args, rgb):
     """Left half trains, right half is coloured; returns (output, metrics, sizes, timings)."""
-    work = _working_copy(args, rgb, Path(args.image).name)
+    # a loaded model is not trained again: it colours at full resolution, so no working copy
+    work = rgb if getattr(agent, "pretrained", False) else _working_copy(args, rgb, Path(args.image).name)
     check_protocol_size(work.shape)
     full = rgb if agent.full_resolution else work
     check_protocol_size(full.shape)

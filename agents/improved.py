@@ -585,6 +585,9 @@ def _strength_or_auto(text):
 def build_improved_parser():
     """The common options plus the improved agent's own."""
     parser = build_parser("improved", __doc__.split("\n\n")[0], DEFAULT_MAX_SIDE)
+    # None until make_agent: a loaded model ignores --max-side, and only a size the user gave
+    # deserves the note that says so
+    parser.set_defaults(max_side=None)
     parser.add_argument("--epochs", type=positive_int, default=None,
                         help=f"passes over the crop bank (default: {DEFAULTS['epochs']})")
     parser.add_argument("--save-model", metavar="F", help="write the trained model to F (.npz)")
@@ -632,6 +635,9 @@ def _check_save_path(path, inputs, outputs):
 
 def make_agent(args, device):
     """The agent the parsed arguments describe (trained later by the CLI, or loaded now)."""
+    given_max_side = args.max_side
+    if args.max_side is None:
+        args.max_side = DEFAULT_MAX_SIDE
     chosen = {k: getattr(args, k) for k in ("epochs", "arch", "loss", "temperature",
                                              "saturation", "refine", "propagate")
               if getattr(args, k) is not None}
@@ -651,6 +657,9 @@ def make_agent(args, device):
         if args.reference:
             raise UsageError("--reference does not apply with --load-model: the loaded model is "
                              "used as it is, not trained on the reference")
+        if given_max_side is not None:
+            notice(args, "note: --max-side sets the size a network trains at; the loaded model "
+                         "works at the size it was trained at, so it is ignored")
         agent = ImprovedAgent.load(args.load_model, seed=args.seed, device=device,
                                    progress=show_progress(args), **chosen)
         agent.save_path = args.save_model

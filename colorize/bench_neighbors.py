@@ -1,12 +1,12 @@
 """Benchmark of colorize.knn and colorize.kmeans against scikit-learn, in one process.
 
-``python -m colorize.bench_neighbors [--width 512] [--photo coffee|FILE] [--repeat 1]``
+``python -m colorize.bench_neighbors [--width 512] [--photo coffee|FILE] [--repeats 1]``
 
 Case: the photo (a bundled one by its stem, or any image file) resized (bicubic) to
 ``--width`` columns, gray = 0.21 R + 0.72 G + 0.07 B as floats; 3x3 edge-padded patches of
 each half (the left half trains, the right half queries), k = 6. k-means: the left half's RGB
 pixels (uint8 -> float64), k = 5, n_init = 4, seed / random_state 0. Times are wall-clock
-seconds (best of ``--repeat``), sklearn's kNN time is fit + kneighbors. Ratios are ours /
+seconds (best of ``--repeats``), sklearn's kNN time is fit + kneighbors. Ratios are ours /
 theirs measured in this run, so they stay meaningful on a busy machine.
 
 The photo helpers here (:func:`photo_arg`, :func:`bench_width`, :func:`load_photo`) are shared
@@ -139,7 +139,7 @@ def _ratio(ours, theirs):
 
 
 def add_photo_arguments(parser, default_width):
-    """``--photo``, ``--width`` and ``--repeat``, as this benchmark and agents.bench_basic
+    """``--photo``, ``--width`` and ``--repeats``, as this benchmark and agents.bench_basic
     take them."""
     parser.add_argument("--photo", type=photo_arg, default="coffee", metavar="STEM|FILE",
                         help=f"a bundled photo ({', '.join(bundled_stems())}) or the path of "
@@ -147,8 +147,9 @@ def add_photo_arguments(parser, default_width):
     parser.add_argument("--width", type=bench_width, default=default_width, metavar="PX",
                         help=f"width in pixels the photo is resized to, at least {MIN_WIDTH} "
                              f"(default: {default_width})")
-    parser.add_argument("--repeat", type=positive_int, default=1, metavar="N",
-                        help="runs of each case; the best time is shown (default: 1)")
+    # --repeat is the old spelling; every benchmark command now says --repeats
+    parser.add_argument("--repeats", "--repeat", dest="repeats", type=positive_int, default=1,
+                        metavar="N", help="runs of each case; the best time is shown (default: 1)")
 
 
 def main(argv=None):
@@ -158,7 +159,7 @@ def main(argv=None):
 
     def body():
         args = parser.parse_args(argv)
-        compare(load_photo(args.photo, args.width), args.photo.stem, args.repeat)
+        compare(load_photo(args.photo, args.width), args.photo.stem, args.repeats)
         return 0
 
     return run_command(body, (ImageError,))

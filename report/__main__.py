@@ -9,7 +9,8 @@ except for the run times.
 
 ``--quick`` is the smoke build for tests and CI: photos resized to 64 px, a tiny improved
 agent (1 epoch over a small crop bank), only the neighbours benchmark, on a tiny photo;
-seconds, not minutes.
+seconds, not minutes. Without ``--out`` it writes to ``quick/`` inside the default folder, so
+that the full report is never replaced by a smoke build.
 """
 
 import json
@@ -28,6 +29,8 @@ from report.experiments import Settings, device_description, find_photos, load_p
 from report.figures import errors_figure, k_curves_figure, loss_curves_figure, outputs_figure
 from report.write import Build, render
 
+QUICK_SUBFOLDER = "quick"
+"""Where ``--quick`` writes without ``--out``: a subfolder of the default report folder."""
 VARIANTS_JSON = "improved_variants.json"
 GPU_JSON = "gpu_measurements.json"
 """Recorded measurements the report reads but does not rerun, in ``data/`` of ``--out`` (where
@@ -49,9 +52,10 @@ QUICK = {
 
 def build_parser():
     parser = OneLineParser(prog="python -m report", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default=str(DEFAULT_OUT), metavar="DIR",
+    parser.add_argument("--out", default=None, metavar="DIR",
                         help="folder for REPORT.md and figures/ (default: the project's "
-                             "report/ in a checkout, else colorize-report/ here)")
+                             "report/ in a checkout, else colorize-report/ here; with --quick, "
+                             "its quick/ subfolder)")
     parser.add_argument("--images", default=str(bundled_images_dir()), metavar="DIR",
                         help="folder of colour photos (default: the bundled images/)")
     parser.add_argument("--quick", action="store_true",
@@ -87,6 +91,9 @@ def build(args):
     """Every step of the report for parsed ``args``; returns the exit status."""
     started = time.perf_counter()
     mode = QUICK if args.quick else FULL
+    if args.out is None:
+        # a smoke build must not replace the full report and its figures
+        args.out = str(DEFAULT_OUT / QUICK_SUBFOLDER if args.quick else DEFAULT_OUT)
     settings = Settings(max_side=mode["max_side"], seed=args.seed, device=args.device,
                         improved_options=mode["improved_options"])
     device = device_description(settings)

@@ -70,6 +70,19 @@ def test_bad_input_is_one_line_and_leaves_no_folder_behind(case, fragment, tmp_p
     assert not (tmp_path / "out").exists()
 
 
+def test_quick_build_without_out_writes_to_a_quick_subfolder(tmp_path, monkeypatch):
+    import report.__main__ as report_main
+
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(images / "noise.png")
+    monkeypatch.setattr(report_main, "DEFAULT_OUT", tmp_path / "report")
+    assert main(["--quick", "--no-bench", "--images", str(images)]) == 0
+    assert (tmp_path / "report" / "quick" / "REPORT.md").exists()
+    assert not (tmp_path / "report" / "REPORT.md").exists()
+
+
 @pytest.mark.slow
 def test_quick_build_leaves_the_committed_report_alone(quick_report):
     _, _, untouched = quick_report

@@ -536,6 +536,20 @@ def test_reference_with_load_model_is_refused(photo, tmp_path):
     assert_refused(result, out, "--reference does not apply with --load-model")
 
 
+def test_max_side_with_load_model_is_noted_and_changes_nothing(tmp_path, trained_model):
+    photo = tmp_path / "wide.png"
+    Image.fromarray(colour_photo(300, 20, seed=2)).save(photo)  # wider than 256
+    plain = run_cli("improved", photo, "--out", tmp_path / "a", "--load-model", trained_model)
+    given = run_cli("improved", photo, "--out", tmp_path / "b", "--load-model", trained_model,
+                    "--max-side", "16")
+    assert plain.returncode == 0 and given.returncode == 0, (plain.stderr, given.stderr)
+    # the loaded model colours the photo at its own size: no working copy, no resize note
+    assert "note:" not in plain.stderr, plain.stderr
+    assert "note: --max-side" in given.stderr and "ignored" in given.stderr
+    assert ((tmp_path / "a" / "wide_improved.png").read_bytes()
+            == (tmp_path / "b" / "wide_improved.png").read_bytes())
+
+
 @pytest.mark.parametrize("flag", ["--save-model", "--load-model"])
 def test_empty_model_paths_are_refused_before_any_work(flag, photo, tmp_path):
     out = tmp_path / "out"
