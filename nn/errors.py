@@ -28,3 +28,15 @@ def saved_by_forward(owner, name):
         raise RuntimeError(f"{type(owner).__name__}.backward was called before forward: "
                            "backward needs what forward saves")
     return value
+
+
+def checked_upstream(owner, dout, shape):
+    """``dout`` (dL/dy), once it has ``shape``, the shape of ``owner.forward``'s output y.
+
+    Raises ValueError naming the layer and both shapes otherwise: NumPy would broadcast many
+    wrong shapes (a (N, 1) gradient for a (N,) output, say) into a wrong gradient, silently.
+    """
+    if tuple(dout.shape) != tuple(shape):
+        raise ValueError(f"{type(owner).__name__}.backward got dL/dy of shape {tuple(dout.shape)}; "
+                         f"its forward returned {tuple(shape)}, and the two must match")
+    return dout

@@ -2,7 +2,7 @@
 LeakyReLU the slope of each element, Tanh, Sigmoid and Softmax their output."""
 
 from nn.backend import get_array_module
-from nn.errors import saved_by_forward
+from nn.errors import checked_upstream, saved_by_forward
 from nn.layers.base import Layer
 
 
@@ -16,7 +16,8 @@ class ReLU(Layer):
         return xp.maximum(x, x.dtype.type(0))
 
     def backward(self, dout):
-        return dout * saved_by_forward(self, "_mask")
+        mask = saved_by_forward(self, "_mask")
+        return checked_upstream(self, dout, mask.shape) * mask
 
 
 class LeakyReLU(Layer):
@@ -40,7 +41,8 @@ class LeakyReLU(Layer):
         return x * self._scale
 
     def backward(self, dout):
-        return dout * saved_by_forward(self, "_scale")
+        scale = saved_by_forward(self, "_scale")
+        return checked_upstream(self, dout, scale.shape) * scale
 
 
 class Tanh(Layer):
@@ -53,7 +55,7 @@ class Tanh(Layer):
 
     def backward(self, dout):
         y = saved_by_forward(self, "_y")
-        return dout * (1 - y * y)
+        return checked_upstream(self, dout, y.shape) * (1 - y * y)
 
 
 class Sigmoid(Layer):
@@ -73,7 +75,7 @@ class Sigmoid(Layer):
 
     def backward(self, dout):
         y = saved_by_forward(self, "_y")
-        return dout * y * (1 - y)
+        return checked_upstream(self, dout, y.shape) * y * (1 - y)
 
 
 def softmax(x, axis=1):
@@ -109,4 +111,5 @@ class Softmax(Layer):
 
     def backward(self, dout):
         y = saved_by_forward(self, "_y")
+        dout = checked_upstream(self, dout, y.shape)
         return y * (dout - (dout * y).sum(axis=self.axis, keepdims=True))

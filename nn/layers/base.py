@@ -63,7 +63,8 @@ class Layer:
     def backward(self, dout):
         """``dout = dL/dy`` (the shape of the latest ``forward``'s output) -> ``dL/dx``. Uses
         what that forward saved (read through :func:`nn.errors.saved_by_forward`, which says
-        clearly when no forward has run), fills ``self.grads`` (one entry per parameter,
+        clearly when no forward has run) and refuses a ``dout`` of another shape
+        (:func:`nn.errors.checked_upstream`), fills ``self.grads`` (one entry per parameter,
         overwritten, not accumulated) and never changes ``dout``."""
         raise NotImplementedError
 

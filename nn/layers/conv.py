@@ -11,7 +11,7 @@ backward, so the pages of a fresh 10-100 MB array are not faulted in at every ca
 import numpy as np
 
 from nn.backend import get_array_module
-from nn.errors import saved_by_forward
+from nn.errors import checked_upstream, saved_by_forward
 from nn.im2col import col2im, im2col, output_hw, pair
 from nn.init import initialize
 from nn.layers.base import Layer, positive_sizes
@@ -115,11 +115,13 @@ class Conv2D(Layer):
         del cols
         if "b" in self.params:
             y += self.params["b"][:, None]
+        self._out_hw = (h_out, w_out)
         return y.reshape(x.shape[0], self.out_channels, h_out, w_out)
 
     def backward(self, dout):
         x = saved_by_forward(self, "_x")
         n = x.shape[0]
+        dout = checked_upstream(self, dout, (n, self.out_channels) + tuple(self._out_hw))
         d2 = dout.reshape(n, self.out_channels, -1)
         if "b" in self.params:
             self.grads["b"] = dout.sum(axis=(0, 2, 3))
@@ -211,6 +213,7 @@ class ConvTranspose2D(Layer):
 
     def backward(self, dout):
         x = saved_by_forward(self, "_x")
+        dout = checked_upstream(self, dout, self.output_shape(x.shape))
         n = x.shape[0]
         if "b" in self.params:
             self.grads["b"] = dout.sum(axis=(0, 2, 3))

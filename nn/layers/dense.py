@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from nn.errors import saved_by_forward
+from nn.errors import checked_upstream, saved_by_forward
 from nn.init import initialize
 from nn.layers.base import Layer, positive_sizes
 
@@ -37,6 +37,7 @@ class Dense(Layer):
 
     def backward(self, dout):
         x = saved_by_forward(self, "_x")
+        dout = checked_upstream(self, dout, x.shape[:-1] + (self.out_features,))
         x2 = x.reshape(-1, self.in_features)
         d2 = dout.reshape(-1, self.out_features)
         self.grads["W"] = x2.T @ d2

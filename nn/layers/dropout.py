@@ -3,7 +3,7 @@
 import numpy as np
 
 from nn.backend import get_array_module
-from nn.errors import saved_by_forward
+from nn.errors import checked_upstream, saved_by_forward
 from nn.layers.base import Layer
 
 
@@ -58,4 +58,5 @@ class Dropout(Layer):
 
     def backward(self, dout):
         scale = saved_by_forward(self, "_scale")
-        return dout if scale is _IDENTITY else dout * scale
+        # in eval mode (or p = 0) the layer is the identity and passes any dout on
+        return dout if scale is _IDENTITY else checked_upstream(self, dout, scale.shape) * scale

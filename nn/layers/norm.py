@@ -3,7 +3,7 @@
 import numpy as np
 
 from nn.backend import get_array_module
-from nn.errors import saved_by_forward
+from nn.errors import checked_upstream, saved_by_forward
 from nn.layers.base import Layer
 
 
@@ -68,6 +68,7 @@ class BatchNorm2D(Layer):
 
     def backward(self, dout):
         xhat = saved_by_forward(self, "_xhat")
+        dout = checked_upstream(self, dout, xhat.shape)
         inv_std, axes, bshape = self._inv_std, self._axes, self._bshape
         self.grads["gamma"] = (dout * xhat).sum(axis=axes)
         self.grads["beta"] = dout.sum(axis=axes)

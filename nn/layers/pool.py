@@ -3,7 +3,7 @@
 import numpy as np
 
 from nn.backend import get_array_module
-from nn.errors import saved_by_forward
+from nn.errors import checked_upstream, saved_by_forward
 from nn.im2col import conv_output_size, pair
 from nn.layers.base import Layer, require_nchw
 
@@ -60,6 +60,7 @@ class MaxPool2D(Layer):
     def backward(self, dout):
         xp = get_array_module(dout)
         dx = xp.zeros(saved_by_forward(self, "_x_shape"), dtype=dout.dtype)
+        dout = checked_upstream(self, dout, self._arg.shape)
         h_out, w_out = dout.shape[2:]
         for k, idx in self._slices(h_out, w_out):
             dx[idx] += dout * (self._arg == k)

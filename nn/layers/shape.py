@@ -1,6 +1,6 @@
 """Layers that only change the shape of their input (the batch axis is kept)."""
 
-from nn.errors import saved_by_forward
+from nn.errors import checked_upstream, saved_by_forward
 from nn.layers.base import Layer
 
 
@@ -9,10 +9,13 @@ class Flatten(Layer):
 
     def forward(self, x):
         self._shape = x.shape
-        return x.reshape(x.shape[0], -1)
+        y = x.reshape(x.shape[0], -1)
+        self._out_shape = y.shape
+        return y
 
     def backward(self, dout):
-        return dout.reshape(saved_by_forward(self, "_shape"))
+        shape = saved_by_forward(self, "_shape")
+        return checked_upstream(self, dout, self._out_shape).reshape(shape)
 
 
 class Reshape(Layer):
@@ -27,7 +30,10 @@ class Reshape(Layer):
 
     def forward(self, x):
         self._shape = x.shape
-        return x.reshape((x.shape[0],) + self.shape)
+        y = x.reshape((x.shape[0],) + self.shape)
+        self._out_shape = y.shape
+        return y
 
     def backward(self, dout):
-        return dout.reshape(saved_by_forward(self, "_shape"))
+        shape = saved_by_forward(self, "_shape")
+        return checked_upstream(self, dout, self._out_shape).reshape(shape)

@@ -218,6 +218,20 @@ def test_backward_before_forward_says_so(layer, shape):
         layer.backward(dout)
 
 
+@pytest.mark.parametrize("layer,shape", [case for case in _layers()
+                                         if not isinstance(case[0], nn.Upsample2D)],
+                         ids=lambda v: type(v).__name__)
+def test_backward_refuses_a_gradient_that_is_not_the_output_shape(layer, shape):
+    x = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+    y = layer.forward(x)
+    # (..., 1) broadcasts against y in NumPy, so without the check many layers would return
+    # a wrong gradient of some shape instead of failing
+    wrong = np.ones(y.shape[:-1] + (1,), np.float32)
+    with pytest.raises(ValueError, match=r"backward got dL/dy of shape .*forward returned"):
+        layer.backward(wrong)
+    assert layer.backward(np.ones_like(y)).shape == x.shape
+
+
 @pytest.mark.parametrize("build, message", [
     (lambda: nn.Conv2D(1, 2, 3, padding="same"), "padding must be a whole number"),
     (lambda: nn.Conv2D(1, 2, 3, stride=0), "stride must be a whole number of at least 1"),
