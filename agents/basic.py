@@ -31,7 +31,7 @@ import sys
 import numpy as np
 
 from agents.cli import build_parser, main, show_progress
-from colorize.color import rgb_to_gray
+from colorize.color import check_0_255, rgb_to_gray
 from colorize.kmeans import kmeans
 from colorize.knn import nearest
 from colorize.patches import extract_patches
@@ -127,6 +127,7 @@ class BasicAgent:
         rgb = xp.asarray(rgb)
         if rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError(f"fit needs an (H, W, 3) colour image, got shape {tuple(rgb.shape)}")
+        check_0_255(rgb, "the training image")
         self.check_training_shape(rgb.shape)
         if self.colors == "auto":
             self.n_colors, self.auto_curve = self._choose_colors(rgb)
@@ -143,9 +144,11 @@ class BasicAgent:
         if self.train_patches is None:
             raise RuntimeError("colorize called before fit")
         xp = self.xp
-        gray = xp.asarray(gray, dtype="float32")
+        gray = xp.asarray(gray)
         if gray.ndim != 2:
             raise ValueError(f"colorize needs an (H, W) gray image, got shape {tuple(gray.shape)}")
+        check_0_255(gray, "the gray image")
+        gray = gray.astype("float32", copy=False)
         idx, _ = nearest(self.train_patches, gray_patches(gray), self.neighbors)
         winners = vote(self.labels[idx], self.centers.shape[0])
         return to_numpy(self.centers[winners].reshape(gray.shape + (3,)))

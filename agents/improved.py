@@ -74,7 +74,7 @@ from agents.improved_data import (
 from agents.improved_losses import REGRESSION_LOSSES, REGRESSION_SCALE, ChromaClassLoss, ChromaRegressionLoss
 from agents.improved_model import ARCHITECTURES, build_model, pad_to_multiple, predict_tiled, size_multiple
 from colorize.chroma_bins import ChromaBins
-from colorize.color import chroma_to_rgb, rgb_to_chroma, rgb_to_gray
+from colorize.color import check_0_255, chroma_to_rgb, rgb_to_chroma, rgb_to_gray
 from colorize.edge_aware import propagate_from_left, smooth_chroma
 from colorize.metrics import gray_level_chroma_table
 from nn import Adam, NNError, ReduceLROnPlateau, StateDictError, fit
@@ -195,6 +195,7 @@ class ImprovedAgent:
         rgb = np.asarray(to_numpy(rgb))
         if rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError(f"fit needs an (H, W, 3) colour image, got shape {rgb.shape}")
+        check_0_255(rgb, "the training image")
         if self.pretrained:
             if self.save_path is not None:
                 self.save(self.save_path)
@@ -321,16 +322,20 @@ class ImprovedAgent:
         """
         if self.model is None:
             raise RuntimeError("colorize called before fit or load")
-        gray = np.asarray(to_numpy(gray), dtype=np.float32)
+        gray = np.asarray(to_numpy(gray))
         if gray.ndim != 2:
             raise ValueError(f"colorize needs an (H, W) gray image, got shape {gray.shape}")
+        check_0_255(gray, "the gray image")
+        gray = gray.astype(np.float32, copy=False)
         if not np.isfinite(gray).all():
             raise ValueError("colorize needs a finite gray image (it holds NaN or infinity)")
         h, w = gray.shape
         small_h, small_w = working_shape(gray.shape, self.train_pixels)
         small = resize_planes(gray, small_h, small_w)
         if left is not None:
-            left = np.asarray(to_numpy(left), dtype=np.float32)
+            left = np.asarray(to_numpy(left))
+            check_0_255(left, "left")
+            left = left.astype(np.float32, copy=False)
             if left.ndim != 3 or left.shape[2] != 3 or left.shape[0] != h:
                 raise ValueError(f"left must be an (H, W, 3) colour image as tall as the gray "
                                  f"({h} rows), got shape {left.shape}")

@@ -85,6 +85,20 @@ def _as_float(x):
     return x.astype(_float_dtype(x), copy=False)
 
 
+def check_0_255(x, name):
+    """ValueError when the float image ``x`` looks like it is on 0..1 (every value in [0, 1],
+    not all 0): the project takes images on 0..255, as uint8 files hold them, and a 0..1 image
+    would pass through every step and come out wrong. ``matplotlib.pyplot.imread`` of a PNG,
+    for one, gives 0..1 floats."""
+    xp = get_array_module(x)
+    if x.size == 0 or not xp.issubdtype(x.dtype, xp.floating):
+        return
+    low, high = float(x.min()), float(x.max())
+    if 0.0 <= low and 0.0 < high <= 1.0:
+        raise ValueError(f"{name} holds values from {low:g} to {high:g}: images here are on "
+                         "0..255 (uint8, or floats on that scale); multiply a 0..1 image by 255")
+
+
 def _check_channels(x, name):
     if x.shape[-1:] != (3,):
         raise ValueError(f"{name} must have 3 channels on its last axis, got shape {tuple(x.shape)}")

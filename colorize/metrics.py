@@ -38,7 +38,7 @@ import math
 
 from nn.backend import get_array_module
 
-from .color import chroma_to_rgb, rgb_to_chroma, rgb_to_gray, rgb_to_lab
+from .color import check_0_255, chroma_to_rgb, rgb_to_chroma, rgb_to_gray, rgb_to_lab
 from .halves import check_protocol_size, split_halves
 
 SCORE_KEYS = ("rmse", "psnr", "ssim", "delta_e2000", "colorfulness", "colorfulness_true")
@@ -221,7 +221,12 @@ def score(true_rgb, pred_rgb):
         dict with exactly the keys ``rmse``, ``psnr``, ``ssim``, ``delta_e2000``,
         ``colorfulness`` (of the prediction) and ``colorfulness_true`` (of the truth).
         ``psnr`` is ``float('inf')`` for a perfect prediction.
+
+    Raises ValueError for a float image on 0..1 (:func:`colorize.color.check_0_255`), whose
+    scores on the 0..255 scale would look far better than they are.
     """
+    check_0_255(true_rgb, "the true image")
+    check_0_255(pred_rgb, "the prediction")
     return {
         "rmse": rmse(true_rgb, pred_rgb),
         "psnr": psnr(true_rgb, pred_rgb),

@@ -9,6 +9,7 @@ from skimage import color as skcolor
 from colorize.color import (
     CHROMA_BASIS,
     GRAY_WEIGHTS,
+    check_0_255,
     chroma_to_rgb,
     lab_to_rgb,
     rgb_to_chroma,
@@ -160,3 +161,24 @@ def test_cupy_matches_numpy():
     chroma = rgb_to_chroma(g) * 5
     out = chroma_to_rgb(rgb_to_gray(g), chroma)
     np.testing.assert_allclose(out.get(), chroma_to_rgb(rgb_to_gray(rgb), chroma.get()), atol=1e-3)
+
+
+def test_a_0_to_1_float_image_is_refused_where_0_to_255_is_expected():
+    from agents.basic import BasicAgent
+    from agents.improved import ImprovedAgent
+    from colorize.metrics import score
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (16, 16, 3)).astype(np.uint8)
+    unit = rgb / 255.0  # what matplotlib.pyplot.imread gives for a PNG
+    for call in (lambda: BasicAgent().fit(unit),
+                 lambda: BasicAgent().fit(rgb).colorize(rgb_to_gray(unit)),
+                 lambda: ImprovedAgent().fit(unit),
+                 lambda: score(rgb, unit)):
+        with pytest.raises(ValueError, match="multiply a 0..1 image by 255"):
+            call()
+    # on the 0..255 scale floats are welcome, and so is an all-black image
+    check_0_255(unit * 255, "x")
+    check_0_255(np.zeros((4, 4, 3)), "x")
+    check_0_255(np.ones((4, 4, 3), np.uint8), "x")
+    assert score(rgb.astype(np.float64), rgb)["rmse"] == 0.0
