@@ -72,6 +72,10 @@ def comparison_figure(path, panels, title=None):
     # Panels share one height; each is as wide as its aspect ratio asks (width_ratios).
     panel_height = min(PANEL_INCHES, MAX_WIDTH_INCHES / sum(aspects))
     width = panel_height * sum(aspects) + 0.9 * sum(len(p) > 2 for p in panels) + 0.3
+    if title:
+        # room for the title over narrow panels (a 1-pixel-wide image): a glyph is
+        # about 0.6 em wide on average, and a point is 1/72 inch
+        width = max(width, len(title) * 0.6 * TITLE_SIZE / 72 + 0.5)
     height = panel_height + 0.25 * caption_lines + (0.5 if title else 0.1) + 0.2
     fig = _new_figure(width, height)
     axes = fig.subplots(1, len(panels), squeeze=False, width_ratios=aspects)[0]

@@ -33,6 +33,19 @@ def test_comparison_figure_all_panel_kinds(tmp_path):
         assert im.format == "PNG" and im.size[0] > 600 and im.size[0] > im.size[1]
 
 
+def test_a_long_title_over_a_one_pixel_wide_image_is_not_cut(tmp_path):
+    rgb = _rgb(50, 1)
+    title = "improved agent, right half: PSNR 12.34 dB, SSIM 0.123, CIEDE2000 12.34"
+    path = plots.comparison_figure(tmp_path / "narrow.png", [("original", rgb), ("output", rgb)],
+                                   title=title)
+    with Image.open(path) as im:
+        pixels = np.asarray(im.convert("L"))
+    band = pixels[: pixels.shape[0] // 10]  # the title's rows
+    assert band.min() < 128  # the title is drawn there
+    # and it ends inside the figure: its first and last columns are background
+    assert band[:, :3].min() == 255 and band[:, -3:].min() == 255
+
+
 def test_comparison_figure_refuses_bad_panels(tmp_path):
     with pytest.raises(ValueError):
         plots.comparison_figure(tmp_path / "x.png", [])
