@@ -182,7 +182,8 @@ def _working_copy(args, rgb, what, protocol=True):
 
 
 def run_protocol(agent, args, rgb):
-    """Left half trains, right half is coloured; returns (output, metrics, sizes, timings)."""
+    """Left half trains, right half is coloured; returns (image, output, metrics, timings), where
+    image is the photo at the size it was coloured at (the output's size)."""
     # a loaded model is not trained again: it colours at full resolution, so no working copy
     work = rgb if getattr(agent, "pretrained", False) else _working_copy(args, rgb, Path(args.image).name)
     check_protocol_size(work.shape)

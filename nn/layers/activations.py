@@ -63,8 +63,8 @@ class Sigmoid(Layer):
 
     Computed from ``e = e^-|x|``, which never overflows: ``1 / (1 + e)`` for ``x >= 0`` and
     ``e / (1 + e)`` for ``x < 0``. The second form keeps full relative precision for very
-    negative ``x`` (``sigmoid(-30)`` is 9.4e-14 in float32), where ``1 - 1 / (1 + e^-x)`` or
-    ``0.5 tanh(x / 2) + 0.5`` would cancel to 0.
+    negative ``x`` (``sigmoid(-30)`` is 9.4e-14 in float32), where ``1 - sigmoid(-x) =
+    1 - 1 / (1 + e^x)`` or ``0.5 tanh(x / 2) + 0.5`` would cancel to 0.
     """
 
     def forward(self, x):

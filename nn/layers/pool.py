@@ -88,9 +88,12 @@ class Upsample2D(Layer):
         n, c, h, w = x.shape
         s = self.scale
         block = xp.broadcast_to(x[:, :, :, None, :, None], (n, c, h, s, w, s))
+        # the gradient does not depend on x; its shape tells backward which dout is right
+        self._x_shape = x.shape
         return block.reshape(n, c, h * s, w * s)
 
     def backward(self, dout):
-        n, c, hs, ws = dout.shape
+        n, c, h, w = saved_by_forward(self, "_x_shape")
         s = self.scale
-        return dout.reshape(n, c, hs // s, s, ws // s, s).sum(axis=(3, 5))
+        dout = checked_upstream(self, dout, (n, c, h * s, w * s))
+        return dout.reshape(n, c, h, s, w, s).sum(axis=(3, 5))
