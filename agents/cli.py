@@ -17,8 +17,8 @@ The agent contract (both agents follow it):
 - ``agent.check_training_shape(shape)`` (optional): raise ``UsageError`` for settings that
   cannot work on a training image of that shape; called before any note is printed.
 - ``agent.pretrained`` (optional): True for a loaded model, whose ``fit`` keeps it as it is;
-  such an agent colourizes a gray IMAGE whole without ``--reference``, and a colour IMAGE at
-  its full size (``--max-side`` does not apply).
+  such an agent colourizes a gray IMAGE (or any IMAGE with ``--whole``) whole without
+  ``--reference``, and a colour IMAGE at its full size (``--max-side`` does not apply).
 - ``agent.colorize(gray)``: (H, W) float gray on 0..255 -> (H, W, 3) RGB on 0..255.
 - ``agent.uses_left_colours``: True when ``colorize`` also takes ``left=``, the colour image
   just left of the gray one; under the protocol it gets the training half there (the
@@ -212,7 +212,8 @@ def run_protocol(agent, args, rgb):
 def run_reference(agent, args, rgb):
     """The whole reference trains, the whole IMAGE is coloured; scored if IMAGE had colour.
 
-    Without ``--reference`` (a loaded model and a gray IMAGE) the model colours IMAGE as it is.
+    Without ``--reference`` (a loaded model, and a gray IMAGE or ``--whole``) the model colours
+    IMAGE as it is.
     """
     if args.reference is None:
         return _colour_whole(agent, args, rgb, None)
@@ -357,9 +358,10 @@ def _run(args, agent_name, make_agent):
     ensure_output_dir(args.out)
     agent = make_agent(args, device)
 
-    whole = bool(args.reference) or (getattr(agent, "pretrained", False) and is_grayscale(rgb))
+    whole = bool(args.reference) or (getattr(agent, "pretrained", False)
+                                      and (getattr(args, "whole", False) or is_grayscale(rgb)))
     if whole and not args.reference and getattr(args, "propagate", None) is not None:
-        notice(args, "note: --propagate spreads the known colours of the left half; a gray IMAGE "
+        notice(args, "note: --propagate spreads the known colours of the left half; an IMAGE "
                      "coloured whole by a loaded model has none, so it is ignored")
     if whole:
         processed, output, metrics, timings = run_reference(agent, args, rgb)

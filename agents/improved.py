@@ -598,6 +598,10 @@ def build_improved_parser():
     parser.add_argument("--save-model", metavar="F", help="write the trained model to F (.npz)")
     parser.add_argument("--load-model", metavar="F",
                         help="colourize with the model saved in F instead of training")
+    parser.add_argument("--whole", action="store_true",
+                        help="with --load-model: colour the whole IMAGE from its gray, even when "
+                             "it has colours (a sepia or tinted print); they are only used for "
+                             "the scores. A gray IMAGE is coloured whole without it")
     parser.add_argument("--arch", choices=ARCHITECTURES, default=None,
                         help=f"network (default: {DEFAULTS['arch']})")
     parser.add_argument("--loss", choices=LOSSES, default=None,
@@ -655,6 +659,9 @@ def make_agent(args, device):
     if args.save_model:
         _check_save_path(args.save_model, [args.image] + ([args.reference] if args.reference else []),
                          output_paths(args, "improved").values())
+    if args.whole and not (args.load_model or args.reference):
+        raise UsageError("--whole colours IMAGE whole with a model given by --load-model; to "
+                         "learn from another photo and colour IMAGE whole, give --reference")
     if args.load_model:
         if chosen.pop("epochs", None) is not None:
             raise UsageError("--epochs does not apply with --load-model: the loaded model is "

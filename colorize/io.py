@@ -213,18 +213,30 @@ def read_rgb(path, *, max_pixels=DEFAULT_MAX_PIXELS):
     return np.ascontiguousarray(rgb)
 
 
-def is_grayscale(rgb, tol=2):
-    """True when every pixel has ``max(R, G, B) - min(R, G, B) <= tol``.
+GRAY_TOLERANCE = 6
+"""Channel spread ``max(R, G, B) - min(R, G, B)`` up to which a pixel counts as gray: a gray
+photo saved as RGB picks up that much from JPEG compression, scanner noise or a faint tint
+(6 levels are 2.4 % of the range, hardly visible)."""
+GRAY_OUTLIERS = 0.001
+"""Fraction of pixels that may exceed ``GRAY_TOLERANCE`` in a gray photo (specks of colour
+on a scan): one coloured pixel does not make a photo a colour photo."""
+
+
+def is_grayscale(rgb, tol=GRAY_TOLERANCE, outliers=GRAY_OUTLIERS):
+    """True when all pixels but a fraction ``outliers`` (rounded down) have
+    ``max(R, G, B) - min(R, G, B) <= tol``.
 
     Args:
         rgb: ``(H, W, 3)`` array (uint8 or float on 0..255), NumPy or CuPy.
-        tol: allowed spread between channels (JPEG compression of a gray photo leaves a
-            little colour noise, hence a default of 2 levels).
+        tol: allowed spread between channels (see ``GRAY_TOLERANCE``).
+        outliers: allowed fraction of pixels above ``tol`` (see ``GRAY_OUTLIERS``); 0 asks
+            every pixel to be within ``tol``.
     """
     xp = get_array_module(rgb)
     x = rgb.astype(xp.int16) if rgb.dtype == xp.uint8 else rgb
     spread = x.max(axis=-1) - x.min(axis=-1)
-    return bool(spread.max() <= tol) if spread.size else True
+    coloured = int((spread > tol).sum())
+    return coloured <= int(outliers * spread.size)
 
 
 def _resize_channel(channel, size_hw, resample):

@@ -536,6 +536,39 @@ def test_reference_with_load_model_is_refused(photo, tmp_path):
     assert_refused(result, out, "--reference does not apply with --load-model")
 
 
+def test_whole_colours_a_sepia_print_whole_with_a_loaded_model(tmp_path, trained_model):
+    gray = colour_photo(40, 24, seed=3)[..., 1].astype(float)
+    sepia = np.stack([gray, gray * 0.85, gray * 0.6], axis=-1).astype(np.uint8)
+    photo = tmp_path / "print.png"
+    Image.fromarray(sepia).save(photo)
+    split = run_cli("improved", photo, "--out", tmp_path / "a", "--load-model", trained_model)
+    whole = run_cli("improved", photo, "--out", tmp_path / "b", "--load-model", trained_model,
+                    "--whole")
+    assert split.returncode == 0 and whole.returncode == 0, (split.stderr, whole.stderr)
+    split_png = np.asarray(Image.open(tmp_path / "a" / "print_improved.png"))
+    whole_png = np.asarray(Image.open(tmp_path / "b" / "print_improved.png"))
+    # without --whole the protocol keeps the left half; with it the left half is coloured too
+    np.testing.assert_array_equal(split_png[:, :20], sepia[:, :20])
+    assert np.abs(whole_png[:, :20].astype(int) - sepia[:, :20]).max() > 10
+    assert np.abs(whole_png.astype(float) @ [0.21, 0.72, 0.07] - sepia @ [0.21, 0.72, 0.07]).max() <= 2
+    record = json.loads((tmp_path / "b" / "print_improved.json").read_text())
+    assert record["mode"] == "model" and record["metrics"]["image"]["psnr"] > 0
+    # without a model to colour with, --whole is refused with the advice to give --reference
+    out = tmp_path / "c"
+    assert_refused(run_cli("improved", photo, "--out", out, "--whole"), out, "--reference")
+
+
+def test_a_gray_scan_with_noise_is_coloured_whole_by_a_loaded_model(tmp_path, trained_model):
+    rng = np.random.default_rng(4)
+    gray = colour_photo(40, 24, seed=5)[..., 1].astype(int)
+    scan = np.clip(gray[..., None] + rng.integers(-2, 3, gray.shape + (3,)), 0, 255).astype(np.uint8)
+    photo = tmp_path / "scan.png"
+    Image.fromarray(scan).save(photo)
+    result = run_cli("improved", photo, "--out", tmp_path / "out", "--load-model", trained_model)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "out" / "scan_improved.json").read_text())["mode"] == "model"
+
+
 def test_max_side_with_load_model_is_noted_and_changes_nothing(tmp_path, trained_model):
     photo = tmp_path / "wide.png"
     Image.fromarray(colour_photo(300, 20, seed=2)).save(photo)  # wider than 256

@@ -246,6 +246,25 @@ def test_is_grayscale_tolerance():
     assert io.is_grayscale(g) and not io.is_grayscale(g, tol=1)
     g[1, 1] = [0, 255, 0]  # uint8 arithmetic must not wrap
     assert not io.is_grayscale(g)
+    assert io.is_grayscale(np.zeros((0, 4, 3), np.uint8))
+
+
+def test_a_noisy_or_faintly_tinted_gray_scan_is_gray_and_a_muted_photo_is_not():
+    rng = np.random.default_rng(0)
+    gray = rng.integers(20, 230, (100, 120)).astype(np.int16)
+    scan = gray[..., None] + rng.integers(-2, 3, (100, 120, 3))  # scanner noise, +-2 levels
+    assert io.is_grayscale(np.clip(scan, 0, 255).astype(np.uint8))
+    tint = np.stack([gray + 3, gray, gray - 3], axis=-1)  # a faint warm cast
+    assert io.is_grayscale(tint.astype(np.uint8))
+    specks = np.repeat(gray[..., None], 3, axis=-1).astype(np.uint8)
+    specks[0, :12] = [255, 0, 0]  # 12 of 12,000 pixels: dust of colour on the scan
+    assert io.is_grayscale(specks) and not io.is_grayscale(specks, outliers=0)
+    specks[1, :12] = [255, 0, 0]  # 24 pixels: more than 0.1 %
+    assert not io.is_grayscale(specks)
+    sepia = np.stack([gray * 1.0, gray * 0.85, gray * 0.6], axis=-1)
+    assert not io.is_grayscale(sepia.astype(np.uint8))
+    muted = np.stack([gray + 6, gray, gray - 6], axis=-1)  # a pale but visible colour
+    assert not io.is_grayscale(muted.astype(np.uint8))
 
 
 def test_resize_max_side():
