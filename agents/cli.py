@@ -385,11 +385,17 @@ def _run(args, agent_name, make_agent):
         "timings": timings,
         "files": {k: str(v) for k, v in paths.items()},
     }
+    saved, loaded = getattr(args, "save_model", None), getattr(args, "load_model", None)
+    if loaded:
+        record["loaded_model"] = str(loaded)
+    if saved:
+        record["files"]["model"] = str(saved)
     write_outputs(paths, output, panels, _figure_title(agent.name, metrics), record)
     flush_notices(args)
     print(summary_table(agent.name, metrics))
     if not args.quiet:
-        print(f"wrote {paths['image']}, {paths['compare']}, {paths['json']} "
+        model = f" and the model {saved}" if saved else ""
+        print(f"wrote {paths['image']}, {paths['compare']}, {paths['json']}{model} "
               f"in {timings['total_s']:.1f} s on {record['device']}")
     return 0
 

@@ -473,6 +473,7 @@ def test_a_loaded_model_colours_a_gray_photo_whole_without_a_reference(photo, tm
     trained = run_cli("improved", photo, "--out", tmp_path / "train", "--epochs", "1",
                       "--save-model", model, "--quiet")
     assert trained.returncode == 0, trained.stderr
+    assert json.loads((tmp_path / "train" / "photo_improved.json").read_text())["files"]["model"] == str(model)
     gray_path = tmp_path / "old.png"
     gray = colour_photo(30, 20, seed=1)[..., 1]
     Image.fromarray(gray).save(gray_path)
@@ -553,6 +554,8 @@ def test_whole_colours_a_sepia_print_whole_with_a_loaded_model(tmp_path, trained
     assert np.abs(whole_png.astype(float) @ [0.21, 0.72, 0.07] - sepia @ [0.21, 0.72, 0.07]).max() <= 2
     record = json.loads((tmp_path / "b" / "print_improved.json").read_text())
     assert record["mode"] == "model" and record["metrics"]["image"]["psnr"] > 0
+    assert record["loaded_model"] == str(trained_model) and "model" not in record["files"]
+    assert f"wrote {tmp_path / 'b' / 'print_improved.png'}" in whole.stdout
     # without a model to colour with, --whole is refused with the advice to give --reference
     out = tmp_path / "c"
     assert_refused(run_cli("improved", photo, "--out", out, "--whole"), out, "--reference")
