@@ -157,9 +157,11 @@ def _check_training_shape(agent, shape):
         check(shape)
 
 
-def _working_copy(args, rgb, what, protocol=True):
+def _working_copy(args, rgb, what, protocol=True, result=None):
     """Resize to --max-side, saying so when it happens; with ``protocol``, refuse a result
-    under the protocol's minimum, naming the photo's own size and the flag that shrank it."""
+    under the protocol's minimum, naming the photo's own size and the flag that shrank it.
+    ``result``: for the photo being coloured, whether the result keeps the full size (the
+    note then says which size the result has); None for a reference."""
     small, resized = resize_max_side(rgb, args.max_side)
     if resized:
         h, w = rgb.shape[:2]
@@ -176,8 +178,10 @@ def _working_copy(args, rgb, what, protocol=True):
                     f"{what} is {w}x{h}; at --max-side {args.max_side} it would shrink to "
                     f"{small.shape[1]}x{small.shape[0]}, below the protocol's minimum of 8x8 "
                     f"pixels; give a larger --max-side") from None
+        size = {None: "", True: f"; the result keeps {w}x{h}",
+                False: ", which is also the size of the result"}[result]
         notice(args, f"note: {what} is {w}x{h}; working at {small.shape[1]}x{small.shape[0]} "
-                     f"(--max-side {args.max_side})")
+                     f"(--max-side {args.max_side}){size}")
     return small
 
 
@@ -185,7 +189,8 @@ def run_protocol(agent, args, rgb):
     """Left half trains, right half is coloured; returns (image, output, metrics, timings), where
     image is the photo at the size it was coloured at (the output's size)."""
     # a loaded model is not trained again: it colours at full resolution, so no working copy
-    work = rgb if getattr(agent, "pretrained", False) else _working_copy(args, rgb, Path(args.image).name)
+    work = (rgb if getattr(agent, "pretrained", False)
+            else _working_copy(args, rgb, Path(args.image).name, result=agent.full_resolution))
     check_protocol_size(work.shape)
     full = rgb if agent.full_resolution else work
     check_protocol_size(full.shape)
@@ -238,7 +243,7 @@ def _colour_whole(agent, args, rgb, ref_work):
     """Fit on ``ref_work`` (None: a loaded model, kept as it is) and colour the whole IMAGE."""
     # the target is not split in two, so the protocol's minimum does not apply to it
     target = (rgb if agent.full_resolution
-              else _working_copy(args, rgb, Path(args.image).name, protocol=False))
+              else _working_copy(args, rgb, Path(args.image).name, protocol=False, result=False))
     flush_notices(args)
 
     start = time.perf_counter()

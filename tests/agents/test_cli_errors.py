@@ -537,6 +537,18 @@ def test_reference_with_load_model_is_refused(photo, tmp_path):
     assert_refused(result, out, "--reference does not apply with --load-model")
 
 
+@pytest.mark.parametrize("agent, says", [("basic", "which is also the size of the result"),
+                                         ("improved", "the result keeps 80x40")])
+def test_the_resize_note_says_what_size_the_result_has(agent, says, tmp_path):
+    photo = tmp_path / "wide.png"
+    Image.fromarray(colour_photo(80, 40, seed=6)).save(photo)
+    result = run_cli(agent, photo, "--out", tmp_path / "out", "--max-side", "40", *QUICK[agent])
+    assert result.returncode == 0, result.stderr
+    assert "working at 40x20 (--max-side 40)" in result.stderr and says in result.stderr
+    written = Image.open(tmp_path / "out" / f"wide_{agent}.png").size
+    assert written == ((40, 20) if agent == "basic" else (80, 40))
+
+
 def test_whole_colours_a_sepia_print_whole_with_a_loaded_model(tmp_path, trained_model):
     gray = colour_photo(40, 24, seed=3)[..., 1].astype(float)
     sepia = np.stack([gray, gray * 0.85, gray * 0.6], axis=-1).astype(np.uint8)
