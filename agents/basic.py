@@ -90,7 +90,8 @@ class BasicAgent:
         Seeds k-means++ (the only random step).
     device : "auto" | "cpu" | "gpu"
     progress : bool
-        Show a progress bar for the ``auto`` sweep.
+        Show progress bars (on stderr): the ``auto`` sweep, and the patch matching of
+        :meth:`colorize` (minutes on photos of several megapixels).
     """
 
     name = "basic"
@@ -149,7 +150,19 @@ class BasicAgent:
             raise ValueError(f"colorize needs an (H, W) gray image, got shape {tuple(gray.shape)}")
         check_0_255(gray, "the gray image")
         gray = gray.astype("float32", copy=False)
-        idx, _ = nearest(self.train_patches, gray_patches(gray), self.neighbors)
+        query = gray_patches(gray)
+        bar = None
+        if self.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=query.shape[0], desc="matching 3x3 patches", unit="patch",
+                       unit_scale=True, leave=False, dynamic_ncols=True)
+        try:
+            idx, _ = nearest(self.train_patches, query, self.neighbors,
+                             progress=bar.update if bar is not None else None)
+        finally:
+            if bar is not None:
+                bar.close()
         winners = vote(self.labels[idx], self.centers.shape[0])
         return to_numpy(self.centers[winners].reshape(gray.shape + (3,)))
 

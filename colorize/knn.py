@@ -93,12 +93,14 @@ def _check(train, query, k):
         )
 
 
-def nearest(train, query, k):
+def nearest(train, query, k, progress=None):
     """The exact k nearest training rows of every query row.
 
     train: (n, d), query: (m, d), any real dtype, NumPy or CuPy (both on the same library).
     Returns ``(indices, sq_distances)``, each (m, k): int64 row indices into ``train`` and
     float64 squared Euclidean distances, each row ordered by (distance, index).
+    ``progress``: optional callable ``progress(done)``, told how many more query rows have
+    been searched after each batch of them (for a progress bar on large searches).
     Raises ValueError for mismatched shapes, non-finite values, or k outside [1, n].
     """
     xp = get_array_module(train, query)
@@ -110,9 +112,10 @@ def nearest(train, query, k):
         raise ValueError("nearest got NaN or infinite values")
     if query.shape[0] == 0:
         return xp.empty((0, k), dtype=xp.int64), xp.empty((0, k), dtype=xp.float64)
+    progress = progress or (lambda done: None)
     if xp is not np:
-        return _nearest_device(train, query, k, xp)
-    return _nearest_cpu(train, query, k)
+        return _nearest_device(train, query, k, xp, progress)
+    return _nearest_cpu(train, query, k, progress)
 
 
 # ----------------------------------------------------------------------------------------
@@ -181,20 +184,20 @@ def _select(qi, uj, dist, first, k, m):
 # CPU
 
 
-def _nearest_cpu(train, query, k):
+def _nearest_cpu(train, query, k, progress):
     train = np.ascontiguousarray(train, dtype=np.float64)
     query = np.ascontiguousarray(query, dtype=np.float64)
     uniq, first = _unique_rows(train, k)
     m = query.shape[0]
     if uniq.shape[0] * m <= _BRUTE_CELLS or uniq.shape[0] <= 2 * _RANK_WINDOW:
-        qi, uj = _candidates_brute(uniq, query, k)
+        qi, uj = _candidates_brute(uniq, query, k, progress)
     else:
-        qi, uj = _candidates_sweep(uniq, query, k)
+        qi, uj = _candidates_sweep(uniq, query, k, progress)
     dist = _exact_sq(query, uniq, qi, uj)
     return _select(qi, uj, dist, first, k, m)
 
 
-def _candidates_brute(uniq, query, k):
+def _candidates_brute(uniq, query, k, progress):
     """Candidate pairs by exact brute force: per query, all unique rows within its k-th."""
     u = uniq.shape[0]
     kk = min(k, u)
@@ -207,6 +210,7 @@ def _candidates_brute(uniq, query, k):
         q, j = np.nonzero(d2 <= kth[:, None])
         qis.append(q + s)
         ujs.append(j)
+        progress(d2.shape[0])
     return np.concatenate(qis), np.concatenate(ujs)
 
 
@@ -260,7 +264,7 @@ def _keep_near_kth(r, c, v, delta, n_rows, k):
     return r[keep], c[keep]
 
 
-def _candidates_sweep(uniq, query, k):
+def _candidates_sweep(uniq, query, k, progress):
     """Candidate pairs by a sweep along the first principal axis (see the module docstring)."""
     center, axes = _rotation(uniq)
     x = ((uniq - center) @ axes).astype(_SWEEP_DTYPE)
@@ -312,6 +316,7 @@ def _candidates_sweep(uniq, query, k):
         r, c = _keep_near_kth(r, c, screened[r, c] + qn[rows][r], delta[rows], rows.size, k)
         qis.append(rows[r])
         tis.append(by_first[c + lo])
+        progress(rows.size)
         s = e
     return np.concatenate(qis), np.concatenate(tis)
 
@@ -320,7 +325,7 @@ def _candidates_sweep(uniq, query, k):
 # GPU (any array module; used with CuPy)
 
 
-def _nearest_device(train, query, k, xp):
+def _nearest_device(train, query, k, xp, progress=lambda done: None):
     """Chunked brute force with a sort-free candidate screen; exact re-ranking. All on the device.
 
     The unique training rows, in a fixed random order, are cut into blocks of ``_GPU_BLOCK``.
@@ -382,4 +387,5 @@ def _nearest_device(train, query, k, xp):
         qi, uj = xp.nonzero(~(screened[:, :u] > (kth + 2 * delta)[:, None]))
         dist = _exact_sq(q64, uniq, qi, uj)
         out_i[s:s + rows], out_d[s:s + rows] = _select(qi, uj, dist, first, k, q64.shape[0])
+        progress(q64.shape[0])
     return out_i, out_d

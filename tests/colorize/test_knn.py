@@ -176,3 +176,23 @@ def test_gpu_ties_are_ordered_by_index():
     query = np.full((4, 9), 5.0)
     gidx, _ = nearest(cupy.asarray(train), cupy.asarray(query), 6)
     np.testing.assert_array_equal(cupy.asnumpy(gidx), np.tile(np.arange(6), (4, 1)))
+
+
+@pytest.mark.parametrize("path", ["brute", "sweep", "device"])
+def test_progress_counts_every_query_once_and_changes_no_answer(path, monkeypatch):
+    rng = np.random.default_rng(5)
+    train = rng.normal(size=(3000, 9)) * np.linspace(5, 1, 9)
+    query = rng.normal(size=(2500, 9)) * np.linspace(5, 1, 9)
+    if path == "brute":
+        monkeypatch.setattr(knn, "_BRUTE_CELLS", 10**9)
+    if path == "device":
+        monkeypatch.setattr(knn, "_GPU_CHUNK", 200_000)  # several chunks
+    calls = []
+    if path == "device":
+        idx, d2 = knn._nearest_device(train, query, 6, np, calls.append)
+    else:
+        idx, d2 = nearest(train, query, 6, progress=calls.append)
+    assert sum(calls) == query.shape[0] and len(calls) > 1 and min(calls) > 0
+    ref_idx, ref_d2 = nearest(train, query, 6)
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_array_equal(d2, ref_d2)
