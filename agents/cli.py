@@ -286,8 +286,6 @@ def output_paths(args, agent_name):
 
 
 def _score_line(name, scores):
-    if scores is None:
-        return f"{name:<18} (no colour to compare with)"
     psnr = scores["psnr"]
     psnr_text = "inf" if not math.isfinite(psnr) else f"{psnr:6.2f}"
     return (f"{name:<18} {scores['rmse']:7.2f} {psnr_text:>7} {scores['ssim']:6.3f} "
@@ -304,6 +302,8 @@ def summary_table(agent_name, metrics):
             lines.append(_score_line(f"base: {name}", scores))
         lines.append(f"{'true colours':<18} {'':>7} {'':>7} {'':>6} {'':>7} "
                      f"{metrics['right']['colorfulness_true']:7.2f}")
+    elif metrics["image"] is None:
+        lines = ["no scores: the image is gray, so there are no true colours to compare with"]
     else:
         lines = ["scores on the whole image", header, _score_line(f"{agent_name} agent", metrics["image"])]
     return "\n".join(lines)

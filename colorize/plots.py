@@ -49,6 +49,12 @@ def _display_image(image):
     raise ValueError(f"a panel must be an (H, W, 3) or (H, W) image, got shape {a.shape}")
 
 
+def _text_inches(text, points):
+    """Rough width of one line of ``text`` at ``points``: a glyph is about 0.6 em wide on
+    average, and a point is 1/72 inch."""
+    return len(text) * 0.6 * points / 72
+
+
 def comparison_figure(path, panels, title=None):
     """Save a row of captioned images side by side.
 
@@ -69,16 +75,18 @@ def comparison_figure(path, panels, title=None):
     images = [_display_image(p[1]) for p in panels]
     aspects = [im.shape[1] / im.shape[0] for im in images]
     caption_lines = max(str(p[0]).count("\n") + 1 for p in panels)
-    # Panels share one height; each is as wide as its aspect ratio asks (width_ratios).
+    # Panels share one height; each is as wide as its aspect ratio asks (width_ratios), or as
+    # its caption needs under a narrow image (a 1-pixel-wide strip)
     panel_height = min(PANEL_INCHES, MAX_WIDTH_INCHES / sum(aspects))
-    width = panel_height * sum(aspects) + 0.9 * sum(len(p) > 2 for p in panels) + 0.3
+    captions = [_text_inches(max(str(p[0]).split("\n"), key=len), CAPTION_SIZE) + 0.2
+                for p in panels]
+    ratios = [max(aspect, caption / panel_height) for aspect, caption in zip(aspects, captions)]
+    width = panel_height * sum(ratios) + 0.9 * sum(len(p) > 2 for p in panels) + 0.3
     if title:
-        # room for the title over narrow panels (a 1-pixel-wide image): a glyph is
-        # about 0.6 em wide on average, and a point is 1/72 inch
-        width = max(width, len(title) * 0.6 * TITLE_SIZE / 72 + 0.5)
+        width = max(width, _text_inches(title, TITLE_SIZE) + 0.5)
     height = panel_height + 0.25 * caption_lines + (0.5 if title else 0.1) + 0.2
     fig = _new_figure(width, height)
-    axes = fig.subplots(1, len(panels), squeeze=False, width_ratios=aspects)[0]
+    axes = fig.subplots(1, len(panels), squeeze=False, width_ratios=ratios)[0]
     for ax, panel, image in zip(axes, panels, images):
         caption = str(panel[0])
         cmap = panel[2] if len(panel) > 2 else None

@@ -479,6 +479,8 @@ def test_a_loaded_model_colours_a_gray_photo_whole_without_a_reference(photo, tm
     Image.fromarray(gray).save(gray_path)
     result = run_cli("improved", gray_path, "--out", out, "--load-model", model, "--quiet")
     assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ("no scores: the image is gray, so there are no true colours "
+                                     "to compare with")
     record = json.loads((out / "old_improved.json").read_text())
     assert record["mode"] == "model" and record["metrics"]["image"] is None
     coloured = np.asarray(Image.open(out / "old_improved.png")).astype(float)

@@ -46,6 +46,21 @@ def test_a_long_title_over_a_one_pixel_wide_image_is_not_cut(tmp_path):
     assert band[:, :3].min() == 255 and band[:, -3:].min() == 255
 
 
+def test_captions_under_tall_narrow_images_do_not_overlap(tmp_path, monkeypatch):
+    saved = []
+    real_save = plots._save
+    monkeypatch.setattr(plots, "_save", lambda fig, path: saved.append(fig) or real_save(fig, path))
+    rgb = _rgb(900, 40)
+    plots.comparison_figure(tmp_path / "tall.png", [("original", rgb), ("gray input", rgb_to_gray(rgb)),
+                                                    ("improved agent", rgb)])
+    fig = saved[0]
+    renderer = fig.canvas.get_renderer()
+    boxes = [ax.xaxis.label.get_window_extent(renderer) for ax in fig.axes]
+    for left, right in zip(boxes, boxes[1:]):
+        assert left.x1 < right.x0, (left, right)
+    assert boxes[0].x0 >= 0 and boxes[-1].x1 <= fig.bbox.width
+
+
 def test_comparison_figure_refuses_bad_panels(tmp_path):
     with pytest.raises(ValueError):
         plots.comparison_figure(tmp_path / "x.png", [])
