@@ -321,8 +321,10 @@ def _figure_title(agent_name, metrics):
 
 
 def write_outputs(paths, output, panels, title, record):
-    """Write the three files all or nothing: each goes to a temporary file first, and the
-    renames happen only once all three are complete (OutputError on any write failure)."""
+    """Write the three files: each goes to a temporary file first, and the renames happen only
+    once all three are complete, so a failed write (a full disk) changes none of them.
+    OutputError on any failure; a rename that itself fails (a result file made immutable)
+    is named, and the files renamed before it are then already new."""
     try:
         with ExitStack() as stack:
             tmp = {key: stack.enter_context(atomic_path(path)) for key, path in paths.items()}
@@ -330,9 +332,11 @@ def write_outputs(paths, output, panels, title, record):
             comparison_figure(tmp["compare"], panels, title=title)
             write_json(tmp["json"], record)
     except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        if exc.filename2 is not None:  # os.replace names its target second
+            raise OutputError(f"cannot replace {exc.filename2} ({reason})") from None
         folder = paths["image"].parent
-        raise OutputError(f"cannot write the results in '{folder}' "
-                          f"({exc.strerror or type(exc).__name__})") from None
+        raise OutputError(f"cannot write the results in '{folder}' ({reason})") from None
 
 
 def run(args, agent_name, make_agent):

@@ -468,6 +468,29 @@ def test_a_failing_write_leaves_none_of_the_three_files(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_result_that_cannot_be_replaced_is_named(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from agents import cli
+    from colorize.io import OutputError
+
+    paths = {k: tmp_path / f"p_basic{s}" for k, s in
+             [("image", ".png"), ("compare", "_compare.png"), ("json", ".json")]}
+    real_replace = os.replace
+
+    def immutable_image(src, dst):
+        if str(dst) == str(paths["image"]):
+            raise PermissionError(errno.EPERM, "Operation not permitted", str(src), None, str(dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", immutable_image)
+    rgb = colour_photo()
+    with pytest.raises(OutputError, match=f"cannot replace {paths['image']} .Operation not permitted"):
+        cli.write_outputs(paths, rgb, [("original", rgb)], "t", {})
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # no temporary left
+
+
 def test_a_loaded_model_colours_a_gray_photo_whole_without_a_reference(photo, tmp_path):
     model, out = tmp_path / "m.npz", tmp_path / "out"
     trained = run_cli("improved", photo, "--out", tmp_path / "train", "--epochs", "1",
