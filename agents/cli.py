@@ -134,6 +134,15 @@ def flush_notices(args):
     notes.clear()
 
 
+def _read_noting(args, path, role):
+    """``read_rgb(path)``, with a note for what the array leaves out (transparency, frames)."""
+    left_out = []
+    rgb = read_rgb(path, notes=left_out)
+    if left_out:
+        notice(args, f"note: {role} {Path(path).name}: {'; '.join(left_out)}")
+    return rgb
+
+
 def _require_colour(rgb, path, role):
     """Refuse a gray photo where colour must be learnt from (under the protocol: a photo
     whose left half is gray), with advice."""
@@ -223,7 +232,7 @@ def run_reference(agent, args, rgb):
     if args.reference is None:
         return _colour_whole(agent, args, rgb, None)
     try:
-        reference = read_rgb(args.reference)
+        reference = _read_noting(args, args.reference, "reference")
     except ImageError as exc:
         raise ImageError(f"--reference: {exc}") from None
     reference = _require_colour(reference, args.reference, "reference")
@@ -363,7 +372,7 @@ def _run(args, agent_name, make_agent):
             raise UsageError(f"{flag} is an empty path; give {what}")
     device = resolve_device(args.device)
     paths = output_paths(args, agent_name)
-    rgb = read_rgb(args.image)
+    rgb = _read_noting(args, args.image, "IMAGE")
     ensure_output_dir(args.out)
     agent = make_agent(args, device)
 

@@ -163,13 +163,16 @@ def _to_rgb_array(im):
     return np.asarray(im.convert("RGB"), dtype=np.uint8)
 
 
-def read_rgb(path, *, max_pixels=DEFAULT_MAX_PIXELS):
+def read_rgb(path, *, max_pixels=DEFAULT_MAX_PIXELS, notes=None):
     """Read any photo Pillow decodes as an upright RGB image.
 
     Args:
         path: file path (str or PathLike).
         max_pixels: largest ``width * height`` accepted (decompression-bomb guard); ``None``
             disables the limit.
+        notes: optional list; what the RGB array leaves out of the file is appended to it
+            as short phrases (transparency shown on white, frames after the first), so a
+            command can tell its user.
 
     Returns:
         ``(H, W, 3)`` uint8 NumPy array, EXIF orientation applied.
@@ -188,6 +191,8 @@ def read_rgb(path, *, max_pixels=DEFAULT_MAX_PIXELS):
                     f"{max_pixels:,} pixels (a possible decompression bomb)"
                 )
             im.load()
+            if notes is not None:
+                notes.extend(_left_out(im))
             upright = ImageOps.exif_transpose(im)
             rgb = _to_rgb_array(upright)
     except ImageError:
@@ -211,6 +216,18 @@ def read_rgb(path, *, max_pixels=DEFAULT_MAX_PIXELS):
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
         raise ImageError(f"image file '{p}' has no pixels that can be read as RGB")
     return np.ascontiguousarray(rgb)
+
+
+def _left_out(im):
+    """What the RGB array of the opened image ``im`` does not keep, as phrases."""
+    phrases = []
+    frames = getattr(im, "n_frames", 1)
+    if frames > 1:
+        phrases.append(f"it has {frames} frames, and only the first is used")
+    if "A" in im.getbands() or "transparency" in im.info:
+        if im.convert("RGBA").getchannel("A").getextrema()[0] < 255:
+            phrases.append("its transparent parts are shown on white")
+    return phrases
 
 
 GRAY_TOLERANCE = 6

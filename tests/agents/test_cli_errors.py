@@ -562,6 +562,16 @@ def test_reference_with_load_model_is_refused(photo, tmp_path):
     assert_refused(result, out, "--reference does not apply with --load-model")
 
 
+def test_a_transparent_photo_gets_a_note(tmp_path):
+    rgba = np.concatenate([colour_photo(), np.full((16, 24, 1), 255, np.uint8)], axis=-1)
+    rgba[:4, :, 3] = 0
+    photo = tmp_path / "logo.png"
+    Image.fromarray(rgba).save(photo)
+    result = run_cli("basic", photo, "--out", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert "note: IMAGE logo.png: its transparent parts are shown on white" in result.stderr
+
+
 @pytest.mark.parametrize("agent, says", [("basic", "which is also the size of the result"),
                                          ("improved", "the result keeps 80x40")])
 def test_the_resize_note_says_what_size_the_result_has(agent, says, tmp_path):

@@ -35,6 +35,23 @@ def test_bundled_photos_read():
         assert not io.is_grayscale(rgb)
 
 
+def test_notes_say_what_the_array_leaves_out(tmp_path):
+    rgba = np.full((4, 5, 4), 200, np.uint8)
+    Image.fromarray(rgba).save(tmp_path / "opaque.png")
+    rgba[1, :, 3] = 0
+    Image.fromarray(rgba).save(tmp_path / "clear.png")
+    frames = [Image.fromarray(np.full((4, 5, 3), v, np.uint8)) for v in (10, 90, 170)]
+    frames[0].save(tmp_path / "pages.tif", save_all=True, append_images=frames[1:])
+    Image.fromarray(rgba[..., :3]).save(tmp_path / "plain.png")
+    found = {}
+    for name in ("opaque.png", "clear.png", "pages.tif", "plain.png"):
+        found[name] = []
+        io.read_rgb(tmp_path / name, notes=found[name])
+    assert found == {"opaque.png": [], "clear.png": ["its transparent parts are shown on white"],
+                     "pages.tif": ["it has 3 frames, and only the first is used"], "plain.png": []}
+    np.testing.assert_array_equal(io.read_rgb(tmp_path / "pages.tif"), 10)
+
+
 def test_rgba_composited_on_white(tmp_path):
     rgba = np.zeros((4, 5, 4), np.uint8)
     rgba[..., 0] = 200
