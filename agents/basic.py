@@ -145,11 +145,9 @@ class BasicAgent:
         if self.train_patches is None:
             raise RuntimeError("colorize called before fit")
         xp = self.xp
-        gray = xp.asarray(gray)
+        gray = xp.asarray(gray, dtype="float32")
         if gray.ndim != 2:
             raise ValueError(f"colorize needs an (H, W) gray image, got shape {tuple(gray.shape)}")
-        check_0_255(gray, "the gray image")
-        gray = gray.astype("float32", copy=False)
         query = gray_patches(gray)
         bar = None
         if self.progress:

@@ -322,20 +322,16 @@ class ImprovedAgent:
         """
         if self.model is None:
             raise RuntimeError("colorize called before fit or load")
-        gray = np.asarray(to_numpy(gray))
+        gray = np.asarray(to_numpy(gray), dtype=np.float32)
         if gray.ndim != 2:
             raise ValueError(f"colorize needs an (H, W) gray image, got shape {gray.shape}")
-        check_0_255(gray, "the gray image")
-        gray = gray.astype(np.float32, copy=False)
         if not np.isfinite(gray).all():
             raise ValueError("colorize needs a finite gray image (it holds NaN or infinity)")
         h, w = gray.shape
         small_h, small_w = working_shape(gray.shape, self.train_pixels)
         small = resize_planes(gray, small_h, small_w)
         if left is not None:
-            left = np.asarray(to_numpy(left))
-            check_0_255(left, "left")
-            left = left.astype(np.float32, copy=False)
+            left = np.asarray(to_numpy(left), dtype=np.float32)
             if left.ndim != 3 or left.shape[2] != 3 or left.shape[0] != h:
                 raise ValueError(f"left must be an (H, W, 3) colour image as tall as the gray "
                                  f"({h} rows), got shape {left.shape}")
@@ -662,6 +658,8 @@ def make_agent(args, device):
     if args.whole and not (args.load_model or args.reference):
         raise UsageError("--whole colours IMAGE whole with a model given by --load-model; to "
                          "learn from another photo and colour IMAGE whole, give --reference")
+    if args.whole and args.reference:
+        notice(args, "note: --reference always colours the whole IMAGE; --whole changes nothing")
     if args.load_model:
         if chosen.pop("epochs", None) is not None:
             raise UsageError("--epochs does not apply with --load-model: the loaded model is "

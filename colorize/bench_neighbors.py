@@ -147,9 +147,8 @@ def add_photo_arguments(parser, default_width):
     parser.add_argument("--width", type=bench_width, default=default_width, metavar="PX",
                         help=f"width in pixels the photo is resized to, at least {MIN_WIDTH} "
                              f"(default: {default_width})")
-    # --repeat is the old spelling; every benchmark command now says --repeats
-    parser.add_argument("--repeats", "--repeat", dest="repeats", type=positive_int, default=1,
-                        metavar="N", help="runs of each case; the best time is shown (default: 1)")
+    parser.add_argument("--repeats", type=positive_int, default=1, metavar="N",
+                        help="runs of each case; the best time is shown (default: 1)")
 
 
 def main(argv=None):

@@ -85,18 +85,25 @@ def _as_float(x):
     return x.astype(_float_dtype(x), copy=False)
 
 
-def check_0_255(x, name):
-    """ValueError when the float image ``x`` looks like it is on 0..1 (every value in [0, 1],
-    not all 0): the project takes images on 0..255, as uint8 files hold them, and a 0..1 image
-    would pass through every step and come out wrong. ``matplotlib.pyplot.imread`` of a PNG,
-    for one, gives 0..1 floats."""
+def looks_like_0_1(x):
+    """True for a float image whose values all lie in [0, 1], not all 0: on 0..255 that is a
+    black image, so it is far more likely a 0..1 image (``matplotlib.pyplot.imread`` of a PNG,
+    for one, gives those)."""
     xp = get_array_module(x)
     if x.size == 0 or not xp.issubdtype(x.dtype, xp.floating):
-        return
-    low, high = float(x.min()), float(x.max())
-    if 0.0 <= low and 0.0 < high <= 1.0:
-        raise ValueError(f"{name} holds values from {low:g} to {high:g}: images here are on "
-                         "0..255 (uint8, or floats on that scale); multiply a 0..1 image by 255")
+        return False
+    return 0.0 <= float(x.min()) and 0.0 < float(x.max()) <= 1.0
+
+
+def check_0_255(x, name):
+    """ValueError when ``x`` looks like a 0..1 image (:func:`looks_like_0_1`): the project
+    takes images on 0..255, as uint8 files hold them, and a 0..1 image would pass through
+    every step and come out wrong. For images a user gives (a training photo); a gray image
+    derived from a very dark photo is legitimately all under 1."""
+    if looks_like_0_1(x):
+        raise ValueError(f"{name} holds values from {float(x.min()):g} to {float(x.max()):g}: "
+                         "images here are on 0..255 (uint8, or floats on that scale); "
+                         "multiply a 0..1 image by 255")
 
 
 def _check_channels(x, name):

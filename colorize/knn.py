@@ -325,7 +325,7 @@ def _candidates_sweep(uniq, query, k, progress):
 # GPU (any array module; used with CuPy)
 
 
-def _nearest_device(train, query, k, xp, progress=lambda done: None):
+def _nearest_device(train, query, k, xp, progress):
     """Chunked brute force with a sort-free candidate screen; exact re-ranking. All on the device.
 
     The unique training rows, in a fixed random order, are cut into blocks of ``_GPU_BLOCK``.

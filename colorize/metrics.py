@@ -38,7 +38,7 @@ import math
 
 from nn.backend import get_array_module
 
-from .color import check_0_255, chroma_to_rgb, rgb_to_chroma, rgb_to_gray, rgb_to_lab
+from .color import chroma_to_rgb, looks_like_0_1, rgb_to_chroma, rgb_to_gray, rgb_to_lab
 from .halves import check_protocol_size, split_halves
 
 SCORE_KEYS = ("rmse", "psnr", "ssim", "delta_e2000", "colorfulness", "colorfulness_true")
@@ -222,11 +222,15 @@ def score(true_rgb, pred_rgb):
         ``colorfulness`` (of the prediction) and ``colorfulness_true`` (of the truth).
         ``psnr`` is ``float('inf')`` for a perfect prediction.
 
-    Raises ValueError for a float image on 0..1 (:func:`colorize.color.check_0_255`), whose
-    scores on the 0..255 scale would look far better than they are.
+    Raises ValueError when one image looks like a 0..1 float image
+    (:func:`colorize.color.looks_like_0_1`) and the other goes above 1: the scores would
+    compare two scales. (Two images both under 1 may be two very dark photos, and pass.)
     """
-    check_0_255(true_rgb, "the true image")
-    check_0_255(pred_rgb, "the prediction")
+    for name, x, other in (("the true image", true_rgb, pred_rgb),
+                           ("the prediction", pred_rgb, true_rgb)):
+        if looks_like_0_1(x) and float(other.max()) > 1.0:
+            raise ValueError(f"{name} is on 0..1 and the other image on 0..255; images here "
+                             "are on 0..255: multiply a 0..1 image by 255")
     return {
         "rmse": rmse(true_rgb, pred_rgb),
         "psnr": psnr(true_rgb, pred_rgb),

@@ -105,8 +105,7 @@ def run(device, repeats):
 
 def main(argv=None):
     parser = OneLineParser(prog="python -m nn.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", "--repeat", dest="repeats", type=positive_int, default=7,
-                        metavar="N",
+    parser.add_argument("--repeats", type=positive_int, default=7, metavar="N",
                         help="timed runs of each case; the median is shown (default: 7)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "gpu"),
                         help="where the engine runs (default: cpu); PyTorch runs on the CPU")

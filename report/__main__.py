@@ -34,8 +34,9 @@ QUICK_SUBFOLDER = "quick"
 VARIANTS_JSON = "improved_variants.json"
 GPU_JSON = "gpu_measurements.json"
 """Recorded measurements the report reads but does not rerun, in ``data/`` of ``--out`` (where
-``python -m agents.bench_improved`` writes by default, run from the same folder) or else in
-the package's own ``report/data/`` (the project's recorded runs, also in a regular install)."""
+``python -m agents.bench_improved`` writes by default, run from the same folder), of the
+default report folder, or else in the package's own ``report/data/`` (the project's recorded
+runs, also in a regular install)."""
 
 FULL = {
     "max_side": 256,
@@ -74,8 +75,11 @@ def log(message):
 
 def recorded_json(name, out):
     """``(path, data)`` of the recorded measurement file ``name`` (see ``VARIANTS_JSON``);
-    data is None when neither place has it (path is then the package's)."""
-    for path in (Path(out) / RECORDED_DATA / name, PROJECT_ROOT / "report" / RECORDED_DATA / name):
+    data is None when no place has it (path is then the package's)."""
+    # the default folder too: a --quick build writes to its quick/ subfolder, and the
+    # recorded runs are in the default folder's data/
+    for folder in (Path(out), DEFAULT_OUT, PROJECT_ROOT / "report"):
+        path = folder / RECORDED_DATA / name
         if path.exists():
             return path, json.loads(path.read_text(encoding="utf-8"))
     return path, None

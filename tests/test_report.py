@@ -78,9 +78,15 @@ def test_quick_build_without_out_writes_to_a_quick_subfolder(tmp_path, monkeypat
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(images / "noise.png")
     monkeypatch.setattr(report_main, "DEFAULT_OUT", tmp_path / "report")
+    # the recorded runs of the default folder are read by the quick build in its subfolder
+    recorded = tmp_path / "report" / "data" / "improved_variants.json"
+    recorded.parent.mkdir(parents=True)
+    recorded.write_bytes((ROOT / "report" / "data" / "improved_variants.json").read_bytes())
     assert main(["--quick", "--no-bench", "--images", str(images)]) == 0
     assert (tmp_path / "report" / "quick" / "REPORT.md").exists()
     assert not (tmp_path / "report" / "REPORT.md").exists()
+    text = (tmp_path / "report" / "quick" / "REPORT.md").read_text(encoding="utf-8")
+    assert f"read from `{recorded}`" in text
 
 
 @pytest.mark.slow

@@ -172,9 +172,9 @@ def test_a_0_to_1_float_image_is_refused_where_0_to_255_is_expected():
     rgb = rng.integers(0, 256, (16, 16, 3)).astype(np.uint8)
     unit = rgb / 255.0  # what matplotlib.pyplot.imread gives for a PNG
     for call in (lambda: BasicAgent().fit(unit),
-                 lambda: BasicAgent().fit(rgb).colorize(rgb_to_gray(unit)),
                  lambda: ImprovedAgent().fit(unit),
-                 lambda: score(rgb, unit)):
+                 lambda: score(rgb, unit),
+                 lambda: score(unit, rgb.astype(np.float32))):
         with pytest.raises(ValueError, match="multiply a 0..1 image by 255"):
             call()
     # on the 0..255 scale floats are welcome, and so is an all-black image
@@ -182,3 +182,6 @@ def test_a_0_to_1_float_image_is_refused_where_0_to_255_is_expected():
     check_0_255(np.zeros((4, 4, 3)), "x")
     check_0_255(np.ones((4, 4, 3), np.uint8), "x")
     assert score(rgb.astype(np.float64), rgb)["rmse"] == 0.0
+    # two very dark images (every value under 1 on 0..255) are scored, not refused
+    dark = unit * 0.9
+    assert score(dark, dark + 0.05)["rmse"] > 0

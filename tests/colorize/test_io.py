@@ -37,6 +37,7 @@ def test_bundled_photos_read():
 
 def test_notes_say_what_the_array_leaves_out(tmp_path):
     rgba = np.full((4, 5, 4), 200, np.uint8)
+    rgba[..., 3] = 255
     Image.fromarray(rgba).save(tmp_path / "opaque.png")
     rgba[1, :, 3] = 0
     Image.fromarray(rgba).save(tmp_path / "clear.png")

@@ -116,7 +116,7 @@ def test_empty_query():
 
 def device_path(train, query, k):
     """The GPU algorithm run on NumPy, so that CI checks it without a GPU."""
-    return knn._nearest_device(np.asarray(train), np.asarray(query), k, np)
+    return knn._nearest_device(np.asarray(train), np.asarray(query), k, np, lambda done: None)
 
 
 def test_device_path_on_random_data_in_several_chunks(monkeypatch):
