@@ -59,8 +59,9 @@ class MaxPool2D(Layer):
 
     def backward(self, dout):
         xp = get_array_module(dout)
-        dx = xp.zeros(saved_by_forward(self, "_x_shape"), dtype=dout.dtype)
+        x_shape = saved_by_forward(self, "_x_shape")
         dout = checked_upstream(self, dout, self._arg.shape)
+        dx = xp.zeros(x_shape, dtype=dout.dtype)
         h_out, w_out = dout.shape[2:]
         for k, idx in self._slices(h_out, w_out):
             dx[idx] += dout * (self._arg == k)
