@@ -6,6 +6,7 @@ numerical gradient check. There is no automatic differentiation: every ``backwar
 out by hand next to its ``forward`` and checked against centred finite differences.
 """
 
+from nn.backend import DeviceError
 from nn.errors import NNError, StateDictError, TrainingDivergedError
 from nn.layers import (BatchNorm2D, Conv2D, ConvTranspose2D, Dense, Dropout, Flatten, Layer,
                        LeakyReLU, MaxPool2D, ReLU, Reshape, Sigmoid, Softmax, Tanh, Upsample2D)
@@ -20,5 +21,5 @@ __all__ = [
     "Sequential", "Residual", "SkipConcat",
     "MSELoss", "L1Loss", "SmoothL1Loss", "SoftmaxCrossEntropyLoss",
     "SGD", "Adam", "StepLR", "CosineLR", "ReduceLROnPlateau",
-    "fit", "NNError", "StateDictError", "TrainingDivergedError",
+    "fit", "NNError", "DeviceError", "StateDictError", "TrainingDivergedError",
 ]

@@ -17,10 +17,12 @@ from functools import lru_cache
 
 import numpy as np
 
+from nn.errors import NNError
+
 DEVICES = ("auto", "cpu", "gpu")
 
 
-class DeviceError(RuntimeError):
+class DeviceError(NNError, RuntimeError):
     """The requested device cannot be used (CuPy missing, no CUDA device, bad name)."""
 
 
@@ -72,7 +74,7 @@ def resolve_device(device="auto"):
         return "cpu"
     cupy, reason = _cupy_or_reason()
     if device == "gpu" and cupy is None:
-        raise DeviceError(f"--device gpu was asked for but {reason}; use --device cpu")
+        raise DeviceError(f"device 'gpu' was asked for but {reason}; use 'cpu' (--device cpu)")
     return "gpu" if cupy is not None else "cpu"
 
 

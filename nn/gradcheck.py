@@ -12,6 +12,19 @@ layers (dropout) are re-seeded before every forward through ``reset_rng()``, so 
 evaluation sees the same mask. ``python -m nn.gradcheck`` prints the worst error of every
 layer, container and loss on small inputs built away from kinks, marks each against
 ``TOLERANCE`` and exits with status 1 if any check fails.
+
+Reading the errors of your own layer or model (``check_layer``, ``check_model``): an error
+above ``TOLERANCE`` usually means a wrong backward, but two cases give large errors with a
+correct one.
+
+- A kink within ``2h`` of an input: ReLU at 0, two values of a max-pool window closer than
+  ``4h``, L1 at a zero difference. The stencil then straddles the kink and measures neither
+  side. Build inputs with :func:`distinct_values` and :func:`away_from_zero`, or pass a
+  smaller ``h`` (1e-5) and look again.
+- A gradient that is exactly 0 in theory, such as the bias of a layer followed by batch-norm
+  (the normalisation removes any constant). Both values are then rounding noise, and the
+  ``1e-8`` floor of the relative error turns noise of 1e-13 into 1e-5. Compare the absolute
+  values there.
 """
 
 import time
@@ -135,7 +148,12 @@ def check_loss(loss, pred, target, h=1e-3):
 
 
 def check_model(model, loss, x, y, h=1e-3):
-    """Errors of a whole model trained through ``loss``: ``{"x": err, "<param>": err, ...}``."""
+    """Errors of a whole model trained through ``loss``: ``{"x": err, "<param>": err, ...}``.
+
+    The model is cast to float64 in place. Max-pools and ReLUs inside make the check sensitive
+    to kinks, and a bias before batch-norm has a zero gradient: see the module docstring for
+    how to read errors above ``TOLERANCE`` in those cases.
+    """
     model.astype(np.float64)
     x = np.array(x, dtype=np.float64)
 

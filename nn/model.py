@@ -17,18 +17,42 @@ def _shape_str(shape):
     return "(" + ", ".join(str(s) for s in shape) + ")"
 
 
+def _walk(layer):
+    """``layer`` and every layer below it, depth first."""
+    yield layer
+    for _, child in layer.children():
+        yield from _walk(child)
+
+
+def _refuse_reused(owner, layers):
+    """TypeError unless ``layers`` are Layers; ValueError if one layer object occurs twice in
+    them or below them. A layer keeps what its last forward saved for backward, so a second
+    use overwrites the first use's values and its gradients come out wrong, silently."""
+    seen = set()
+    for layer in layers:
+        if not isinstance(layer, Layer):
+            raise TypeError(f"{owner} takes layers, got {type(layer).__name__}")
+        for part in _walk(layer):
+            if id(part) in seen:
+                raise ValueError(f"{owner} got the same {type(part).__name__} object twice: a layer "
+                                 "keeps what its forward saved for backward, so each use needs its "
+                                 f"own instance (write {type(part).__name__}(...) again); weights "
+                                 "shared between two places are not supported")
+            seen.add(id(part))
+
+
 class Sequential(Layer):
     """``y = layers[-1](...layers[0](x))``; backward runs the layers in reverse.
 
-    Parameters are named ``"<index>.<name>"`` (``"0.W"``, ``"3.gamma"``).
+    Parameters are named ``"<index>.<name>"`` (``"0.W"``, ``"3.gamma"``). Each layer object
+    may occur once in a model (a layer keeps what forward saved for backward): ``ReLU()`` used
+    in three places is three ``ReLU()`` objects.
     """
 
     def __init__(self, *layers):
         super().__init__()
+        _refuse_reused("Sequential", layers)
         self.layers = list(layers)
-        for layer in self.layers:
-            if not isinstance(layer, Layer):
-                raise TypeError(f"Sequential takes layers, got {type(layer).__name__}")
 
     def children(self):
         return [(str(i), layer) for i, layer in enumerate(self.layers)]
@@ -111,6 +135,7 @@ class Residual(Layer):
 
     def __init__(self, body, shortcut=None):
         super().__init__()
+        _refuse_reused("Residual", [body] if shortcut is None else [body, shortcut])
         self.body, self.shortcut = body, shortcut
 
     def children(self):

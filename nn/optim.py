@@ -12,6 +12,7 @@ used by ReduceLROnPlateau and ignored by the others).
 """
 
 import math
+import numbers
 
 from nn.backend import get_array_module
 
@@ -33,8 +34,9 @@ class Optimizer:
             raise TypeError(f"{type(self).__name__} takes the model itself (a Layer or "
                             f"Sequential), not {type(model).__name__}: pass model, not "
                             "model.parameters()")
-        if lr < 0:
-            raise ValueError(f"learning rate must be non-negative, got {lr}")
+        for name, value in (("learning rate", lr), ("weight_decay", weight_decay)):
+            if isinstance(value, (bool, str)) or not isinstance(value, numbers.Real) or not value >= 0:
+                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
         self.model, self.lr, self.weight_decay = model, float(lr), float(weight_decay)
         self.state = {}
 

@@ -14,12 +14,25 @@ import numpy as np
 
 from nn.backend import get_array_module, to_device
 from nn.errors import TrainingDivergedError
+from nn.im2col import is_whole_number
 
 
 def _take(data, idx):
     """Rows ``idx`` (a host int array) of ``data``, indexed where ``data`` lives."""
     xp = get_array_module(data)
     return data[idx] if xp is np else data[xp.asarray(idx)]
+
+
+def _check_data(x, y, which):
+    """ValueError/TypeError unless ``x`` and ``y`` are arrays holding the same non-zero number
+    of samples; ``which`` names them in the message ("train", "val")."""
+    for name, data in ((f"x_{which}", x), (f"y_{which}", y)):
+        if not hasattr(data, "shape") or len(data.shape) == 0:
+            raise TypeError(f"fit takes NumPy or CuPy arrays with a sample axis; {name} is "
+                            f"{type(data).__name__}: convert it with np.asarray first")
+    if len(x) == 0 or len(y) != len(x):
+        raise ValueError(f"x_{which} and y_{which} must hold the same non-zero number of samples, "
+                         f"got {len(x)} and {len(y)}")
 
 
 def _check_finite(value, epoch, lr):
@@ -31,7 +44,13 @@ def _check_finite(value, epoch, lr):
 
 
 def evaluate(model, loss, x, y, batch_size):
-    """Mean loss of ``model`` on ``(x, y)`` in eval mode (the training flag is restored)."""
+    """Mean loss of ``model`` on ``(x, y)`` in eval mode (the training flag is restored).
+
+    Each batch's loss counts with its number of samples. For a loss that is a mean over
+    samples (all of ``nn.losses`` without class weights) that is the loss of the whole set. A
+    class-weighted cross-entropy divides each batch by that batch's sum of weights, so there the
+    result moves a little with ``batch_size``; with the whole set in one batch it is exact.
+    """
     was_training = model.training
     model.eval()
     device = model.device
@@ -67,15 +86,16 @@ def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=N
     ``numpy.random.Generator`` derived from ``seed``, so augmentations repeat exactly.
 
     The monitored loss is the validation loss when ``x_val``/``y_val`` are given, else the
-    training loss. ``patience``: stop after that many epochs without an improvement larger
-    than ``min_delta``. With a validation set and ``restore_best`` the weights of the best
+    training loss. ``patience``: stop after that many epochs in a row without an improvement
+    larger than ``min_delta`` (0 stops at the first such epoch, as 1 does). With a validation set and ``restore_best`` the weights of the best
     epoch are restored at the end (whether or not training stopped early). ``schedule`` is
     stepped once per epoch with the monitored loss. The progress bar (tqdm, on stderr) shows
     the running loss; it is off with ``progress=False`` or when stderr is not a terminal.
 
     Raises ``TrainingDivergedError`` when the loss becomes NaN or infinite.
 
-    History: ``train_loss``, ``val_loss`` (lists, one value per epoch; ``val_loss`` empty
+    History: ``train_loss``, ``val_loss`` (lists, one value per epoch, averaged over the batches
+    as :func:`evaluate` does; ``val_loss`` empty
     without a validation set), ``lr`` (per epoch, the rate used), ``best_epoch`` (0-based index
     into those lists), ``best_loss``, ``epochs_run``, ``stopped_early``, ``seconds``.
 
@@ -83,13 +103,23 @@ def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=N
     normalizes with each batch's own statistics and dropout keeps dropping (``evaluate`` does
     this by itself).
     """
+    _check_data(x_train, y_train, "train")
     n = len(x_train)
-    if n == 0 or len(y_train) != n:
-        raise ValueError(f"x_train and y_train must hold the same non-zero number of samples, "
-                         f"got {n} and {len(y_train)}")
-    if batch_size < 1 or epochs < 0:
-        raise ValueError("batch_size must be positive and epochs non-negative")
-    has_val = x_val is not None and y_val is not None
+    if not (is_whole_number(batch_size) and batch_size >= 1):
+        raise ValueError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
+    if not (is_whole_number(epochs) and epochs >= 0):
+        raise ValueError(f"epochs must be a whole number of at least 0, got {epochs!r}")
+    if patience is not None and not (is_whole_number(patience) and patience >= 0):
+        raise ValueError(f"patience must be None or a whole number of at least 0, got {patience!r}")
+    batch_size, epochs = int(batch_size), int(epochs)
+    if (x_val is None) != (y_val is None):
+        raise ValueError("give both x_val and y_val, or neither (only one of them was given)")
+    has_val = x_val is not None
+    if has_val:
+        _check_data(x_val, y_val, "val")
+    if getattr(optimizer, "model", model) is not model:
+        raise ValueError("the optimizer was built for another model: make it with this one, "
+                         "e.g. Adam(model), or its steps would train the other model")
     device = model.device
     order_rng = np.random.default_rng(seed)
     augment_rng = np.random.default_rng([seed, 1])
@@ -131,7 +161,8 @@ def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=N
                     bar.set_postfix_str(f"epoch {epoch + 1}/{epochs} loss {train_loss:.4g} "
                                         f"val {monitored:.4g}")
             history["epochs_run"] = epoch + 1
-            if monitored < history["best_loss"] - min_delta:
+            improved = monitored < history["best_loss"] - min_delta
+            if improved:
                 history["best_loss"], history["best_epoch"], waited = monitored, epoch, 0
                 if has_val and restore_best:
                     best_state = model.state_dict()
@@ -139,7 +170,7 @@ def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=N
                 waited += 1
             if schedule is not None:
                 schedule.step(monitored)
-            if patience is not None and waited >= patience:
+            if patience is not None and not improved and waited >= patience:
                 history["stopped_early"] = True
                 break
     finally:

@@ -3,7 +3,7 @@ LeakyReLU the slope of each element, Tanh, Sigmoid and Softmax their output."""
 
 from nn.backend import get_array_module
 from nn.errors import checked_upstream, saved_by_forward
-from nn.layers.base import Layer
+from nn.layers.base import Layer, floating
 
 
 class ReLU(Layer):
@@ -37,6 +37,7 @@ class LeakyReLU(Layer):
         return xp.where(x > 0, x.dtype.type(1), x.dtype.type(self.negative_slope))
 
     def forward(self, x):
+        x = floating(x)
         self._scale = self._slope(x)
         return x * self._scale
 
@@ -69,6 +70,7 @@ class Sigmoid(Layer):
 
     def forward(self, x):
         xp = get_array_module(x)
+        x = floating(x)
         e = xp.exp(-xp.abs(x))
         self._y = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
         return self._y

@@ -40,6 +40,16 @@ def positive_sizes(owner, **sizes):
     return tuple(out)
 
 
+def floating(x):
+    """``x`` in a floating-point dtype: integer or bool input is converted the way NumPy
+    promotes it against float32 (uint8 -> float32, int64 -> float64), as the products of Dense
+    and Conv2D do; float input is returned as is. Layers whose arithmetic would stay in an
+    integer dtype (a slope of 0.01, 1 / std, -|x| of an unsigned value) call this first."""
+    if x.dtype.kind in "fc":
+        return x
+    return x.astype(np.promote_types(x.dtype, np.float32))
+
+
 def require_nchw(owner, x):
     """ValueError naming ``owner`` unless ``x`` is a 4-D (N, C, H, W) batch."""
     if getattr(x, "ndim", None) != 4:

@@ -49,6 +49,8 @@ def _batched_weight_grad(a, b):
     """
     if get_array_module(a, b) is not np:
         return (a @ b.transpose(0, 2, 1)).sum(axis=0)
+    if a.shape[0] == 0:
+        return np.zeros((a.shape[1], b.shape[1]), dtype=np.result_type(a, b))
     acc = b[0] @ a[0].T
     for n in range(1, a.shape[0]):
         acc += b[n] @ a[n].T
@@ -97,13 +99,13 @@ class Conv2D(Layer):
         if self._pointwise:
             sh, sw = self.stride
             xs = x if (sh, sw) == (1, 1) else x[:, :, ::sh, ::sw]
-            return xs.reshape(n, self.in_channels, -1), xs.shape[2:]
+            return xs.reshape(n, self.in_channels, xs.shape[2] * xs.shape[3]), xs.shape[2:]
         kh, kw = self.kernel_size
         h_out, w_out = output_hw(x.shape[2], x.shape[3], self.kernel_size, self.stride,
                                  self.padding, self.dilation)
         cols = im2col(x, self.kernel_size, self.stride, self.padding, self.dilation,
                       out=_column_buffer((n, self.in_channels, kh, kw, h_out, w_out), x))
-        return cols.reshape(n, -1, h_out * w_out), (h_out, w_out)
+        return cols.reshape(n, self.in_channels * kh * kw, h_out * w_out), (h_out, w_out)
 
     def forward(self, x):
         if x.ndim != 4 or x.shape[1] != self.in_channels:
@@ -122,7 +124,7 @@ class Conv2D(Layer):
         x = saved_by_forward(self, "_x")
         n = x.shape[0]
         dout = checked_upstream(self, dout, (n, self.out_channels) + tuple(self._out_hw))
-        d2 = dout.reshape(n, self.out_channels, -1)
+        d2 = dout.reshape(n, self.out_channels, dout.shape[2] * dout.shape[3])
         if "b" in self.params:
             self.grads["b"] = dout.sum(axis=(0, 2, 3))
         cols, _ = self._columns(x)
@@ -220,8 +222,8 @@ class ConvTranspose2D(Layer):
         kh, kw = self.kernel_size
         cols = im2col(dout, self.kernel_size, self.stride, self.padding, self.dilation,
                       out=_column_buffer((n, self.out_channels, kh, kw) + x.shape[2:], dout))
-        cols = cols.reshape(n, -1, x.shape[2] * x.shape[3])
-        x2 = x.reshape(n, self.in_channels, -1)
+        cols = cols.reshape(n, self.out_channels * kh * kw, x.shape[2] * x.shape[3])
+        x2 = x.reshape(n, self.in_channels, x.shape[2] * x.shape[3])
         self.grads["W"] = _batched_weight_grad(x2, cols).reshape(self.params["W"].shape)
         w2 = self.params["W"].reshape(self.in_channels, -1)
         return _shared_matmul(w2, cols).reshape(x.shape)

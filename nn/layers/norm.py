@@ -4,7 +4,7 @@ import numpy as np
 
 from nn.backend import get_array_module
 from nn.errors import checked_upstream, saved_by_forward
-from nn.layers.base import Layer
+from nn.layers.base import Layer, floating, positive_sizes
 
 
 class BatchNorm2D(Layer):
@@ -29,7 +29,8 @@ class BatchNorm2D(Layer):
 
     def __init__(self, channels, eps=1e-5, momentum=0.1, dtype=np.float32):
         super().__init__()
-        self.channels, self.eps, self.momentum = int(channels), float(eps), float(momentum)
+        (self.channels,) = positive_sizes("BatchNorm2D", channels=channels)
+        self.eps, self.momentum = float(eps), float(momentum)
         self.params["gamma"] = np.ones(self.channels, dtype=dtype)
         self.params["beta"] = np.zeros(self.channels, dtype=dtype)
         self.buffers["running_mean"] = np.zeros(self.channels, dtype=dtype)
@@ -42,6 +43,7 @@ class BatchNorm2D(Layer):
         if x.ndim < 2 or x.shape[1] != self.channels:
             raise ValueError(f"BatchNorm2D expects (N, {self.channels}, ...), got {x.shape}")
         xp = get_array_module(x)
+        x = floating(x)
         axes = (0,) + tuple(range(2, x.ndim))
         bshape = (1, self.channels) + (1,) * (x.ndim - 2)
         if self.training:

@@ -5,7 +5,7 @@ import numpy as np
 from nn.backend import get_array_module
 from nn.errors import checked_upstream, saved_by_forward
 from nn.im2col import conv_output_size, pair
-from nn.layers.base import Layer, require_nchw
+from nn.layers.base import Layer, positive_sizes, require_nchw
 
 
 class MaxPool2D(Layer):
@@ -76,9 +76,7 @@ class Upsample2D(Layer):
 
     def __init__(self, scale=2):
         super().__init__()
-        self.scale = int(scale)
-        if self.scale < 1:
-            raise ValueError("Upsample2D scale must be a positive integer")
+        (self.scale,) = positive_sizes("Upsample2D", scale=scale)
 
     def extra_repr(self):
         return f"scale={self.scale}"

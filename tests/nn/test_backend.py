@@ -29,7 +29,7 @@ def test_auto_falls_back_to_cpu_without_gpu(monkeypatch):
     monkeypatch.setattr(backend, "_cupy_or_reason", lambda: (None, "CuPy is not installed"))
     assert resolve_device("auto") == "cpu"
     assert backend.gpu_unavailable_reason() == "CuPy is not installed"
-    with pytest.raises(DeviceError, match="--device gpu was asked for but CuPy is not installed"):
+    with pytest.raises(DeviceError, match="device 'gpu' was asked for but CuPy is not installed"):
         resolve_device("gpu")
 
 

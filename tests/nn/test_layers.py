@@ -237,6 +237,10 @@ def test_backward_refuses_a_gradient_that_is_not_the_output_shape(layer, shape):
     (lambda: nn.MaxPool2D(2).forward(np.zeros((2, 8, 8))), r"MaxPool2D expects \(N, C, H, W\)"),
     (lambda: nn.Upsample2D(2).forward(np.zeros((8, 8))), r"Upsample2D expects \(N, C, H, W\)"),
     (lambda: nn.Dense(64, 3).forward(np.zeros((2, 1, 8, 8))), "needs nn.Flatten"),
+    (lambda: nn.Upsample2D(1.5), "Upsample2D needs scale to be a whole number"),
+    (lambda: nn.BatchNorm2D(2.5), "BatchNorm2D needs channels to be a whole number"),
+    (lambda: nn.BatchNorm2D(0), "BatchNorm2D needs channels to be a whole number of at least 1"),
+    (lambda: nn.Reshape((5, -1)).forward(np.zeros((2, 3, 4))), r"cannot turn samples of shape \(3, 4\)"),
 ])
 def test_bad_sizes_and_shapes_are_named_where_they_are_given(build, message):
     with pytest.raises(ValueError, match=message):
@@ -246,3 +250,27 @@ def test_bad_sizes_and_shapes_are_named_where_they_are_given(build, message):
 def test_sizes_given_as_numpy_integers_or_whole_floats_are_accepted():
     layer = nn.Conv2D(np.int64(2), 3, 3.0, stride=(1, np.int32(2)))
     assert layer.kernel_size == (3, 3) and layer.stride == (1, 2) and layer.in_channels == 2
+
+
+@pytest.mark.parametrize("layer,shape", _layers(), ids=lambda v: type(v).__name__)
+def test_an_empty_batch_gives_empty_outputs_and_zero_gradients(layer, shape):
+    layer.train()
+    if isinstance(layer, nn.BatchNorm2D):
+        layer.eval()  # training mode needs two values per channel, and says so
+    x = np.zeros((0,) + shape[1:], np.float32)
+    y = layer.forward(x)
+    assert y.shape[0] == 0
+    assert layer.backward(np.zeros_like(y)).shape == x.shape
+    for name, _, grad in layer.parameters():
+        assert not np.any(grad), name
+
+
+@pytest.mark.parametrize("layer, x, expected", [
+    (nn.BatchNorm2D(1), np.array([[1], [2], [3], [4]]), (np.arange(1, 5) - 2.5) / np.sqrt(1.25 + 1e-5)),
+    (nn.Sigmoid(), np.array([0, 1, 255], np.uint8), 1 / (1 + np.exp(-np.array([0.0, 1.0, 255.0])))),
+    (nn.LeakyReLU(0.5), np.array([-2, 4]), np.array([-1.0, 4.0])),
+], ids=["BatchNorm2D", "Sigmoid", "LeakyReLU"])
+def test_integer_input_is_computed_in_floating_point(layer, x, expected):
+    y = layer.forward(x)
+    assert y.dtype.kind == "f"
+    np.testing.assert_allclose(y.ravel(), expected, rtol=1e-5)

@@ -133,6 +133,20 @@ def test_sequential_rejects_non_layers():
         nn.Sequential(nn.ReLU(), "relu")
 
 
+def test_a_layer_object_used_twice_is_refused_with_advice():
+    relu, dense = nn.ReLU(), nn.Dense(4, 4)
+    builds = [
+        lambda: nn.Sequential(nn.Dense(4, 4), relu, nn.Dense(4, 4), relu),
+        lambda: nn.Sequential(dense, nn.ReLU(), dense),
+        lambda: nn.Sequential(nn.Sequential(dense, nn.ReLU()), nn.Residual(nn.Sequential(dense))),
+        lambda: nn.Residual(dense, dense),
+    ]
+    for build in builds:
+        with pytest.raises(ValueError, match=r"same (ReLU|Dense) object twice.*own instance"):
+            build()
+    nn.Sequential(nn.Dense(4, 4), nn.ReLU(), nn.Dense(4, 4), nn.ReLU())  # separate objects
+
+
 def test_save_into_a_missing_folder_names_that_folder(tmp_path):
     model = nn.Sequential(nn.Dense(2, 2))
     with pytest.raises(FileNotFoundError, match="No such folder") as info:

@@ -188,3 +188,9 @@ def test_optimizers_take_the_model_not_its_parameters(optimizer):
         optimizer(model.parameters())
     with pytest.raises(TypeError, match="not list"):
         optimizer([model])
+
+
+@pytest.mark.parametrize("lr", ["0.01", -1, float("nan"), True, None])
+def test_a_learning_rate_that_is_not_a_non_negative_number_is_refused(lr):
+    with pytest.raises(ValueError, match="learning rate must be a non-negative number"):
+        nn.Adam(nn.Sequential(nn.Dense(2, 2)), lr)

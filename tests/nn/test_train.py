@@ -114,3 +114,47 @@ def test_bad_arguments_are_rejected():
     model = _mlp()
     with pytest.raises(ValueError, match="same non-zero number"):
         nn.fit(model, nn.MSELoss(), nn.SGD(model, lr=0.1), x, y[:5], epochs=1, batch_size=4)
+    bad_calls = [
+        (dict(x_val=x[:4]), ValueError, "give both x_val and y_val"),
+        (dict(y_val=y[:4]), ValueError, "give both x_val and y_val"),
+        (dict(x_val=x[:10], y_val=y[:3]), ValueError, "x_val and y_val must hold the same"),
+        (dict(x_val=x[:0], y_val=y[:0]), ValueError, "x_val and y_val must hold the same non-zero"),
+        (dict(batch_size=4.5), ValueError, "batch_size must be a whole number"),
+        (dict(epochs=-1), ValueError, "epochs must be a whole number"),
+        (dict(patience=1.5), ValueError, "patience must be None or a whole number"),
+        (dict(x_train=x.tolist()), TypeError, "x_train is list: convert it with np.asarray"),
+    ]
+    for extra, error, message in bad_calls:
+        model = _mlp()
+        before = model.state_dict()
+        kwargs = dict(x_train=x, y_train=y, epochs=1, batch_size=4, progress=False) | extra
+        with pytest.raises(error, match=message):
+            nn.fit(model, nn.MSELoss(), nn.SGD(model, lr=0.1), **kwargs)
+        for name, value in model.state_dict().items():  # refused before any step
+            np.testing.assert_array_equal(value, before[name], err_msg=name)
+
+
+def test_an_optimizer_of_another_model_is_refused():
+    x, y = _data()
+    model, other = _mlp(), _mlp()
+    with pytest.raises(ValueError, match="optimizer was built for another model"):
+        nn.fit(model, nn.MSELoss(), nn.Adam(other), x, y, epochs=1, batch_size=8, progress=False)
+
+
+def test_whole_number_floats_are_accepted_for_epochs_and_batch_size():
+    x, y = _data(20)
+    model = _mlp()
+    history = nn.fit(model, nn.MSELoss(), nn.SGD(model, lr=0.01), x, y, epochs=2.0, batch_size=8.0,
+                     progress=False)
+    assert history["epochs_run"] == 2
+
+
+@pytest.mark.parametrize("patience", [0, 1])
+def test_patience_stops_only_after_an_epoch_without_improvement(patience):
+    x, y = _data()
+    model = _mlp()
+    history = nn.fit(model, nn.MSELoss(), nn.SGD(model, lr=0.01), x, y, epochs=5, batch_size=8,
+                     patience=patience, progress=False)
+    losses = history["train_loss"]
+    assert all(b < a for a, b in zip(losses, losses[1:]))  # this toy keeps improving
+    assert history["epochs_run"] == 5 and not history["stopped_early"]
