@@ -143,13 +143,18 @@ def _read_noting(args, path, role):
     return rgb
 
 
-def _require_colour(rgb, path, role):
+def _require_colour(rgb, path, role, pretrained=False):
     """Refuse a gray photo where colour must be learnt from (under the protocol: a photo
-    whose left half is gray), with advice."""
+    whose left half is gray), with advice; ``pretrained``: the agent's model was loaded, so
+    nothing is learnt, and the advice is to colour the photo whole."""
     if role == "image":
         gray = is_grayscale(rgb)
         if gray or left_half_is_gray(rgb):
             what = "a gray photo" if gray else "a photo whose left half is gray"
+            if pretrained:
+                raise UsageError(f"{path} is {what}, so the left/right protocol would keep a gray "
+                                 "left half; add --whole to colour the whole photo with the "
+                                 "loaded model")
             raise UsageError(
                 f"{path} is {what}, so its left half has no colour to learn from; "
                 "give a colour photo to learn from with --reference"
@@ -198,9 +203,15 @@ def run_protocol(agent, args, rgb):
     """Left half trains, right half is coloured; returns (image, output, metrics, timings), where
     image is the photo at the size it was coloured at (the output's size)."""
     # a loaded model is not trained again: it colours at full resolution, so no working copy
-    work = (rgb if getattr(agent, "pretrained", False)
+    pretrained = getattr(agent, "pretrained", False)
+    work = (rgb if pretrained
             else _working_copy(args, rgb, Path(args.image).name, result=agent.full_resolution))
-    check_protocol_size(work.shape)
+    try:
+        check_protocol_size(work.shape)
+    except ProtocolError as exc:
+        if pretrained:
+            raise ProtocolError(f"{exc}; the loaded model can colour it whole: add --whole") from None
+        raise
     full = rgb if agent.full_resolution else work
     check_protocol_size(full.shape)
     left_work, _ = split_halves(work)
@@ -286,6 +297,9 @@ def output_paths(args, agent_name):
     for path in paths.values():
         if path.is_dir():
             raise UsageError(f"cannot write {path}: a folder of that name is in the way")
+        if path.exists() and not path.is_file():
+            raise UsageError(f"cannot write {path}: it is not a regular file (a device or a "
+                             "pipe), and writing would replace it; choose another --out")
         for source, what in inputs:
             if path.exists() and source.exists() and path.resolve() == source.resolve():
                 raise UsageError(
@@ -384,7 +398,7 @@ def _run(args, agent_name, make_agent):
     if whole:
         processed, output, metrics, timings = run_reference(agent, args, rgb)
     else:
-        _require_colour(rgb, args.image, "image")
+        _require_colour(rgb, args.image, "image", pretrained=getattr(agent, "pretrained", False))
         processed, output, metrics, timings = run_protocol(agent, args, rgb)
 
     gray = rgb_to_gray(processed)

@@ -141,6 +141,10 @@ MAX_STRENGTH = 1e7
 """The largest ``propagate`` / ``refine`` strength: the CG steps reach their cap there
 (:data:`colorize.edge_aware.MAX_PROPAGATE_ITERATIONS`), and far above it the float32 sums of
 conjugate gradients overflow and the solve returns nothing usable."""
+MAX_WIDTH = 512
+"""The widest network (``width``, the channels of the first level): 32 times the default.
+A model file asking for more is refused with one line, rather than failing to allocate
+terabytes of weights."""
 
 # What a saved model fixes: the network's shape and its output space. The decoding options
 # (temperature, saturation, refine, propagate) may be changed when a model is loaded.
@@ -423,12 +427,14 @@ class ImprovedAgent:
                 agent.prior_table = arrays["prior/table"].astype(np.float32)
                 if agent.prior_table.shape != (256, 2):
                     raise ValueError(f"prior table has shape {agent.prior_table.shape}")
+                if not np.isfinite(agent.prior_table).all():
+                    raise ValueError("its prior table holds values that are not finite numbers")
             in_channels = input_channels(agent.config["rows"], agent.config["prior"],
                                          agent.config["context"])
             agent.model = build_model(agent.config["arch"], in_channels, out_channels,
                                       agent.config["width"], agent.seed)
             agent.model.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("model/")})
-        except (KeyError, ValueError, StateDictError) as exc:
+        except (KeyError, ValueError, TypeError, StateDictError) as exc:
             raise UsageError(f"model file {path} does not fit the architecture it names "
                              f"({agent.config['arch']}, loss {agent.config['loss']}): "
                              f"{_first_line(exc)}") from None
@@ -485,7 +491,8 @@ def _read_model_file(path):
             raise ValueError(meta.get("format"))
         config = meta["config"]
         _check_config({**DEFAULTS, **{k: v for k, v in config.items() if k in DEFAULTS}})
-        int(meta["train_pixels"])
+        if int(meta["train_pixels"]) < 1:
+            raise ValueError(meta["train_pixels"])
         strength = meta.get("propagate_strength")
         if strength is not None and not _is_strength(strength):
             raise ValueError(strength)
@@ -504,6 +511,8 @@ def _check_config(cfg):
     for key in ("width", "epochs", "batch_size", "crop", "bank_size", "neighbors", "patience"):
         if int(cfg[key]) < 1:
             raise ValueError(f"{key} must be at least 1, got {cfg[key]}")
+    if int(cfg["width"]) > MAX_WIDTH:
+        raise ValueError(f"width must be at most {MAX_WIDTH}, got {cfg['width']}")
     if int(cfg["plateau"]) < 0:
         raise ValueError(f"plateau must be at least 0, got {cfg['plateau']}")
     for key in ("lr", "bin_step", "temperature", "saturation", "refine"):
@@ -621,14 +630,21 @@ def build_improved_parser():
 
 def _check_save_path(path, inputs, outputs):
     """UsageError now, before minutes of training, if the model could not be written to ``path``
-    or would be lost (an input photo, or a file this run writes afterwards)."""
+    or would be lost or destroy something: an input (``(path, what)`` pairs: the photos, a
+    loaded model), a file this run writes afterwards, or something that is not a regular file
+    (a device or a pipe would be replaced by the model). Paths are compared after following
+    symbolic links."""
     if os.path.isdir(path):
         raise UsageError(f"--save-model {path} is a directory; give a file name such as model.npz")
-    for source in inputs:
-        if os.path.exists(path) and os.path.samefile(path, source):
-            raise UsageError(f"--save-model {path} would overwrite an input photo")
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise UsageError(f"--save-model {path} is not a regular file (a device or a pipe), and "
+                         "saving would replace it; give a file name such as model.npz")
+    for source, what in inputs:
+        if os.path.exists(path) and os.path.exists(source) and os.path.samefile(path, source):
+            raise UsageError(f"--save-model {path} would overwrite the input {what}; give another "
+                             "name such as model.npz")
     for result in outputs:
-        if os.path.abspath(path) == os.path.abspath(result):
+        if os.path.realpath(path) == os.path.realpath(result):
             raise UsageError(f"--save-model {path} is also one of this run's result files, "
                              "which would replace the model; give another name such as model.npz")
     folder = os.path.dirname(os.path.abspath(path))
@@ -653,8 +669,10 @@ def make_agent(args, device):
                      "left/right protocol; with --reference no colours of IMAGE are known, "
                      f"so it {use}")
     if args.save_model:
-        _check_save_path(args.save_model, [args.image] + ([args.reference] if args.reference else []),
-                         output_paths(args, "improved").values())
+        inputs = [(args.image, "photo")] + ([(args.reference, "photo")] if args.reference else [])
+        if args.load_model:
+            inputs.append((args.load_model, "model file"))
+        _check_save_path(args.save_model, inputs, output_paths(args, "improved").values())
     if args.whole and not (args.load_model or args.reference):
         raise UsageError("--whole colours IMAGE whole with a model given by --load-model; to "
                          "learn from another photo and colour IMAGE whole, give --reference")

@@ -24,6 +24,8 @@ Everything that runs per pixel works on NumPy or CuPy through ``get_array_module
 the bins (a histogram of one training image) runs on the host.
 """
 
+import math
+
 import numpy as np
 
 from nn.backend import get_array_module, to_numpy
@@ -46,8 +48,10 @@ class ChromaBins:
             raise ValueError(f"centers must have shape (Q, 2) with Q >= 1, got {centers.shape}")
         if prior.shape != (centers.shape[0],):
             raise ValueError(f"prior must have shape ({centers.shape[0]},), got {prior.shape}")
-        if not step > 0:
-            raise ValueError(f"step must be positive, got {step}")
+        if not (step > 0 and math.isfinite(step)):
+            raise ValueError(f"step must be a positive finite number, got {step}")
+        if not (np.isfinite(centers).all() and np.isfinite(prior).all() and (prior >= 0).all()):
+            raise ValueError("centers and prior must be finite numbers, and the prior non-negative")
         self.centers = centers
         self.prior = prior
         self.step = float(step)
@@ -162,4 +166,7 @@ class ChromaBins:
     @classmethod
     def from_state(cls, state):
         """Rebuild the bins from :meth:`state`'s arrays."""
-        return cls(state["centers"], state["prior"], float(state["step"]))
+        step = np.asarray(state["step"])
+        if step.size != 1:
+            raise ValueError(f"step must be one number, got an array of shape {step.shape}")
+        return cls(state["centers"], state["prior"], float(step.reshape(())))

@@ -226,9 +226,13 @@ def save_npz(path, arrays):
     """Write a dict of host arrays to ``path`` as ``.npz``, atomically (a temporary file in
     the same folder, then a rename), so an interrupted save never leaves half a file.
 
-    Returns ``path``; OSError when the folder cannot take the temporary file.
+    Returns ``path``; OSError when the folder cannot take the temporary file, or when ``path``
+    exists and is not a regular file (a folder, a device, a pipe).
     """
     path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isfile(path):
+        # the rename below would put the file in place of a device or a pipe (/dev/null, say)
+        raise FileExistsError(errno.EEXIST, "Not a regular file, so it is not replaced", path)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         # named here: mkstemp's error would name the hidden temporary file instead

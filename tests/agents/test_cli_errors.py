@@ -5,6 +5,8 @@ These run the real command lines in subprocesses (``python -m agents.<name>``), 
 
 import io
 import json
+import os
+import stat
 import struct
 import subprocess
 import sys
@@ -528,7 +530,10 @@ def trained_model(tmp_path_factory):
 
 
 @pytest.mark.parametrize("kind, fragment", [
-    ("npy", "a single .npy array"), ("objects", "holds Python objects"), ("nan", "not finite")])
+    ("npy", "a single .npy array"), ("objects", "holds Python objects"), ("nan", "not finite"),
+    ("bins_nan", "must be finite numbers"), ("prior_nan", "prior table holds values that are not finite"),
+    ("step_array", "step must be one number"), ("train_pixels", "not an improved-agent model"),
+    ("width", "not an improved-agent model")])
 def test_model_files_that_are_not_usable_models(kind, fragment, photo, tmp_path, trained_model):
     model = tmp_path / "model.npz"
     if kind == "npy":
@@ -536,10 +541,23 @@ def test_model_files_that_are_not_usable_models(kind, fragment, photo, tmp_path,
         (tmp_path / "plain.npy").rename(model)  # np.load reads it as one array, whatever its name
     elif kind == "objects":
         np.savez(model, meta=np.array([{"a": 1}], dtype=object))
-    else:
+    else:  # a real model file, edited
         arrays = dict(np.load(trained_model))
-        first = next(k for k in arrays if k.startswith("model/"))
-        arrays[first] = arrays[first] * np.nan
+        meta = json.loads(str(arrays["meta"]))
+        if kind == "nan":
+            first = next(k for k in arrays if k.startswith("model/"))
+            arrays[first] = arrays[first] * np.nan
+        elif kind == "bins_nan":
+            arrays["bins/centers"] = arrays["bins/centers"] * np.nan
+        elif kind == "prior_nan":
+            arrays["prior/table"] = arrays["prior/table"] * np.nan
+        elif kind == "step_array":
+            arrays["bins/step"] = np.array([1.0, 2.0])
+        elif kind == "train_pixels":
+            meta["train_pixels"] = -100
+        else:
+            meta["config"]["width"] = 100000  # terabytes of weights
+        arrays["meta"] = np.array(json.dumps(meta))
         np.savez(model, **arrays)
     out = tmp_path / "out"
     assert_refused(run_cli("improved", photo, "--out", out, "--load-model", model), out,
@@ -554,6 +572,51 @@ def test_load_model_file_is_never_overwritten_by_a_result(photo, tmp_path, train
     result = run_cli("improved", photo, "--out", out, "--load-model", model)
     assert_refused(result, out, "overwrite the input model file", existing=[model])
     assert model.read_bytes() == trained_model.read_bytes()
+
+
+def test_save_model_never_replaces_the_loaded_model_a_result_or_a_device(photo, tmp_path, trained_model):
+    model = tmp_path / "model.npz"
+    model.write_bytes(trained_model.read_bytes())
+    out = tmp_path / "out"
+    result = run_cli("improved", photo, "--out", out, "--load-model", model, "--save-model", model)
+    assert_refused(result, out, "would overwrite the input model file")
+    assert model.read_bytes() == trained_model.read_bytes()
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")  # the same folder under another name
+    result = run_cli("improved", photo, "--out", tmp_path / "real", "--epochs", "1",
+                     "--save-model", tmp_path / "link" / "photo_improved.json")
+    assert_refused(result, tmp_path / "real", "is also one of this run's result files", existing=[])
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    result = run_cli("improved", photo, "--out", out, "--epochs", "1", "--save-model", fifo)
+    assert_refused(result, out, "is not a regular file")
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+def test_a_result_name_taken_by_a_pipe_is_refused(agent, photo, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    os.mkfifo(out / f"photo_{agent}.png")
+    result = run_cli(agent, photo, "--out", out, *QUICK[agent])
+    assert_refused(result, out, "is not a regular file", existing=[out / f"photo_{agent}.png"])
+    assert stat.S_ISFIFO(os.stat(out / f"photo_{agent}.png").st_mode)
+
+
+def test_a_loaded_model_advises_whole_where_the_protocol_cannot_run(tmp_path, trained_model):
+    rgb = colour_photo(30, 20, seed=2)
+    left_gray = rgb.copy()
+    left_gray[:, :15] = (rgb[:, :15] @ [0.21, 0.72, 0.07]).round().astype(np.uint8)[..., None]
+    tiny = colour_photo(7, 9, seed=2)
+    for name, image in (("leftgray", left_gray), ("tiny", tiny)):
+        path = tmp_path / f"{name}.png"
+        Image.fromarray(image).save(path)
+        out = tmp_path / f"out_{name}"
+        assert_refused(run_cli("improved", path, "--out", out, "--load-model", trained_model), out,
+                       "add --whole")
+        whole = run_cli("improved", path, "--out", out, "--load-model", trained_model, "--whole",
+                        "--quiet")
+        assert whole.returncode == 0, whole.stderr
 
 
 def test_reference_with_load_model_is_refused(photo, tmp_path):

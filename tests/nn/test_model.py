@@ -1,5 +1,8 @@
 """Containers: names, state dicts, strict loading, save/load, summary, modes."""
 
+import os
+import stat
+
 import numpy as np
 import pytest
 
@@ -145,6 +148,17 @@ def test_a_layer_object_used_twice_is_refused_with_advice():
         with pytest.raises(ValueError, match=r"same (ReLU|Dense) object twice.*own instance"):
             build()
     nn.Sequential(nn.Dense(4, 4), nn.ReLU(), nn.Dense(4, 4), nn.ReLU())  # separate objects
+
+
+def test_save_does_not_replace_a_pipe_or_a_folder(tmp_path):
+    model = nn.Sequential(nn.Dense(2, 2))
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "folder").mkdir()
+    for target in (tmp_path / "pipe", tmp_path / "folder"):
+        with pytest.raises(FileExistsError, match="Not a regular file"):
+            model.save(target)
+    assert stat.S_ISFIFO(os.stat(tmp_path / "pipe").st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "pipe"]  # no temporary left
 
 
 def test_save_into_a_missing_folder_names_that_folder(tmp_path):
