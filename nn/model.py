@@ -100,6 +100,8 @@ class Sequential(Layer):
         was_training = self.training
         if input_shape is not None:
             self.eval()
+            if isinstance(input_shape, (int, np.integer)):
+                input_shape = (input_shape,)  # summary(4) for a model of 4 input features
             x = self._zeros((1,) + tuple(input_shape), dtype)
         try:
             for i, layer in enumerate(self.layers):

@@ -108,6 +108,9 @@ class Softmax(Layer):
         return f"axis={self.axis}"
 
     def forward(self, x):
+        if not -x.ndim <= self.axis < x.ndim:
+            raise ValueError(f"Softmax(axis={self.axis}) needs an input with that axis, got shape "
+                             f"{x.shape}; a single sample still needs its batch axis (x[None])")
         self._y = softmax(x, self.axis)
         return self._y
 

@@ -238,6 +238,7 @@ def test_backward_refuses_a_gradient_that_is_not_the_output_shape(layer, shape):
     (lambda: nn.Upsample2D(2).forward(np.zeros((8, 8))), r"Upsample2D expects \(N, C, H, W\)"),
     (lambda: nn.Dense(64, 3).forward(np.zeros((2, 1, 8, 8))), "needs nn.Flatten"),
     (lambda: nn.Upsample2D(1.5), "Upsample2D needs scale to be a whole number"),
+    (lambda: nn.Softmax().forward(np.zeros(5)), r"Softmax\(axis=1\) needs an input with that axis"),
     (lambda: nn.BatchNorm2D(2.5), "BatchNorm2D needs channels to be a whole number"),
     (lambda: nn.BatchNorm2D(0), "BatchNorm2D needs channels to be a whole number of at least 1"),
     (lambda: nn.Reshape((5, -1)).forward(np.zeros((2, 3, 4))), r"cannot turn samples of shape \(3, 4\)"),

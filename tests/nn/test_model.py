@@ -136,6 +136,12 @@ def test_sequential_rejects_non_layers():
         nn.Sequential(nn.ReLU(), "relu")
 
 
+def test_summary_takes_a_bare_feature_count():
+    model = nn.Sequential(nn.Dense(4, 3), nn.ReLU())
+    assert model.summary(4) == model.summary((4,))
+    assert "(N, 3)" in model.summary(4)
+
+
 def test_a_layer_object_used_twice_is_refused_with_advice():
     relu, dense = nn.ReLU(), nn.Dense(4, 4)
     builds = [
