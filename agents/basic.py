@@ -2,7 +2,7 @@
 
 ``python -m agents.basic [IMAGE] [--colors K|auto] [--neighbors N] ...``
 
-How it colours, exactly as the project pins the coursework down (DESIGN.md):
+How it colours, exactly as the project pins the coursework down (README, "What this is"):
 
 1. k-means (seeded k-means++, several restarts, Lloyd to convergence) finds ``colors``
    representative colours among the training pixels; every training pixel takes the label of

@@ -1,7 +1,7 @@
 """What both command lines share: arguments, loading, the two modes, output files, summary.
 
 An agent module builds its parser with ``build_parser`` (the common options), adds its own
-options, and hands ``run`` a factory that makes the agent from the parsed arguments::
+options, and hands ``main`` a factory that makes the agent from the parsed arguments::
 
     parser = build_parser("basic", __doc__, default_max_side=512)
     parser.add_argument("--colors", ...)

@@ -21,8 +21,9 @@ crops never include its colours; for validation the whole training image goes th
 network (the strip's gray keeps its context) and only the strip is scored.
 
 Crops: a seeded bank of ``bank_size`` crops of ``crop + CROP_SLACK`` pixels is cut once from
-the training columns; every minibatch then takes a random ``crop``-sized window of each and
-flips it left-right with probability 1/2 (``augment``). Vertical flips are not used: photos
+the training columns; every minibatch then takes one random ``crop``-sized window, at the
+same position in each of its crops, and flips each crop left-right with probability 1/2
+(``augment``). Vertical flips are not used: photos
 have an up and a down.
 """
 
@@ -102,8 +103,9 @@ def masked_strip_target(chroma, val_cols):
 
 def crop_bank(planes, target, crop, bank_size, rng):
     """Cut ``bank_size`` random windows of ``crop + CROP_SLACK`` (clipped to the image) from
-    (C, H, W) ``planes`` and (2, H, W) ``target``; returns ``(x, y)`` (n, C, s, s), (n, 2, s, s)
-    plus the window side ``s`` actually used."""
+    (C, H, W) ``planes`` and (2, H, W) ``target``; returns ``(x, y)`` of shapes
+    (n, C, sh, sw) and (n, 2, sh, sw) with ``sh = min(crop + CROP_SLACK, H)`` and
+    ``sw = min(crop + CROP_SLACK, W)``."""
     h, w = planes.shape[1:]
     side_h, side_w = min(crop + CROP_SLACK, h), min(crop + CROP_SLACK, w)
     ys = rng.integers(0, h - side_h + 1, size=bank_size)

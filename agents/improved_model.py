@@ -1,12 +1,13 @@
 """The improved agent's networks: small fully convolutional nets built from ``nn`` layers.
 
-The training data is one half photo, so the nets are small (16-32 channels) and get their
-context from structure rather than size:
+The training data is one half photo, so the nets are small (16-64 channels at the default
+width) and get their context from structure rather than size:
 
 - ``unet``: a U-Net (Ronneberger et al. 2015) with two 2x downsamplings. Level 0 works at
   full resolution (``width`` channels), level 1 at 1/2 (``2 width``), level 2 at 1/4
   (``4 width``, with dilations 1, 2, 4 for a wide view); nearest upsampling and concatenating
-  skips bring the context back to every pixel. Receptive field about 90 px.
+  skips bring the context back to every pixel. Receptive field about 75 px (one changed
+  input pixel changes a 74 x 74 block of the output).
 - ``dilated``: a plain stack of 3x3 convolutions with dilations 1, 2, 4, 8, 16, 1 (Yu and
   Koltun 2016) at full resolution: receptive field 65 px without any downsampling, but every
   layer pays full-resolution cost.

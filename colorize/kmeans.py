@@ -23,8 +23,9 @@ Choices, and why:
   positions once the potential is zero; the remaining centres repeat the first centre, stay
   empty (ties go to the lowest centre index) and are returned as such. The call never fails
   for that reason; callers wanting exactly k distinct colours must check.
-- **Memory**: point-to-centre distances are computed in chunks of ``_CHUNK`` points, so peak
-  extra memory is one transposed copy of the points plus ``O(_CHUNK * k)``.
+- **Memory**: Lloyd's point-to-centre distances are computed in chunks of ``_CHUNK`` points,
+  so an iteration needs one transposed copy of the points plus ``O(_CHUNK * k)``. Seeding
+  holds ``2 + floor(ln k)`` arrays of n candidate distances and one float64 cumulative sum.
 
 Arrays may be NumPy or CuPy (``xp = get_array_module(points)``). Integer input (uint8 pixels)
 is computed in float64; float32 stays float32 (float16 becomes float32); float64 stays float64.

@@ -302,7 +302,8 @@ def _candidates_sweep(uniq, query, k, progress):
         while True:
             rows = order[s:e]
             t = thresh[rows]
-            # |x0 - q0| <= |x - q| bounds the window; the slack covers float32 rounding of x0, q0
+            # |x0 - q0| <= |x - q| bounds the window; the slack covers the rounding of the rotated
+            # coordinates x0, q0
             radius = float(np.sqrt(t.max() + delta[rows].max())) * (1 + 1e-5) + 1e-4
             lo = int(np.searchsorted(first_axis, q[rows, 0].min() - radius, side="left"))
             hi = int(np.searchsorted(first_axis, q[rows, 0].max() + radius, side="right"))

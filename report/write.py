@@ -1,6 +1,7 @@
 """REPORT.md from the measurements: tables, figure links and the prose that reads them.
 
-Every number in the text is inserted from the run (nothing measured is typed in by hand), and
+Every number in the text is inserted from the run or from the recorded measurements of
+``report/data`` (the one exception, a remark on BLAS thread counts, names its source), and
 every sentence that interprets a number is chosen by comparing the numbers it talks about, so
 a different run cannot leave the prose claiming what its tables contradict. Run times are the
 only values that change from run to run; they sit in tables labelled as measured on this run.
@@ -13,6 +14,7 @@ import numpy as np
 
 from agents.basic import AUTO_TOLERANCE
 from agents.improved import PROPAGATE_GRID
+from agents.improved_data import VALIDATION_FRACTION
 from report.experiments import BOUND_COLORS, METHODS, SATURATED_FRACTION
 
 LABELS = dict(METHODS)
@@ -687,8 +689,8 @@ def p_answers(build, config):
         "patches for these photos). *Loss*: k-means minimises the within-cluster sum of "
         "squared RGB distances (inertia); the vote is the majority label among the 6 nearest "
         "patches (Euclidean on the 9 gray values), which estimates the most likely label given "
-        "the patch, i.e. it aims at the 0-1 loss over labels; ties go to the nearest "
-        "neighbour's colour. *Learning*: greedy k-means++ seeding and Lloyd iterations to "
+        "the patch, i.e. it aims at the 0-1 loss over labels; among colours tied on the top "
+        "count, the one held by the nearest neighbour wins. *Learning*: greedy k-means++ seeding and Lloyd iterations to "
         "convergence, 4 seeded restarts, lowest inertia kept (`colorize/kmeans.py`); exact "
         "nearest neighbours, ordered by (distance, training index), by a sweep along the "
         "patches' first principal axis with exact lower bounds and an exact float64 re-rank "
@@ -734,7 +736,8 @@ def p_answers(build, config):
     if config:
         lines.append("")
         lines.append(
-            "The improved agent trains on the left half only. The 20 % of its columns nearest "
+            f"The improved agent trains on the left half only. The {VALIDATION_FRACTION:.0%} of "
+            "its columns nearest "
             "the right half are a validation strip: training crops never contain its colours, "
             "its loss is computed every epoch with the whole left half as context, training "
             "stops when it has not improved for "
@@ -821,7 +824,8 @@ def render(build):
         "and picture below comes from that run; run the command again with the same number of BLAS "
         "threads and everything but the run times (marked *measured on this run*) comes out the "
         "same. (Another thread count sums the matrix products in another order; through "
-        "training, that moves the improved agent's scores by up to about 0.1 dB.)")
+        "training, that moved the improved agent's scores by up to about 0.1 dB on the benchmark "
+        "photos, measured with 1 and 2 threads.)")
     if build.quick:
         out += ["", "> **Quick build** (`--quick`): tiny photos and one epoch, for a smoke "
                 "test. The numbers are not meaningful; run `python -m report` for the real report."]
