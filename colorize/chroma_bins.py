@@ -133,13 +133,16 @@ class ChromaBins:
         # Keep the bins no farther than the k-th nearest (a partition is far cheaper than an
         # argpartition here); exact ties at the k-th distance may keep a few more.
         nearest = d2.min(axis=1, keepdims=True)
-        if k < q:
-            keep = d2 <= xp.partition(d2, k - 1, axis=1)[:, k - 1:k]
-        else:
-            keep = xp.ones(d2.shape, dtype=bool)
-        # Shift by the row minimum so the nearest bin has weight exp(0) = 1 (no underflow).
-        weights = xp.exp(-(d2 - nearest) / np.float32(2.0 * sigma * sigma))
-        weights = xp.where(keep, weights, np.float32(0.0)).astype(np.float32, copy=False)
+        keep = d2 <= xp.partition(d2, k - 1, axis=1)[:, k - 1:k] if k < q else None
+        # Shift by the row minimum so the nearest bin has weight exp(0) = 1 (no underflow):
+        # exp(-(d2 - nearest) / (2 sigma^2)), computed in place in d2 (dead once ``keep`` is)
+        weights = xp.subtract(d2, nearest, out=d2)
+        xp.negative(weights, out=weights)
+        weights /= np.float32(2.0 * sigma * sigma)
+        xp.exp(weights, out=weights)
+        if keep is not None:
+            xp.copyto(weights, np.float32(0.0), where=~keep)
+        weights = weights.astype(np.float32, copy=False)
         weights /= weights.sum(axis=1, keepdims=True)
         return weights.reshape(n, h, w, q).transpose(0, 3, 1, 2)
 

@@ -313,8 +313,11 @@ def _candidates_sweep(uniq, query, k, progress):
             e = s + max(1, min(rows.size // 2, _BRUTE_CHUNK // (hi - lo)))
         qb = np.hstack([q[rows], np.ones((rows.size, 1), _SWEEP_DTYPE)])
         screened = qb @ lifted[lo:hi].T
-        r, c = np.nonzero(screened <= (t - qn[rows])[:, None])
-        r, c = _keep_near_kth(r, c, screened[r, c] + qn[rows][r], delta[rows], rows.size, k)
+        # the pairs of np.nonzero on the 2-D mask, in its order, from the flat positions (a
+        # 2-D nonzero is about 10x slower here)
+        flat = np.flatnonzero(screened <= (t - qn[rows])[:, None])
+        r, c = np.divmod(flat, hi - lo)
+        r, c = _keep_near_kth(r, c, screened.ravel()[flat] + qn[rows][r], delta[rows], rows.size, k)
         qis.append(rows[r])
         tis.append(by_first[c + lo])
         progress(rows.size)
