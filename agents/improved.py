@@ -412,6 +412,13 @@ class ImprovedAgent:
         """
         path = os.fspath(path)
         arrays, meta = _read_model_file(path)
+        broken = sorted(k for k, v in arrays.items()
+                        if v.dtype.kind in "fc" and not np.isfinite(v).all())
+        if broken:
+            raise UsageError(f"model file {path} has values that are not finite numbers (NaN or "
+                             f"infinity) in {', '.join(broken[:3])}"
+                             f"{' and more' if len(broken) > 3 else ''}, so it cannot colour "
+                             "anything; retrain it")
         config = meta["config"]
         for key, value in decoding.items():
             if key in ARCHITECTURE_KEYS and value != config.get(key):
@@ -430,8 +437,6 @@ class ImprovedAgent:
                 agent.prior_table = arrays["prior/table"].astype(np.float32)
                 if agent.prior_table.shape != (256, 2):
                     raise ValueError(f"prior table has shape {agent.prior_table.shape}")
-                if not np.isfinite(agent.prior_table).all():
-                    raise ValueError("its prior table holds values that are not finite numbers")
             in_channels = input_channels(agent.config["rows"], agent.config["prior"],
                                          agent.config["context"])
             agent.model = build_model(agent.config["arch"], in_channels, out_channels,
@@ -441,9 +446,6 @@ class ImprovedAgent:
             raise UsageError(f"model file {path} does not fit the architecture it names "
                              f"({agent.config['arch']}, loss {agent.config['loss']}): "
                              f"{_first_line(exc)}") from None
-        if not all(np.isfinite(v).all() for v in agent.model.state_dict().values()):
-            raise UsageError(f"model file {path} has weights that are not finite numbers "
-                             "(NaN or infinity), so it cannot colour anything; retrain it")
         agent.model.to(device)
         agent.model.eval()
         agent.train_pixels = int(meta["train_pixels"])
@@ -632,11 +634,12 @@ def build_improved_parser():
 
 
 def _check_save_path(path, inputs, outputs):
-    """UsageError now, before minutes of training, if the model could not be written to ``path``
-    or would be lost or destroy something: an input (``(path, what)`` pairs: the photos, a
-    loaded model), a file this run writes afterwards, or something that is not a regular file
-    (a device or a pipe would be replaced by the model). Paths are compared after following
-    symbolic links."""
+    """UsageError now, before minutes of training, if the model could not be written to ``path``,
+    would be lost (a result file this run writes afterwards has that name) or would replace
+    what must stay: an input (``(path, what)`` pairs: the photos, a loaded model; the user's
+    input files are never overwritten, so a model with new decoding settings is saved under a
+    new name) or something that is not a regular file (a device, a pipe). Paths are compared
+    after following symbolic links."""
     if os.path.isdir(path):
         raise UsageError(f"--save-model {path} is a directory; give a file name such as model.npz")
     if os.path.exists(path) and not os.path.isfile(path):

@@ -17,11 +17,11 @@ def _shape_str(shape):
     return "(" + ", ".join(str(s) for s in shape) + ")"
 
 
-def _walk(layer):
+def walk(layer):
     """``layer`` and every layer below it, depth first."""
     yield layer
     for _, child in layer.children():
-        yield from _walk(child)
+        yield from walk(child)
 
 
 def _refuse_reused(owner, layers):
@@ -32,7 +32,7 @@ def _refuse_reused(owner, layers):
     for layer in layers:
         if not isinstance(layer, Layer):
             raise TypeError(f"{owner} takes layers, got {type(layer).__name__}")
-        for part in _walk(layer):
+        for part in walk(layer):
             if id(part) in seen:
                 raise ValueError(f"{owner} got the same {type(part).__name__} object twice: a layer "
                                  "keeps what its forward saved for backward, so each use needs its "

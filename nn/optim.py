@@ -35,6 +35,8 @@ class Optimizer:
                             f"Sequential), not {type(model).__name__}: pass model, not "
                             "model.parameters()")
         for name, value in (("learning rate", lr), ("weight_decay", weight_decay)):
+            if getattr(value, "ndim", None) == 0 and getattr(value, "dtype", None) is not None:
+                value = value.item()  # a 0-d array, np.array(0.01)
             if isinstance(value, (bool, str)) or not isinstance(value, numbers.Real) or not value >= 0:
                 raise ValueError(f"{name} must be a non-negative number, got {value!r}")
         self.model, self.lr, self.weight_decay = model, float(lr), float(weight_decay)

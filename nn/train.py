@@ -15,6 +15,7 @@ import numpy as np
 from nn.backend import get_array_module, to_device
 from nn.errors import TrainingDivergedError
 from nn.im2col import is_whole_number
+from nn.model import walk
 
 
 def _take(data, idx):
@@ -27,9 +28,12 @@ def _check_data(x, y, which):
     """ValueError/TypeError unless ``x`` and ``y`` are arrays holding the same non-zero number
     of samples; ``which`` names them in the message ("train", "val")."""
     for name, data in ((f"x_{which}", x), (f"y_{which}", y)):
-        if not hasattr(data, "shape") or len(data.shape) == 0:
+        if not hasattr(data, "shape"):
             raise TypeError(f"fit takes NumPy or CuPy arrays with a sample axis; {name} is "
                             f"{type(data).__name__}: convert it with np.asarray first")
+        if len(data.shape) == 0:
+            raise ValueError(f"{name} is a single number; fit needs a sample axis first "
+                             "(shape (n, ...)), e.g. x[None] for one sample")
     if len(x) == 0 or len(y) != len(x):
         raise ValueError(f"x_{which} and y_{which} must hold the same non-zero number of samples, "
                          f"got {len(x)} and {len(y)}")
@@ -117,9 +121,11 @@ def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=N
     has_val = x_val is not None
     if has_val:
         _check_data(x_val, y_val, "val")
-    if getattr(optimizer, "model", model) is not model:
-        raise ValueError("the optimizer was built for another model: make it with this one, "
-                         "e.g. Adam(model), or its steps would train the other model")
+    trained = getattr(optimizer, "model", model)
+    if not any(trained is part for part in walk(model)):
+        raise ValueError("the optimizer was built for a model that is not this one nor part of "
+                         "it: make it with this one, e.g. Adam(model), or its steps would train "
+                         "the other model")
     device = model.device
     order_rng = np.random.default_rng(seed)
     augment_rng = np.random.default_rng([seed, 1])

@@ -531,9 +531,11 @@ def trained_model(tmp_path_factory):
 
 @pytest.mark.parametrize("kind, fragment", [
     ("npy", "a single .npy array"), ("objects", "holds Python objects"), ("nan", "not finite"),
-    ("bins_nan", "must be finite numbers"), ("prior_nan", "prior table holds values that are not finite"),
-    ("step_array", "step must be one number"), ("train_pixels", "not an improved-agent model"),
-    ("width", "not an improved-agent model")])
+    ("bins_nan", "not finite numbers (NaN or infinity) in bins/centers"),
+    ("prior_nan", "not finite numbers (NaN or infinity) in prior/table"),
+    ("step_inf", "not finite numbers (NaN or infinity) in bins/step"),
+    ("step_array", "step must be one number"), ("step_complex", "does not fit the architecture"),
+    ("train_pixels", "not an improved-agent model"), ("width", "not an improved-agent model")])
 def test_model_files_that_are_not_usable_models(kind, fragment, photo, tmp_path, trained_model):
     model = tmp_path / "model.npz"
     if kind == "npy":
@@ -551,8 +553,12 @@ def test_model_files_that_are_not_usable_models(kind, fragment, photo, tmp_path,
             arrays["bins/centers"] = arrays["bins/centers"] * np.nan
         elif kind == "prior_nan":
             arrays["prior/table"] = arrays["prior/table"] * np.nan
+        elif kind == "step_inf":
+            arrays["bins/step"] = np.array(np.inf)
         elif kind == "step_array":
             arrays["bins/step"] = np.array([1.0, 2.0])
+        elif kind == "step_complex":
+            arrays["bins/step"] = np.array(10 + 1j)
         elif kind == "train_pixels":
             meta["train_pixels"] = -100
         else:

@@ -77,3 +77,17 @@ def test_state_round_trip():
     again = ChromaBins.from_state(bins.state())
     assert np.array_equal(again.centers, bins.centers) and again.step == bins.step
     assert np.array_equal(again.prior, bins.prior)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda s: s.update(centers=s["centers"] * np.nan), "must be finite numbers"),
+    (lambda s: s.update(prior=-s["prior"]), "the prior non-negative"),
+    (lambda s: s.update(step=np.array(np.inf)), "step must be a positive finite number"),
+    (lambda s: s.update(step=np.array([1.0, 2.0])), "step must be one number"),
+])
+def test_bins_refuse_values_that_cannot_be_bins(change, message):
+    bins, _, _ = _bins()
+    state = dict(bins.state())
+    change(state)
+    with pytest.raises(ValueError, match=message):
+        ChromaBins.from_state(state)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import nn
 from nn import backend
 from nn.backend import DeviceError, get_array_module, resolve_device, to_device, to_numpy
 
@@ -63,3 +64,7 @@ def test_a_device_that_answers_but_cannot_compute_is_not_used(monkeypatch):
             resolve_device("gpu")
     finally:
         backend._cupy_or_reason.cache_clear()
+
+
+def test_a_device_error_is_an_engine_error():
+    assert issubclass(nn.DeviceError, nn.NNError) and nn.DeviceError is DeviceError

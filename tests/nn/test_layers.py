@@ -253,7 +253,8 @@ def test_sizes_given_as_numpy_integers_or_whole_floats_are_accepted():
     assert layer.kernel_size == (3, 3) and layer.stride == (1, 2) and layer.in_channels == 2
 
 
-@pytest.mark.parametrize("layer,shape", _layers(), ids=lambda v: type(v).__name__)
+@pytest.mark.parametrize("layer,shape", _layers() + [(nn.Reshape((3, -1)), (2, 3, 8, 8))],
+                         ids=lambda v: type(v).__name__)
 def test_an_empty_batch_gives_empty_outputs_and_zero_gradients(layer, shape):
     layer.train()
     if isinstance(layer, nn.BatchNorm2D):

@@ -190,7 +190,14 @@ def test_optimizers_take_the_model_not_its_parameters(optimizer):
         optimizer([model])
 
 
-@pytest.mark.parametrize("lr", ["0.01", -1, float("nan"), True, None])
+@pytest.mark.parametrize("lr", ["0.01", -1, float("nan"), True, None, np.array([0.1])])
 def test_a_learning_rate_that_is_not_a_non_negative_number_is_refused(lr):
     with pytest.raises(ValueError, match="learning rate must be a non-negative number"):
         nn.Adam(nn.Sequential(nn.Dense(2, 2)), lr)
+    with pytest.raises(ValueError, match="weight_decay must be a non-negative number"):
+        nn.SGD(nn.Sequential(nn.Dense(2, 2)), 0.1, weight_decay=lr)
+
+
+def test_numpy_numbers_and_0d_arrays_are_learning_rates():
+    for lr in (np.float32(0.5), np.array(0.5), 0.5):
+        assert nn.Adam(nn.Sequential(nn.Dense(2, 2)), lr).lr == 0.5

@@ -121,6 +121,8 @@ def test_bad_arguments_are_rejected():
         (dict(x_val=x[:0], y_val=y[:0]), ValueError, "x_val and y_val must hold the same non-zero"),
         (dict(batch_size=4.5), ValueError, "batch_size must be a whole number"),
         (dict(epochs=-1), ValueError, "epochs must be a whole number"),
+        (dict(epochs=2.5), ValueError, "epochs must be a whole number"),
+        (dict(x_train=np.array(3.0), y_train=np.array(1.0)), ValueError, "single number; fit needs a sample axis"),
         (dict(patience=1.5), ValueError, "patience must be None or a whole number"),
         (dict(x_train=x.tolist()), TypeError, "x_train is list: convert it with np.asarray"),
     ]
@@ -134,11 +136,16 @@ def test_bad_arguments_are_rejected():
             np.testing.assert_array_equal(value, before[name], err_msg=name)
 
 
-def test_an_optimizer_of_another_model_is_refused():
+def test_an_optimizer_of_another_model_is_refused_but_one_of_a_part_trains_that_part():
     x, y = _data()
     model, other = _mlp(), _mlp()
-    with pytest.raises(ValueError, match="optimizer was built for another model"):
+    with pytest.raises(ValueError, match="optimizer was built for a model that is not this one"):
         nn.fit(model, nn.MSELoss(), nn.Adam(other), x, y, epochs=1, batch_size=8, progress=False)
+    before = model.state_dict()
+    nn.fit(model, nn.MSELoss(), nn.Adam(model.layers[2]), x, y, epochs=1, batch_size=8,
+           progress=False)  # fine-tuning the head alone: the rest stays frozen
+    after = model.state_dict()
+    assert np.array_equal(after["0.W"], before["0.W"]) and not np.array_equal(after["2.W"], before["2.W"])
 
 
 def test_whole_number_floats_are_accepted_for_epochs_and_batch_size():
