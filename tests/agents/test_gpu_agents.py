@@ -13,7 +13,7 @@ from agents.basic import BasicAgent
 from agents.improved import ImprovedAgent
 from colorize.chroma_bins import ChromaBins
 from colorize.color import rgb_to_chroma, rgb_to_gray
-from colorize.edge_aware import propagate_from_left, smooth_chroma
+from colorize.edge_aware import NeighbourGraph, affinity_weights, propagate_from_left, smooth_chroma
 from colorize.halves import split_halves
 from colorize.io import read_rgb, resize_max_side
 
@@ -68,6 +68,19 @@ def test_chroma_bins_and_edge_aware_smoothing_gpu_match_cpu():
     np.testing.assert_allclose(
         cupy.asnumpy(smooth_chroma(cupy.asarray(gray), cupy.asarray(chroma), 1.0)),
         smooth_chroma(gray, chroma, 1.0), rtol=1e-3, atol=1e-2)
+
+
+def test_the_gpu_neighbour_graph_gathers_and_matches_the_cpu_slices():
+    import cupy
+
+    gray = rgb_to_gray(_photo(64)).astype(np.float32)
+    u = np.random.default_rng(1).standard_normal((2,) + gray.shape).astype(np.float32)
+    cpu = NeighbourGraph(affinity_weights(gray))
+    gpu = NeighbourGraph(affinity_weights(cupy.asarray(gray)))
+    assert gpu.gather and not cpu.gather
+    for name in ("apply", "apply_t"):
+        np.testing.assert_allclose(cupy.asnumpy(getattr(gpu, name)(cupy.asarray(u))),
+                                   getattr(cpu, name)(u), rtol=1e-5, atol=1e-5)
 
 
 def test_propagation_of_known_colours_gpu_matches_cpu():
