@@ -40,7 +40,9 @@ from nn.cli import UsageError, positive_int
 
 AUTO_COLORS = tuple(range(2, 17))
 AUTO_TOLERANCE = 0.05
-VALIDATION_FRACTION = 0.25
+AUTO_STRIP_FRACTION = 0.25
+"""``--colors auto``: the share of the training columns, nearest the test half, held out to
+choose k (the improved agent has its own strip, ``agents.improved_data.VALIDATION_FRACTION``)."""
 DEFAULT_MAX_SIDE = 512
 
 
@@ -189,7 +191,7 @@ class BasicAgent:
     def _choose_colors(self, rgb):
         """Sweep k on a held-out strip of the training image; returns (k, curve dict)."""
         width = rgb.shape[1]
-        strip = max(2, int(round(width * VALIDATION_FRACTION)))
+        strip = max(2, int(round(width * AUTO_STRIP_FRACTION)))
         if width - strip < 2:
             raise ValueError(f"the training image is {width} px wide, too narrow to hold out a "
                              "validation strip for --colors auto")
