@@ -121,8 +121,12 @@ class NeighbourGraph:
             self._padded = xp.zeros((c, h + 2, w + 2), dtype=u.dtype)
         self._padded[:, 1:-1, 1:-1] = u
         if self.gather:
+            if (h, w) != tuple(self.weights.shape[1:]):
+                raise ValueError(f"planes of shape {(h, w)} do not match the graph's "
+                                 f"{tuple(self.weights.shape[1:])}")
             neighbours = self._padded.reshape(c, -1)[:, self._index[sign]]  # (C, 8, H*W)
-            return (neighbours * self._flat[sign]).sum(axis=1).reshape(c, h, w)
+            total = (neighbours * self._flat[sign]).sum(axis=1)
+            return total.astype(u.dtype, copy=False).reshape(c, h, w)
         total = xp.zeros_like(u)
         term = xp.empty_like(u)
         for k, (dy, dx) in enumerate(OFFSETS):

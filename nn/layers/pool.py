@@ -96,9 +96,10 @@ class Upsample2D(Layer):
         s = self.scale
         dout = checked_upstream(self, dout, (n, c, h * s, w * s))
         blocks = dout.reshape(n, c, h, s, w, s)
-        if s == 2:
+        if s == 2 and w > 1 and dout.dtype in (np.float32, np.float64):
             # (a + b) + (c + d) with a, b along a row: the order NumPy's sum over axes (3, 5)
-            # adds the four in (same bits), as two plain adds instead of a strided reduction
+            # adds the four in (same bits), as two plain adds instead of a strided reduction.
+            # For a width of 1 or float16, NumPy adds them in another order: the sum stays.
             pairs = blocks[..., 0] + blocks[..., 1]
             return pairs[:, :, :, 0] + pairs[:, :, :, 1]
         return blocks.sum(axis=(3, 5))

@@ -61,6 +61,12 @@ def test_the_gathered_sums_equal_the_sliced_ones():
         u = rng.normal(size=(2, h, w)).astype(np.float32)
         np.testing.assert_allclose(gathered.apply(u), sliced.apply(u), rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(gathered.apply_t(u), sliced.apply_t(u), rtol=1e-5, atol=1e-6)
+    # float64 weights keep float32 planes float32, as the slices do; a transposed plane is refused
+    graph = NeighbourGraph(affinity_weights(gray).astype(np.float64), gather=True)
+    assert graph.apply(u).dtype == np.float32
+    if h != w:
+        with pytest.raises(ValueError, match="do not match the graph's"):
+            graph.apply(u.transpose(0, 2, 1).copy())
 
 
 @pytest.mark.parametrize("gather", [False, True])

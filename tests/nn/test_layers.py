@@ -276,3 +276,20 @@ def test_integer_input_is_computed_in_floating_point(layer, x, expected):
     y = layer.forward(x)
     assert y.dtype.kind == "f"
     np.testing.assert_allclose(y.ravel(), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 6, 1), (4, 8, 16, 1), (2, 3, 1, 5), (2, 3, 6, 7), (1, 1, 1, 1)])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_upsample_backward_has_the_bits_of_the_block_sum(shape, dtype):
+    layer = nn.Upsample2D(2)
+    n, c, h, w = shape
+    layer.forward(np.zeros(shape, dtype))
+    rng = np.random.default_rng(0)
+    dout = (rng.standard_normal((n, c, 2 * h, 2 * w)) * 10.0 ** rng.integers(-3, 4, (n, c, 2 * h, 2 * w))).astype(dtype)
+    expected = dout.reshape(n, c, h, 2, w, 2).sum(axis=(3, 5))
+    got = layer.backward(dout)
+    assert got.dtype == dtype and np.array_equal(got, expected)
+    wider = np.zeros((n, 2 * c) + dout.shape[2:], dtype)
+    wider[:, ::2] = dout
+    sliced = wider[:, ::2]  # a channel slice, as the U-Net's skips hand it on
+    assert np.array_equal(layer.backward(sliced), sliced.reshape(n, c, h, 2, w, 2).sum(axis=(3, 5)))
