@@ -25,12 +25,11 @@ validation error is within ``AUTO_TOLERANCE`` (5 %) of the best; more colours th
 measurable accuracy and make the vote noisier. The whole curve is kept for the report.
 """
 
-import argparse
 import sys
 
 import numpy as np
 
-from agents.cli import build_parser, main, show_progress
+from agents.cli import auto_or, build_parser, main, show_progress
 from colorize.color import check_0_255, rgb_to_gray
 from colorize.kmeans import kmeans
 from colorize.knn import nearest
@@ -233,15 +232,8 @@ def color_sweep(train_rgb, test_rgb, ks, *, neighbors=6, seed=0, progress=False)
     return errors
 
 
-def colors_arg(text):
-    """argparse type for ``--colors``: a whole number >= 1 or ``auto`` (any case)."""
-    if text.strip().lower() == "auto":
-        return "auto"
-    try:
-        return positive_int(text)
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(
-            f"expected a whole number of at least 1 or 'auto', got {text!r}") from None
+colors_arg = auto_or(positive_int, "a whole number of at least 1")
+"""argparse type for ``--colors``: a whole number >= 1 or ``auto`` (any case)."""
 
 
 def make_agent(args, device):

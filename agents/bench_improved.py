@@ -14,8 +14,8 @@ left/right protocol (train on the left half, score the right half), it runs:
   seeds says how much of a difference between variants is chance;
 - the basic agent (k-means palette + 3x3-patch kNN vote);
 - the three baselines of :mod:`colorize.metrics` (gray, mean chroma, per-gray lookup);
-- the calibration point of the improved agent's quality target: scikit-learn's ``MLPRegressor`` (two hidden layers of 64)
-  fed 7x7 gray patches plus coarse context (the mean gray of 32x32 and 96x96 boxes around
+- the calibration point of the improved agent's quality target: scikit-learn's
+  ``MLPRegressor`` (two hidden layers of 64) fed 7x7 gray patches plus coarse context (the mean gray of 32x32 and 96x96 boxes around
   the pixel), regressing the gray-preserving chroma; trained on 20 000 left-half pixels.
 
 Each trained variant is also re-decoded (same weights): with the annealed-mean temperatures

@@ -74,6 +74,21 @@ def max_side_int(text):
     return value
 
 
+def auto_or(parse, wanted):
+    """argparse type: ``auto`` (any case) or what ``parse`` (an argparse type) accepts, with
+    one message naming both (``wanted`` describes what ``parse`` takes)."""
+
+    def parse_or_auto(text):
+        if text.strip().lower() == "auto":
+            return "auto"
+        try:
+            return parse(text)
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(f"expected {wanted} or 'auto', got {text!r}") from None
+
+    return parse_or_auto
+
+
 def build_parser(agent_name, description, default_max_side):
     """The options both agents share; the agent module adds its own."""
     parser = OneLineParser(
@@ -278,6 +293,17 @@ def _colour_whole(agent, args, rgb, ref_work):
     return target, output, metrics, timings
 
 
+def input_files(args):
+    """``[(path, what), ...]`` of the files this run reads, which it must never overwrite:
+    IMAGE, the reference photo, a loaded model."""
+    inputs = [(Path(args.image), "photo")]
+    if args.reference:
+        inputs.append((Path(args.reference), "photo"))
+    if getattr(args, "load_model", None):
+        inputs.append((Path(args.load_model), "model file"))
+    return inputs
+
+
 def output_paths(args, agent_name):
     """The three promised files, refusing any that would overwrite an input photo."""
     if not args.out.strip():
@@ -289,11 +315,7 @@ def output_paths(args, agent_name):
         "compare": out / f"{stem}_{agent_name}_compare.png",
         "json": out / f"{stem}_{agent_name}.json",
     }
-    inputs = [(Path(args.image), "photo")]
-    if args.reference:
-        inputs.append((Path(args.reference), "photo"))
-    if getattr(args, "load_model", None):
-        inputs.append((Path(args.load_model), "model file"))
+    inputs = input_files(args)
     for path in paths.values():
         if path.is_dir():
             raise UsageError(f"cannot write {path}: a folder of that name is in the way")

@@ -60,7 +60,8 @@ import zipfile
 
 import numpy as np
 
-from agents.cli import build_parser, main, notice, output_paths, show_progress
+from agents.cli import (auto_or, build_parser, input_files, main, notice, output_paths,
+                        show_progress)
 from agents.improved_data import (
     crop_bank,
     input_channels,
@@ -126,9 +127,9 @@ decoding)."""
 PROPAGATE_GRID = (0.0, 1e2, 1e3, 1e4, 1e5, 1e6)
 """Strengths ``propagate="auto"`` chooses from. Up to 1e5 each solve is capped at 1000 CG
 steps, and the weaker strengths stop earlier on the residual test (chelsea at a quarter of
-its size, zero chroma guess: 117, 272, 870 and 1000 steps for 1e2 to 1e5); above 1e5 the cap grows by sqrt(10)
-per decade (:func:`colorize.edge_aware.propagation_iterations`: 3163 at 1e6). Adding 1e6 raised the
-benchmark photos' mean PSNR by 0.20 / 0.25 / 0.23 dB (seeds 0 / 1 / 2). With every system
+its size, zero chroma guess: 117, 272, 870 and 1000 steps for 1e2 to 1e5); above 1e5 the cap
+grows by sqrt(10) per decade (:func:`colorize.edge_aware.propagation_iterations`: 3163 at
+1e6). Adding 1e6 raised the benchmark photos' mean PSNR by 0.20 / 0.25 / 0.23 dB (seeds 0 / 1 / 2). With every system
 solved exactly, adding 1e7 as well gained less than 1e6 alone (the strip then picks 1e7 for
 coffee, which does better at 1e6), and half-decade steps (3e5, 3e6) +0.07 / -0.01 dB for
 1.7 times the steps."""
@@ -412,13 +413,6 @@ class ImprovedAgent:
         """
         path = os.fspath(path)
         arrays, meta = _read_model_file(path)
-        broken = sorted(k for k, v in arrays.items()
-                        if v.dtype.kind in "fc" and not np.isfinite(v).all())
-        if broken:
-            raise UsageError(f"model file {path} has values that are not finite numbers (NaN or "
-                             f"infinity) in {', '.join(broken[:3])}"
-                             f"{' and more' if len(broken) > 3 else ''}, so it cannot colour "
-                             "anything; retrain it")
         config = meta["config"]
         for key, value in decoding.items():
             if key in ARCHITECTURE_KEYS and value != config.get(key):
@@ -468,6 +462,7 @@ def _read_model_file(path):
         raise UsageError(f"model file {path} does not exist")
     if os.path.isdir(path):
         raise UsageError(f"model file {path} is a directory")
+
     def not_ours(detail):
         return UsageError(f"model file {path} is not a model saved with --save-model "
                           f"(cannot be read as .npz: {detail})")
@@ -504,6 +499,12 @@ def _read_model_file(path):
     except (KeyError, ValueError, TypeError, AttributeError):
         raise UsageError(f"model file {path} is not an improved-agent model "
                          f"(no valid {MODEL_FORMAT} configuration inside)") from None
+    broken = sorted(k for k, v in arrays.items() if v.dtype.kind in "fc" and not np.isfinite(v).all())
+    if broken:
+        raise UsageError(f"model file {path} has values that are not finite numbers (NaN or "
+                         f"infinity) in {', '.join(broken[:3])}"
+                         f"{' and more' if len(broken) > 3 else ''}, so it cannot colour "
+                         "anything; retrain it")
     return arrays, meta
 
 
@@ -586,15 +587,9 @@ def _number_in(low, high):
     return parse
 
 
-def _strength_or_auto(text):
-    """argparse type: ``auto`` (any case) or a strength from 0 to ``MAX_STRENGTH``."""
-    if text.strip().lower() == "auto":
-        return "auto"
-    try:
-        return _number_in(0.0, MAX_STRENGTH)(text)
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number from 0 to {MAX_STRENGTH:g} or 'auto', got {text!r}") from None
+_strength_or_auto = auto_or(_number_in(0.0, MAX_STRENGTH),
+                            f"a number from 0 to {MAX_STRENGTH:g}")
+"""argparse type: ``auto`` (any case) or a strength from 0 to ``MAX_STRENGTH``."""
 
 
 def build_improved_parser():
@@ -675,10 +670,7 @@ def make_agent(args, device):
                      "left/right protocol; with --reference no colours of IMAGE are known, "
                      f"so it {use}")
     if args.save_model:
-        inputs = [(args.image, "photo")] + ([(args.reference, "photo")] if args.reference else [])
-        if args.load_model:
-            inputs.append((args.load_model, "model file"))
-        _check_save_path(args.save_model, inputs, output_paths(args, "improved").values())
+        _check_save_path(args.save_model, input_files(args), output_paths(args, "improved").values())
     if args.whole and not (args.load_model or args.reference):
         raise UsageError("--whole colours IMAGE whole with a model given by --load-model; to "
                          "learn from another photo and colour IMAGE whole, give --reference")

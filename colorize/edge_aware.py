@@ -110,8 +110,6 @@ class NeighbourGraph:
             centre = ((xp.arange(h)[:, None] + 1) * row + xp.arange(w)[None, :] + 1).ravel()
             moves = xp.asarray([dy * row + dx for dy, dx in OFFSETS])[:, None]
             self._index = {1: centre[None, :] + moves, -1: centre[None, :] - moves}
-            self._flat = {1: self.weights.reshape(len(OFFSETS), h * w),
-                          -1: self.weights_t.reshape(len(OFFSETS), h * w)}
 
     def _neighbour_sum(self, weights, u, sign):
         xp = get_array_module(u)
@@ -125,7 +123,7 @@ class NeighbourGraph:
                 raise ValueError(f"planes of shape {(h, w)} do not match the graph's "
                                  f"{tuple(self.weights.shape[1:])}")
             neighbours = self._padded.reshape(c, -1)[:, self._index[sign]]  # (C, 8, H*W)
-            total = (neighbours * self._flat[sign]).sum(axis=1)
+            total = (neighbours * weights.reshape(len(OFFSETS), h * w)).sum(axis=1)
             return total.astype(u.dtype, copy=False).reshape(c, h, w)
         total = xp.zeros_like(u)
         term = xp.empty_like(u)
@@ -217,10 +215,9 @@ PROPAGATE_ITERATIONS = 1000
 """The cap on the conjugate-gradient steps of :func:`propagate_from_left` up to ``lam = 1e5``.
 The solve also stops once the residual falls to 1e-6 of the right-hand side, which weak
 strengths reach early (117 steps at 1e2 on chelsea at a quarter of its size, from a zero
-chroma guess). A large ``lam``
-makes the system stiff, and float32 CG stalls near a relative residual of 1e-4, so there the
-cap decides; on 256-px photos the result is within 0.04 dB PSNR of the exact solution (a
-sparse direct solve) after 1000 steps at ``lam = 1e5``."""
+chroma guess). A large ``lam`` makes the system stiff, and float32 CG stalls near a relative
+residual of 1e-4, so there the cap decides; on 256-px photos the result is within 0.04 dB
+PSNR of the exact solution (a sparse direct solve) after 1000 steps at ``lam = 1e5``."""
 
 
 MAX_PROPAGATE_ITERATIONS = 10_000
@@ -245,7 +242,7 @@ def propagate_from_left(known_rgb, gray, chroma, strength, iterations=None):
     the predicted (H, W, C) ``chroma`` on the right, and ``c`` is ``KNOWN_WEIGHT`` on the left
     and 1 on the right. Returns the right part, (H, W, C) float32. ``strength = 0`` returns
     ``chroma`` unchanged. ``iterations``: the cap on the CG steps (default
-:func:`propagation_iterations`); the solve stops earlier at a relative residual of 1e-6.
+    :func:`propagation_iterations`); the solve stops earlier at a relative residual of 1e-6.
     """
     xp = get_array_module(chroma)
     if known_rgb.shape[0] != gray.shape[0] or gray.shape != chroma.shape[:2]:

@@ -1,7 +1,8 @@
 """Exceptions of the engine that a user may see; each carries one clear sentence.
 
-``DeviceError`` (a device that is not there; also an ``NNError``) lives with the device code in
-``nn.backend``, and ``UsageError`` (a bad command-line argument) with the command-line plumbing in ``nn.cli``.
+``DeviceError`` (a device that is not there; also an ``NNError``) lives with the device code
+in ``nn.backend``, and ``UsageError`` (a bad command-line argument) with the command-line
+plumbing in ``nn.cli``.
 """
 
 

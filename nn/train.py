@@ -39,6 +39,15 @@ def _check_data(x, y, which):
                          f"got {len(x)} and {len(y)}")
 
 
+def _whole(name, value, minimum, or_else=""):
+    """``value`` as an int, or ValueError unless it is a whole number of at least ``minimum``
+    (``or_else``: the other values the message names, such as ``"None or "``)."""
+    if not (is_whole_number(value) and value >= minimum):
+        raise ValueError(f"{name} must be {or_else}a whole number of at least {minimum}, "
+                         f"got {value!r}")
+    return int(value)
+
+
 def _check_finite(value, epoch, lr):
     if not math.isfinite(value):
         raise TrainingDivergedError(
@@ -91,16 +100,15 @@ def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=N
 
     The monitored loss is the validation loss when ``x_val``/``y_val`` are given, else the
     training loss. ``patience``: stop after that many epochs in a row without an improvement
-    larger than ``min_delta`` (0 stops at the first such epoch, as 1 does). With a validation set and ``restore_best`` the weights of the best
-    epoch are restored at the end (whether or not training stopped early). ``schedule`` is
+    larger than ``min_delta`` (0 stops at the first such epoch, as 1 does). With a validation
+    set and ``restore_best`` the weights of the best epoch are restored at the end (whether or not training stopped early). ``schedule`` is
     stepped once per epoch with the monitored loss. The progress bar (tqdm, on stderr) shows
     the running loss; it is off with ``progress=False`` or when stderr is not a terminal.
 
     Raises ``TrainingDivergedError`` when the loss becomes NaN or infinite.
 
     History: ``train_loss``, ``val_loss`` (lists, one value per epoch, averaged over the batches
-    as :func:`evaluate` does; ``val_loss`` empty
-    without a validation set), ``lr`` (per epoch, the rate used), ``best_epoch`` (0-based index
+    as :func:`evaluate` does; ``val_loss`` empty without a validation set), ``lr`` (per epoch, the rate used), ``best_epoch`` (0-based index
     into those lists), ``best_loss``, ``epochs_run``, ``stopped_early``, ``seconds``.
 
     The model is left in training mode: call ``model.eval()`` before predicting, or batch-norm
@@ -109,13 +117,10 @@ def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=N
     """
     _check_data(x_train, y_train, "train")
     n = len(x_train)
-    if not (is_whole_number(batch_size) and batch_size >= 1):
-        raise ValueError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
-    if not (is_whole_number(epochs) and epochs >= 0):
-        raise ValueError(f"epochs must be a whole number of at least 0, got {epochs!r}")
-    if patience is not None and not (is_whole_number(patience) and patience >= 0):
-        raise ValueError(f"patience must be None or a whole number of at least 0, got {patience!r}")
-    batch_size, epochs = int(batch_size), int(epochs)
+    batch_size = _whole("batch_size", batch_size, 1)
+    epochs = _whole("epochs", epochs, 0)
+    if patience is not None:
+        _whole("patience", patience, 0, "None or ")
     if (x_val is None) != (y_val is None):
         raise ValueError("give both x_val and y_val, or neither (only one of them was given)")
     has_val = x_val is not None

@@ -690,9 +690,9 @@ def p_answers(build, config):
         "squared RGB distances (inertia); the vote is the majority label among the 6 nearest "
         "patches (Euclidean on the 9 gray values), which estimates the most likely label given "
         "the patch, i.e. it aims at the 0-1 loss over labels; among colours tied on the top "
-        "count, the one held by the nearest neighbour wins. *Learning*: greedy k-means++ seeding and Lloyd iterations to "
-        "convergence, 4 seeded restarts, lowest inertia kept (`colorize/kmeans.py`); exact "
-        "nearest neighbours, ordered by (distance, training index), by a sweep along the "
+        "count, the one held by the nearest neighbour wins. *Learning*: greedy k-means++ "
+        "seeding and Lloyd iterations to convergence, 4 seeded restarts, lowest inertia kept "
+        "(`colorize/kmeans.py`); exact nearest neighbours, ordered by (distance, training index), by a sweep along the "
         "patches' first principal axis with exact lower bounds and an exact float64 re-rank "
         "(`colorize/knn.py`).")
     lines.append("")
@@ -737,8 +737,7 @@ def p_answers(build, config):
         lines.append("")
         lines.append(
             f"The improved agent trains on the left half only. The {VALIDATION_FRACTION:.0%} of "
-            "its columns nearest "
-            "the right half are a validation strip: training crops never contain its colours, "
+            "its columns nearest the right half are a validation strip: training crops never contain its colours, "
             "its loss is computed every epoch with the whole left half as context, training "
             "stops when it has not improved for "
             f"{config.get('patience')} epochs, and the weights of the best epoch are restored "

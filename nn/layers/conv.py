@@ -117,13 +117,14 @@ class Conv2D(Layer):
         del cols
         if "b" in self.params:
             y += self.params["b"][:, None]
-        self._out_hw = (h_out, w_out)
         return y.reshape(x.shape[0], self.out_channels, h_out, w_out)
 
     def backward(self, dout):
         x = saved_by_forward(self, "_x")
         n = x.shape[0]
-        dout = checked_upstream(self, dout, (n, self.out_channels) + tuple(self._out_hw))
+        out_hw = output_hw(x.shape[2], x.shape[3], self.kernel_size, self.stride, self.padding,
+                           self.dilation)
+        dout = checked_upstream(self, dout, (n, self.out_channels) + tuple(out_hw))
         d2 = dout.reshape(n, self.out_channels, dout.shape[2] * dout.shape[3])
         if "b" in self.params:
             self.grads["b"] = dout.sum(axis=(0, 2, 3))

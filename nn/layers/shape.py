@@ -6,21 +6,6 @@ from nn.errors import checked_upstream, saved_by_forward
 from nn.layers.base import Layer
 
 
-class Flatten(Layer):
-    """(N, d1, d2, ...) -> (N, d1*d2*...)."""
-
-    def forward(self, x):
-        self._shape = x.shape
-        # the feature count spelled out: reshape(N, -1) cannot infer it for an empty batch
-        y = x.reshape(x.shape[0], math.prod(x.shape[1:]))
-        self._out_shape = y.shape
-        return y
-
-    def backward(self, dout):
-        shape = saved_by_forward(self, "_shape")
-        return checked_upstream(self, dout, self._out_shape).reshape(shape)
-
-
 class Reshape(Layer):
     """(N, ...) -> (N, *shape); ``shape`` excludes the batch axis and may hold one -1."""
 
@@ -38,15 +23,25 @@ class Reshape(Layer):
         known = math.prod(s for s in self.shape if s != -1)
         shape = tuple(size // known if s == -1 and known else s for s in self.shape)
         if math.prod(shape) != size:
-            raise ValueError(f"Reshape cannot turn samples of shape {tuple(x_shape[1:])} into {self.shape}")
+            raise ValueError(f"{type(self).__name__} cannot turn samples of shape "
+                             f"{tuple(x_shape[1:])} into {self.shape}")
         return shape
 
     def forward(self, x):
         self._shape = x.shape
-        y = x.reshape((x.shape[0],) + self._sample_shape(x.shape))
-        self._out_shape = y.shape
-        return y
+        return x.reshape((x.shape[0],) + self._sample_shape(x.shape))
 
     def backward(self, dout):
         shape = saved_by_forward(self, "_shape")
-        return checked_upstream(self, dout, self._out_shape).reshape(shape)
+        out_shape = (shape[0],) + self._sample_shape(shape)
+        return checked_upstream(self, dout, out_shape).reshape(shape)
+
+
+class Flatten(Reshape):
+    """(N, d1, d2, ...) -> (N, d1*d2*...): ``Reshape((-1,))``."""
+
+    def __init__(self):
+        super().__init__((-1,))
+
+    def extra_repr(self):
+        return ""
