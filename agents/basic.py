@@ -37,6 +37,10 @@ from colorize.patches import extract_patches
 from nn.backend import array_module_for, get_array_module, to_numpy
 from nn.cli import UsageError, positive_int
 
+COLORS = 5
+"""The coursework's number of representative colours (``--colors``' default)."""
+NEIGHBORS = 6
+"""The coursework's number of nearest patches that vote (``--neighbors``' default)."""
 AUTO_COLORS = tuple(range(2, 17))
 AUTO_TOLERANCE = 0.05
 AUTO_STRIP_FRACTION = 0.25
@@ -99,7 +103,7 @@ class BasicAgent:
     full_resolution = False
     uses_left_colours = False
 
-    def __init__(self, colors=5, neighbors=6, seed=0, device="auto", progress=False):
+    def __init__(self, colors=COLORS, neighbors=NEIGHBORS, seed=0, device="auto", progress=False):
         if colors != "auto" and not (_is_whole_number(colors) and colors >= 1):
             raise ValueError(f"colors must be a whole number of at least 1 or 'auto', got {colors!r}")
         if not (_is_whole_number(neighbors) and neighbors >= 1):
@@ -208,7 +212,7 @@ class BasicAgent:
         return chosen, curve
 
 
-def color_sweep(train_rgb, test_rgb, ks, *, neighbors=6, seed=0, progress=False):
+def color_sweep(train_rgb, test_rgb, ks, *, neighbors=NEIGHBORS, seed=0, progress=False):
     """RGB RMSE of the basic agent on ``test_rgb`` for each number of colours in ``ks``.
 
     Trained on ``train_rgb``; both (H, W, 3) on one backend. The neighbours depend only on the
@@ -243,10 +247,10 @@ def make_agent(args, device):
 
 def build_basic_parser():
     parser = build_parser("basic", __doc__.split("\n\n")[0], DEFAULT_MAX_SIDE)
-    parser.add_argument("--colors", type=colors_arg, default=5, metavar="K|auto",
-                        help="number of representative colours, or auto (default: 5)")
-    parser.add_argument("--neighbors", type=positive_int, default=6, metavar="N",
-                        help="neighbours that vote (default: 6)")
+    parser.add_argument("--colors", type=colors_arg, default=COLORS, metavar="K|auto",
+                        help=f"number of representative colours, or auto (default: {COLORS})")
+    parser.add_argument("--neighbors", type=positive_int, default=NEIGHBORS, metavar="N",
+                        help=f"neighbours that vote (default: {NEIGHBORS})")
     return parser
 
 

@@ -5,8 +5,9 @@
 1. ``Conv2D`` forward + backward (float32, N=16, C 32 -> 32, 64x64, k=3, padding 1);
 2. the basic agent (k-means palette + exact 3x3 kNN vote) on a 1024-px-wide photo (the bundled
    coffee photo upscaled, bicubic);
-3. the improved agent's training on a 512-px-wide photo, for a fixed number of epochs and no
-   early stopping, so both devices do the same work.
+3. the improved agent's fit on a 512-px-wide photo: training for a fixed number of epochs
+   with no early stopping, so both devices do the same work, then choosing the propagation
+   strength on the validation strip.
 
 Each workload runs on the CPU (NumPy) and, when CuPy and a device answer, on the GPU; the
 speed-up is CPU seconds / GPU seconds of this run. On the GPU an untimed first run comes before
@@ -85,7 +86,7 @@ def main(argv=None):
         workloads = [
             ("Conv2D fwd+bwd, N=16, 32->32, 64x64, k3", conv_seconds),
             ("basic agent, 1024-px photo", lambda d: basic_seconds(photo_1024, d)),
-            (f"improved agent training, 512-px photo, {args.epochs} epochs",
+            (f"improved agent fit (training + propagation choice), 512-px photo, {args.epochs} epochs",
              lambda d: improved_seconds(photo_512, d, args.epochs)),
         ]
         rows = []

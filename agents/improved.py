@@ -7,7 +7,8 @@ reruns the comparison):
 
 1. **Spaces.** Input: the gray image (normalised) and the per-gray-lookup chroma of the
    training image as a prior (:mod:`agents.improved_data`; coarse-context planes are an
-   option, off by default: they helped one benchmark photo and cost another 2.4 dB).
+   option, off by default: over seeds 0-2 on the six benchmark photos they raised coffee by
+   0.35 dB and lowered the mean by 0.23 dB, 24.81 against 25.04).
    Output: the gray-preserving chroma ``(u, v)`` of :mod:`colorize.color`; the colour is
    rebuilt as ``gray + u e1 + v e2``, so the output's gray equals the input gray exactly (up
    to the gamut shrink of ``chroma_to_rgb``), whatever the network says.

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.basic import AUTO_COLORS, BasicAgent, color_sweep, palette_labels
+from agents.basic import AUTO_COLORS, COLORS, BasicAgent, color_sweep, palette_labels
 from agents.improved import ImprovedAgent
 from colorize.color import chroma_to_rgb, rgb_to_chroma, rgb_to_gray
 from colorize.halves import (ProtocolError, check_protocol_size, compose_halves, left_half_is_gray,
@@ -59,16 +59,17 @@ METHODS = (
     ("gray", "baseline: gray (no colour)"),
     ("mean_chroma", "baseline: mean chroma of the left half"),
     ("gray_lookup", "baseline: mean chroma per gray level"),
-    ("basic", "basic agent, 5 colours"),
+    ("basic", f"basic agent, {COLORS} colours"),
     ("basic_auto", "basic agent, --colors auto"),
     ("basic_true_gray", "basic agent's colours on the true gray"),
     ("improved", "improved agent"),
     ("basic_palette", "bound: basic agent's palette, perfect vote"),
-    ("palette5", "bound: best 5-colour palette of the right half"),
+    ("palette5", f"bound: best {COLORS}-colour palette of the right half"),
 )
 """(key, label) of every scored method, in table order."""
 
-BOUND_COLORS = 5
+BOUND_COLORS = COLORS
+"""The palette bound has as many colours as the basic agent it bounds."""
 SATURATED_FRACTION = 0.1
 
 
@@ -163,7 +164,7 @@ def _record(run, key, right_prediction):
 
 
 def _run_basic(run, left, right_gray, settings):
-    agent = BasicAgent(colors=5, seed=settings.seed, device=settings.device)
+    agent = BasicAgent(colors=COLORS, seed=settings.seed, device=settings.device)
     start = time.perf_counter()
     agent.fit(left)
     fitted = time.perf_counter()
@@ -230,11 +231,11 @@ def run_photo(path, photo, settings, log=print):
     log(f"{tag}: baselines scored")
 
     _run_basic(run, left, right_gray, settings)
-    log(f"{tag}: basic agent, 5 colours, {sum(run.seconds['basic'].values()):.1f} s")
+    log(f"{tag}: basic agent, {COLORS} colours, {sum(run.seconds['basic'].values()):.1f} s")
     _run_basic_auto(run, left, right_gray, settings)
     log(f"{tag}: basic agent, --colors auto chose k = {run.auto['chosen']}; hindsight sweep done")
     _run_palette_bound(run, settings)
-    log(f"{tag}: 5-colour palette bound scored")
+    log(f"{tag}: {BOUND_COLORS}-colour palette bound scored")
 
     _run_improved(run, left, right_gray, settings)
     log(f"{tag}: improved agent, {sum(run.seconds['improved'].values()):.1f} s")

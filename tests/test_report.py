@@ -152,6 +152,9 @@ def test_numbers_in_the_prose_match_the_tables(quick_report):
     summary = re.search(r"The basic agent \(5 colours\) reaches ([\d.]+) dB", text)
     assert table_row and summary
     assert table_row.group(1) == summary.group(1)
+    # The k sweep scores unrounded colours: the report says by how much that moves k = 5.
+    rounding = re.search(r"in the score tables \(rounded, as a PNG stores it\) by up to (\d+\.\d+)", text)
+    assert rounding and float(rounding.group(1)) < 0.5
 
 
 def test_decodings_table_means_each_decoding_over_the_photos():
@@ -185,6 +188,63 @@ def test_seed_spread_means_each_seed_over_the_photos():
     assert "up to 3.00 dB (a)" in lines[1]
     del photos["b"]["agents"]["improved:default, seed 1"]
     assert seed_spread(photos) == []
+
+
+def test_the_summary_names_its_seed_and_the_recorded_seeds_only_for_the_same_photos_and_size():
+    from types import SimpleNamespace
+
+    from report.write import _seed_sentence
+
+    photos = {
+        "a": {"agents": {"improved:default": {"psnr": 28.0}, "improved:default, seed 1": {"psnr": 25.0}}},
+        "b": {"agents": {"improved:default": {"psnr": 30.0}, "improved:default, seed 1": {"psnr": 31.0}}},
+        "c": {"agents": {"improved:default": {"psnr": 10.0}, "improved:default, seed 1": {"psnr": 10.0}}},
+    }
+
+    def build(names, max_side, width=256):
+        return SimpleNamespace(runs=[SimpleNamespace(name=n) for n in names],
+                               settings=SimpleNamespace(seed=0, max_side=max_side),
+                               variants={"width": width, "photos": photos})
+
+    text = _seed_sentence(build(["a", "b"], 256))
+    assert "seed 0" in text and "average 29.00, 28.00 dB on these photos with seeds 0 and 1" in text
+    assert _seed_sentence(build(["a", "b"], 64)) == " These are the scores of seed 0."  # other size
+    assert _seed_sentence(build(["a", "z"], 256)) == " These are the scores of seed 0."  # photo not recorded
+
+
+def test_a_recorded_photo_below_gray_is_named_with_the_best_coloured_score():
+    from report.write import below_gray_sentence
+
+    def photo(agent, gray, lookup):
+        return {"baselines": {"gray": {"psnr": gray}, "gray_lookup": {"psnr": lookup}},
+                "agents": {"improved:default": {"psnr": agent}}}
+
+    text = below_gray_sentence({"photos": {"ok": photo(28.0, 20.0, 25.0), "g": photo(14.0, 17.5, 13.0)}})
+    assert "on g (14.00 dB against 17.50 dB" in text and "reaches 14.00 dB" in text and "ok" not in text
+    assert "Every coloured method is below gray" in text
+    text = below_gray_sentence({"photos": {"g": photo(14.0, 17.5, 18.0)}})
+    assert "reaches 18.00 dB" in text and "Every coloured method" not in text
+    assert below_gray_sentence({"photos": {"ok": photo(28.0, 20.0, 25.0)}}) == ""
+    assert below_gray_sentence(None) == ""
+
+
+def test_training_prose_reports_what_the_curves_show():
+    from types import SimpleNamespace
+
+    from report.write import training_prose
+
+    def run(name, train, val, best, stopped):
+        return SimpleNamespace(name=name, improved={"training": {
+            "train_loss": train, "val_loss": val, "best_epoch": best,
+            "epochs_run": len(train), "stopped_early": stopped}})
+
+    runs = [run("capped", [3.0, 2.0, 1.0], [5.0, 4.5, 4.0], 2, False),
+            run("later", [3.0, 2.0, 1.5, 1.0], [5.0, 4.0, 4.2, 4.1], 1, True)]
+    text = training_prose(runs, {"epochs": 3, "patience": 2})[0]
+    assert "On capped the best epoch is the last one allowed" in text
+    assert "kept falling on later" in text and "ended 0.100 above it" in text
+    assert "capped, " not in text.split("kept falling on")[1]  # its best epoch is its last
+    assert "already 2.000 above it after the first epoch" in text
 
 
 def test_photos_sharing_a_name_are_refused_before_any_work(tmp_path, capsys):
@@ -248,9 +308,11 @@ def test_prose_numbers_without_sign_errors_divisions_by_zero_or_mixed_photo_sets
     assert "nan" not in _saturation_clause(7.95, 0.0) and "against 0.00 elsewhere" in _saturation_clause(7.95, 0.0)
     assert "n/a" in _saturation_clause(7.95, float("nan"))
     assert "50% more error" in _saturation_clause(3.0, 2.0)
-    assert "more colourful than the truth" in _basic_colourfulness_reason(2.5)
-    assert "dulls" in _basic_colourfulness_reason(0.5)
-    assert "about as colourful" in _basic_colourfulness_reason(1.0)
+    assert "more colourful than the truth" in _basic_colourfulness_reason([2.5])
+    assert "dulls" in _basic_colourfulness_reason([0.5, 0.6])
+    assert "about as colourful" in _basic_colourfulness_reason([0.95, 1.05])
+    assert "opposite errors" in _basic_colourfulness_reason([0.8, 1.42])  # mean 1.11 hides both
+    assert "no colour" in _basic_colourfulness_reason([float("nan")])
     data = {"mean": {"improved:default": {"psnr": 25.0, "photos": 6},
                      "improved:dilated": {"psnr": 26.0, "photos": 5},
                      "improved:unet-l2": {"psnr": 24.0, "photos": 6}}}
