@@ -67,11 +67,15 @@ class ChromaBins:
 
         ``smoothing`` is the standard deviation, in cells, of the Gaussian that smooths the
         histogram into the prior ``p~`` (Zhang et al. smooth with sigma 5 on a grid of 10,
-        half a cell; one cell suits the coarser grids a single photo can fill).
+        half a cell; one cell suits the coarser grids a single photo can fill). The smoothing
+        is a dense Q x Q product: a photo fills a few hundred bins at ``step`` 10 (Q = 43-152
+        on the bundled photos) but thousands at ``step`` 1, where the kernel takes gigabytes.
         """
         chroma = np.asarray(to_numpy(chroma), dtype=np.float64).reshape(-1, 2)
         if chroma.shape[0] == 0:
             raise ValueError("cannot fit chroma bins to an empty set of pixels")
+        if not np.isfinite(chroma).all():
+            raise ValueError("cannot fit chroma bins to NaN or infinite chroma")
         cells = np.rint(chroma / step).astype(np.int64)
         used, counts = np.unique(cells, axis=0, return_counts=True)
         centers = used.astype(np.float64) * step
@@ -91,6 +95,8 @@ class ChromaBins:
         if not 0.0 <= lam <= 1.0:
             raise ValueError(f"lam must lie in [0, 1], got {lam}")
         prior = self.prior.astype(np.float64)
+        if lam == 0 and not (prior > 0).all():
+            raise ValueError("lam = 0 (the full inverse prior) needs every bin's prior above 0")
         w = 1.0 / ((1.0 - lam) * prior + lam / self.n_bins)
         w /= (prior * w).sum()
         return w.astype(np.float32)
@@ -122,12 +128,16 @@ class ChromaBins:
         standard deviation ``sigma`` (default ``step / 2``); ``neighbors = 1`` is one-hot.
         """
         xp = get_array_module(chroma)
-        n, two, h, w = chroma.shape
-        if two != 2:
-            raise ValueError(f"chroma must have shape (N, 2, H, W), got {chroma.shape}")
+        if chroma.ndim != 4 or chroma.shape[1] != 2:
+            raise ValueError(f"chroma must have shape (N, 2, H, W), got {tuple(chroma.shape)}")
+        n, _, h, w = chroma.shape
         sigma = self.step / 2.0 if sigma is None else float(sigma)
+        if not (sigma > 0 and math.isfinite(sigma)):
+            raise ValueError(f"sigma must be a positive finite number, got {sigma}")
+        if int(neighbors) != neighbors or neighbors < 1:
+            raise ValueError(f"neighbors must be a whole number of at least 1, got {neighbors!r}")
         q = self.n_bins
-        k = max(1, min(int(neighbors), q))
+        k = min(int(neighbors), q)
         flat = chroma.transpose(0, 2, 3, 1).reshape(-1, 2).astype(np.float32)
         d2 = self._sq_distances(flat)
         # Keep the bins no farther than the k-th nearest (a partition is far cheaper than an
@@ -151,6 +161,8 @@ class ChromaBins:
         if not temperature > 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
         xp = get_array_module(logits)
+        if logits.dtype.kind != "f":
+            logits = logits.astype(np.float32)
         z = logits / logits.dtype.type(temperature)
         z = z - z.max(axis=1, keepdims=True)
         p = xp.exp(z)

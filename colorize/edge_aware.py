@@ -155,6 +155,14 @@ def _safe_ratio(num, den, xp):
     return xp.where(safe, num / xp.where(safe, den, 1.0), 0.0).astype(np.float32)
 
 
+def _check_strength(strength):
+    """ValueError unless ``strength`` is a finite number >= 0 (NaN would pass ``<= 0`` tests
+    and turn the whole solve into NaN)."""
+    if not (isinstance(strength, (int, float, np.integer, np.floating))
+            and math.isfinite(strength) and strength >= 0):
+        raise ValueError(f"the smoothing strength must be a finite number >= 0, got {strength!r}")
+
+
 def smooth_chroma(gray, chroma, strength=1.0, confidence=None, iterations=100, tol=1e-4,
                   check_every=None):
     """Refine (H, W, C) ``chroma`` guided by (H, W) ``gray``; returns (H, W, C) float32.
@@ -165,10 +173,19 @@ def smooth_chroma(gray, chroma, strength=1.0, confidence=None, iterations=100, t
     (default 1 everywhere; must be positive). ``strength = 0`` returns ``chroma`` unchanged.
     ``check_every``: steps between convergence tests (default 1 on NumPy, 8 on CuPy, where
     each test is a device-to-host read). A 1 x 1 image has no neighbour to be smooth with,
-    so it is returned unchanged too.
+    so it is returned unchanged too. Raises ValueError for a negative or non-finite strength
+    and for a confidence that is not positive and finite everywhere.
     """
     xp = get_array_module(chroma)
-    if strength <= 0 or gray.size == 1:
+    _check_strength(strength)
+    if confidence is not None:
+        if confidence.shape != gray.shape:
+            raise ValueError(f"confidence must have the gray's shape {tuple(gray.shape)}, got "
+                             f"{tuple(confidence.shape)}")
+        if not bool((confidence > 0).all()) or not bool(xp.isfinite(confidence).all()):
+            raise ValueError("confidence must be positive and finite everywhere (a zero or "
+                             "negative data weight makes the system singular or indefinite)")
+    if strength == 0 or gray.size == 1:
         return chroma.astype(np.float32)
     # the solve runs on (C, H, W) planes (see NeighbourGraph); the result goes back to (H, W, C)
     u0 = xp.ascontiguousarray(chroma.astype(np.float32).transpose(2, 0, 1))
@@ -230,6 +247,7 @@ def propagation_iterations(strength):
     ``sqrt(lam)``, as CG's step count does with the square root of the condition number
     (which grows like ``lam``): 3163 at 1e6, where 256-px photos come within 0.02 dB of the
     exact solution; at most ``MAX_PROPAGATE_ITERATIONS``."""
+    _check_strength(strength)
     steps = math.ceil(PROPAGATE_ITERATIONS * math.sqrt(strength / 1e5))
     return min(MAX_PROPAGATE_ITERATIONS, max(PROPAGATE_ITERATIONS, steps))
 
@@ -249,7 +267,8 @@ def propagate_from_left(known_rgb, gray, chroma, strength, iterations=None):
         raise ValueError(f"known colours {tuple(known_rgb.shape)}, gray {tuple(gray.shape)} and "
                          f"chroma {tuple(chroma.shape)} must share their height (and gray and "
                          "chroma their width)")
-    if strength <= 0:
+    _check_strength(strength)
+    if strength == 0:
         return chroma.astype(np.float32)
     known_rgb = xp.asarray(known_rgb, dtype=np.float32)
     width = known_rgb.shape[1]

@@ -9,7 +9,7 @@ enough for 3 x 3 patches to carry context.
 
 from nn.backend import get_array_module
 
-from .color import rgb_to_gray
+from .color import check_0_255, rgb_to_gray
 from .io import is_grayscale
 
 MIN_WIDTH = 8
@@ -77,12 +77,14 @@ def protocol_inputs(rgb):
     """What an agent sees under the protocol, after checking the size.
 
     Args:
-        rgb: ``(H, W, 3)`` colour photo on 0..255.
+        rgb: ``(H, W, 3)`` colour photo on 0..255 (a 0..1 photo is refused:
+            :func:`colorize.color.check_0_255`).
 
     Returns:
         ``(left_rgb, right_gray, right_rgb)``: the training half in colour, the test half's
         gray (float, no rounding) and the test half's true colours (for scoring only).
     """
     check_protocol_size(rgb.shape)
+    check_0_255(rgb, "the photo")
     left, right = split_halves(rgb)
     return left, rgb_to_gray(right), right

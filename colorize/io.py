@@ -6,7 +6,8 @@ array, whatever its mode:
 =============  ==================================================================
 mode           conversion
 =============  ==================================================================
-RGB            as is
+RGB            as is (16-bit RGB files, PNG or TIFF, reach us as 8 bits: Pillow keeps
+               the high byte, ``v8 = v16 >> 8``, up to one level below rounding)
 RGBA, LA, PA,  composited on a white background (transparent pixels become white),
 P / L / RGB    which is what a viewer shows on a white page
 with a
@@ -20,9 +21,11 @@ byte order)    (257 = 65535 / 255, so 0 -> 0 and 65535 -> 255 exactly), however 
                photo; a transparency key makes its samples white
 I (32-bit)     negative values clipped to 0; values already within 0..255 kept; values up
                to 65535 read as 16-bit samples (that is what 16-bit PNGs decode to in
-               older Pillow versions); larger values scaled by the maximum
-F (float)      data within 0..1 read as fractions (times 255); otherwise clipped to
-               0..255; NaN becomes 0
+               older Pillow versions); larger values scaled by the maximum. Pillow
+               reads unsigned 32-bit TIFF samples as signed, so those above 2^31 arrive
+               negative and become 0
+F (float)      finite data within 0..1 read as fractions (times 255); otherwise clipped
+               to 0..255; NaN becomes 0, infinities the ends of the range
 =============  ==================================================================
 
 The EXIF orientation tag is applied (:func:`PIL.ImageOps.exif_transpose`), so a phone photo
@@ -98,7 +101,7 @@ def _pillow_limits(max_pixels):
 
 def _check_path(path):
     """Refuse a path that is missing, a directory, unreadable or empty, before Pillow sees it."""
-    p = Path(path)
+    p = Path(os.fsdecode(path))
     if not p.exists():
         raise ImageError(f"image file '{p}' does not exist")
     if p.is_dir():
@@ -128,8 +131,12 @@ def _wide_gray_to_uint8(a, sixteen_bit=False):
     even when all of them are small (a dark 16-bit photo is still 16-bit).
     """
     if a.dtype.kind == "f":
-        a = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=255.0, neginf=0.0)
-        if a.min() >= 0.0 and a.max() <= 1.0:
+        a = a.astype(np.float64)
+        finite = a[np.isfinite(a)]
+        # The scale is read from the finite samples: one infinity must not hide a 0..1 image.
+        fractions = finite.size > 0 and finite.min() >= 0.0 and finite.max() <= 1.0
+        a = np.nan_to_num(a, nan=0.0, posinf=1.0 if fractions else 255.0, neginf=0.0)
+        if fractions:
             a = a * 255.0
         return np.clip(np.rint(a), 0, 255).astype(np.uint8)
     a = np.maximum(a.astype(np.int64), 0)
@@ -167,7 +174,7 @@ def read_rgb(path, *, max_pixels=DEFAULT_MAX_PIXELS, notes=None):
     """Read any photo Pillow decodes as an upright RGB image.
 
     Args:
-        path: file path (str or PathLike).
+        path: file path (str, bytes or PathLike).
         max_pixels: largest ``width * height`` accepted (decompression-bomb guard); ``None``
             disables the limit.
         notes: optional list; what the RGB array leaves out of the file is appended to it
@@ -181,6 +188,8 @@ def read_rgb(path, *, max_pixels=DEFAULT_MAX_PIXELS, notes=None):
         ImageError: the file is missing, a directory, empty, not an image, truncated or
             corrupt, of an unsupported mode, or larger than ``max_pixels``.
     """
+    if max_pixels is not None and not (isinstance(max_pixels, (int, np.integer)) and max_pixels >= 1):
+        raise ValueError(f"max_pixels must be a whole number of at least 1 or None, got {max_pixels!r}")
     p = _check_path(path)
     try:
         with _pillow_limits(max_pixels), Image.open(p) as im:
@@ -224,7 +233,12 @@ def _left_out(im):
     frames = getattr(im, "n_frames", 1)
     if frames > 1:
         phrases.append(f"it has {frames} frames, and only the first is used")
-    if "A" in im.getbands() or "transparency" in im.info:
+    key = im.info.get("transparency")
+    if im.mode.startswith("I") and isinstance(key, (int, float)):
+        # RGBA conversion clips 16-bit samples to 255 first, so the key is looked up here
+        if (np.asarray(im) == key).any():
+            phrases.append("its transparent parts are shown on white")
+    elif "A" in im.getbands() or key is not None:
         if im.convert("RGBA").getchannel("A").getextrema()[0] < 255:
             phrases.append("its transparent parts are shown on white")
     return phrases
@@ -244,13 +258,23 @@ def is_grayscale(rgb, tol=GRAY_TOLERANCE, outliers=GRAY_OUTLIERS):
     ``max(R, G, B) - min(R, G, B) <= tol``.
 
     Args:
-        rgb: ``(H, W, 3)`` array (uint8 or float on 0..255), NumPy or CuPy.
+        rgb: ``(..., 3)`` array (integers, or floats on 0..255), NumPy or CuPy. A 0..1 image
+            would look gray whatever its colours, since ``tol`` is in 0..255 levels.
         tol: allowed spread between channels (see ``GRAY_TOLERANCE``).
         outliers: allowed fraction of pixels above ``tol`` (see ``GRAY_OUTLIERS``); 0 asks
             every pixel to be within ``tol``.
+
+    Raises ValueError for an array whose last axis is not 3 channels (a 2-D gray image has no
+    channels to compare; an RGBA image must drop its alpha first).
     """
+    if rgb.ndim < 1 or rgb.shape[-1] != 3:
+        raise ValueError(f"is_grayscale needs (..., 3) RGB values, got shape {tuple(rgb.shape)}")
     xp = get_array_module(rgb)
-    x = rgb.astype(xp.int16) if rgb.dtype == xp.uint8 else rgb
+    # Integers are widened first: the spread of int8 or uint8 values can wrap around.
+    if rgb.dtype.kind in "iub":
+        x = rgb.astype(xp.int16 if rgb.dtype.itemsize == 1 else xp.int64)
+    else:
+        x = rgb
     spread = x.max(axis=-1) - x.min(axis=-1)
     coloured = int((spread > tol).sum())
     return coloured <= int(outliers * spread.size)

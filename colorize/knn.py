@@ -102,6 +102,14 @@ def nearest(train, query, k, progress=None):
     ``progress``: optional callable ``progress(done)``, told how many more query rows have
     been searched after each batch of them (for a progress bar on large searches).
     Raises ValueError for mismatched shapes, non-finite values, or k outside [1, n].
+
+    Cost: exact order is guaranteed by re-ranking in float64 every candidate whose distance
+    ties the k-th within rounding. Rows that are equal coincide and cost nothing extra, so
+    photos (whose equal colours give exactly equal grays) run near scikit-learn's speed. A
+    large cluster of rows that differ only at the rounding level (floats jittered by about
+    1e-5) is the worst case: every member reaches the re-rank, and time and memory grow with
+    the square of the cluster (8,000 such rows: 25 s and 2.7 GiB peak, against 0.2 s for
+    scikit-learn's inexact order). Round such data first.
     """
     xp = get_array_module(train, query)
     train = xp.asarray(train)

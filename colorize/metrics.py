@@ -38,7 +38,7 @@ import math
 
 from nn.backend import get_array_module
 
-from .color import chroma_to_rgb, looks_like_0_1, rgb_to_chroma, rgb_to_gray, rgb_to_lab
+from .color import check_0_255, chroma_to_rgb, looks_like_0_1, rgb_to_chroma, rgb_to_gray, rgb_to_lab
 from .halves import check_protocol_size, split_halves
 
 SCORE_KEYS = ("rmse", "psnr", "ssim", "delta_e2000", "colorfulness", "colorfulness_true")
@@ -222,10 +222,15 @@ def score(true_rgb, pred_rgb):
         ``colorfulness`` (of the prediction) and ``colorfulness_true`` (of the truth).
         ``psnr`` is ``float('inf')`` for a perfect prediction.
 
-    Raises ValueError when one image looks like a 0..1 float image
-    (:func:`colorize.color.looks_like_0_1`) and the other goes above 1: the scores would
-    compare two scales. (Two images both under 1 may be two very dark photos, and pass.)
+    Raises ValueError for images that are not non-empty ``(H, W, 3)`` RGB of one shape, and
+    when one image looks like a 0..1 float image (:func:`colorize.color.looks_like_0_1`) and
+    the other goes above 1: the scores would compare two scales. (Two images both under 1 may
+    be two very dark photos, and pass.)
     """
+    for name, x in (("the true image", true_rgb), ("the prediction", pred_rgb)):
+        if x.ndim != 3 or x.shape[2] != 3 or x.size == 0:
+            raise ValueError(f"{name} must be a non-empty (H, W, 3) RGB image, got shape "
+                             f"{tuple(x.shape)}")
     for name, x, other in (("the true image", true_rgb, pred_rgb),
                            ("the prediction", pred_rgb, true_rgb)):
         if looks_like_0_1(x) and float(other.max()) > 1.0:
@@ -297,6 +302,7 @@ def baseline_scores(rgb, *, quantize=True):
         dict baseline name -> :func:`score` dict.
     """
     check_protocol_size(rgb.shape)
+    check_0_255(rgb, "the photo")
     xp = get_array_module(rgb)
     left, right = split_halves(rgb)
     preds = baseline_predictions(left, rgb_to_gray(right))

@@ -7,6 +7,8 @@ Every file is written through :func:`colorize.io.atomic_path`, so an interrupted
 no partial figure; the format follows the file's suffix (``.png``, ``.pdf``, ``.svg``).
 """
 
+from pathlib import Path
+
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -32,14 +34,19 @@ def _new_figure(width, height):
 
 
 def _save(fig, path):
+    # The format comes from the real name (the temporary one has another suffix): its suffix,
+    # or PNG without one, as matplotlib's default.
+    fmt = Path(path).suffix[1:].lower() or "png"
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=DPI, facecolor="white")
+        fig.savefig(tmp, dpi=DPI, facecolor="white", format=fmt)
     return path
 
 
 def _display_image(image):
     """Array for imshow: RGB -> uint8 (floats rounded, clipped to 0..255); 2-D kept as float."""
     a = to_numpy(image)
+    if a.size == 0:
+        raise ValueError(f"a panel image is empty (shape {a.shape})")
     if a.ndim == 3 and a.shape[2] == 3:
         if a.dtype != np.uint8:
             a = np.clip(np.rint(np.nan_to_num(a.astype(np.float64))), 0, 255).astype(np.uint8)
@@ -59,7 +66,7 @@ def comparison_figure(path, panels, title=None):
     """Save a row of captioned images side by side.
 
     Args:
-        path: output file; its suffix picks the format.
+        path: output file; its suffix picks the format (PNG without a suffix).
         panels: list of ``(caption, image)`` or ``(caption, image, cmap)``. ``image`` is
             ``(H, W, 3)`` RGB on 0..255 (uint8 or float) or ``(H, W)``. A 2-D image without a
             colormap is drawn as gray on 0..255; with a colormap name (e.g. ``"magma"`` for a
@@ -72,6 +79,9 @@ def comparison_figure(path, panels, title=None):
     """
     if not panels:
         raise ValueError("comparison_figure needs at least one panel")
+    for panel in panels:
+        if not isinstance(panel, (tuple, list)) or len(panel) not in (2, 3):
+            raise ValueError(f"a panel is (caption, image) or (caption, image, cmap), got {panel!r:.80}")
     images = [_display_image(p[1]) for p in panels]
     aspects = [im.shape[1] / im.shape[0] for im in images]
     caption_lines = max(str(p[0]).count("\n") + 1 for p in panels)
@@ -111,7 +121,7 @@ def line_plot(path, series, xlabel, ylabel, title=None, logy=False, marks=None):
     """Save a line plot of one or more series (loss curves, k sweeps).
 
     Args:
-        path: output file; its suffix picks the format.
+        path: output file; its suffix picks the format (PNG without a suffix).
         series: dict label -> ``(x, y)`` sequences of equal length (NaN values leave gaps).
         xlabel, ylabel: axis labels.
         title: optional title.
@@ -133,6 +143,8 @@ def line_plot(path, series, xlabel, ylabel, title=None, logy=False, marks=None):
             raise ValueError(f"series {label!r}: x and y differ in length ({x.size} and {y.size})")
         ax.plot(x, y, marker="o" if x.size <= 30 else None, markersize=4, linewidth=1.8, label=str(label))
     for mark in marks or ():
+        if len(mark) not in (2, 3):
+            raise ValueError(f"a mark is (x, label) or (x, y, label), got {mark!r}")
         if len(mark) == 2:
             ax.axvline(mark[0], linestyle=":", color="0.3", linewidth=1.5, label=str(mark[1]))
         else:

@@ -91,3 +91,43 @@ def test_bins_refuse_values_that_cannot_be_bins(change, message):
     change(state)
     with pytest.raises(ValueError, match=message):
         ChromaBins.from_state(state)
+
+
+def test_fit_refuses_non_finite_chroma():
+    # NaN cast to int64 used to become a bin near -9.2e19, which then passed as finite.
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        ChromaBins.fit(np.array([[np.nan, 0.0], [5.0, 5.0]]), 10.0)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"sigma": 0.0}, "sigma must be a positive"),
+    ({"sigma": float("nan")}, "sigma must be a positive"),
+    ({"neighbors": 0}, "neighbors must be a whole number"),
+    ({"neighbors": 2.5}, "neighbors must be a whole number"),
+])
+def test_encode_soft_refuses_settings_that_give_no_distribution(kwargs, message):
+    bins, _, _ = _bins()
+    with pytest.raises(ValueError, match=message):
+        bins.encode_soft(np.zeros((1, 2, 2, 2), np.float32), **kwargs)
+
+
+def test_encode_soft_names_the_shape_it_needs():
+    bins, _, _ = _bins()
+    with pytest.raises(ValueError, match=r"\(N, 2, H, W\), got \(2, 2, 2\)"):
+        bins.encode_soft(np.zeros((2, 2, 2), np.float32))
+
+
+def test_annealed_mean_of_integer_scores_is_computed_in_floating_point():
+    bins, _, _ = _bins()
+    logits = np.zeros((1, bins.n_bins, 1, 1), np.int64)
+    logits[0, 0] = 5
+    as_float = bins.annealed_mean(logits.astype(np.float32), 0.7)
+    assert np.array_equal(bins.annealed_mean(logits, 0.7), as_float)
+    assert np.isfinite(as_float).all()
+
+
+def test_full_inverse_prior_refuses_a_bin_of_zero_prior():
+    bins = ChromaBins(np.array([[0.0, 0.0], [10.0, 0.0]], np.float32), np.array([1.0, 0.0], np.float32), 10.0)
+    with pytest.raises(ValueError, match="above 0"):
+        bins.rebalance_weights(0.0)
+    assert np.isfinite(bins.rebalance_weights(0.5)).all()

@@ -225,3 +225,25 @@ def test_a_one_pixel_image_is_left_as_it_is_not_nan():
         noisy = np.random.default_rng(0).normal(size=shape + (2,))
         out = smooth_chroma(np.full(shape, 100.0), noisy, 1.0)
         assert np.isfinite(out).all() and out.std() < noisy.std()
+
+
+@pytest.mark.parametrize("strength", [-1.0, float("nan"), float("inf"), "1"])
+def test_a_strength_that_is_not_a_finite_non_negative_number_is_refused(strength):
+    gray = np.zeros((4, 4), np.float32)
+    chroma = np.zeros((4, 4, 2), np.float32)
+    with pytest.raises(ValueError, match="finite number >= 0"):
+        smooth_chroma(gray, chroma, strength)
+    with pytest.raises(ValueError, match="finite number >= 0"):
+        propagate_from_left(np.zeros((4, 2, 3), np.float32), gray, chroma, strength)
+    with pytest.raises(ValueError, match="finite number >= 0"):
+        propagation_iterations(strength)
+
+
+@pytest.mark.parametrize("confidence", [np.zeros((4, 4)), -np.ones((4, 4)), np.full((4, 4), np.inf),
+                                        np.ones((4, 3))])
+def test_a_confidence_that_is_not_positive_finite_or_of_the_gray_shape_is_refused(confidence):
+    # A negative data weight made the system indefinite: chroma of 0..20 came back near 2279.
+    gray = np.tile(np.arange(4, dtype=np.float32) * 60, (4, 1))
+    chroma = np.random.default_rng(0).uniform(0, 20, (4, 4, 2)).astype(np.float32)
+    with pytest.raises(ValueError, match="confidence"):
+        smooth_chroma(gray, chroma, 1.0, confidence=confidence)

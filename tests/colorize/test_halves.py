@@ -55,6 +55,8 @@ def test_protocol_inputs():
     np.testing.assert_allclose(right_gray, rgb_to_gray(rgb[:, 5:]))
     with pytest.raises(ProtocolError):
         protocol_inputs(rgb[:, :7])
+    with pytest.raises(ValueError, match="multiply a 0..1 image by 255"):
+        protocol_inputs(rgb / 255.0)
 
 
 def test_left_half_is_gray_looks_at_the_training_half_only():

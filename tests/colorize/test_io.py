@@ -141,7 +141,25 @@ def test_sixteen_bit_png_with_a_transparency_key_keeps_its_gray_levels(tmp_path)
     except OSError:
         pytest.skip("this Pillow cannot write a 16-bit PNG with a transparency key")
     assert Image.open(p).info.get("transparency") == 1000
-    np.testing.assert_array_equal(io.read_rgb(p)[..., 2], [[0, 117], [255, 255]])
+    notes = []
+    np.testing.assert_array_equal(io.read_rgb(p, notes=notes)[..., 2], [[0, 117], [255, 255]])
+    assert notes == ["its transparent parts are shown on white"]  # the note was missing
+
+
+def test_a_float_image_with_an_infinity_keeps_its_0_1_scale(tmp_path):
+    f = np.array([[np.inf, 0.5], [0.25, -np.inf]], dtype=np.float32)
+    p = tmp_path / "inf.tif"
+    Image.fromarray(f).save(p)
+    np.testing.assert_array_equal(io.read_rgb(p)[..., 0], [[255, 128], [64, 0]])
+
+
+def test_a_bytes_path_is_read_and_a_bad_pixel_limit_is_refused(tmp_path):
+    p = tmp_path / "a.png"
+    Image.new("RGB", (4, 3), (10, 20, 30)).save(p)
+    assert io.read_rgb(bytes(p)).shape == (3, 4, 3)
+    for limit in (-1, 0, 2.5):
+        with pytest.raises(ValueError, match="max_pixels"):
+            io.read_rgb(p, max_pixels=limit)
 
 
 def test_sixteen_bit_png_scaled(tmp_path):
@@ -265,6 +283,14 @@ def test_is_grayscale_tolerance():
     g[1, 1] = [0, 255, 0]  # uint8 arithmetic must not wrap
     assert not io.is_grayscale(g)
     assert io.is_grayscale(np.zeros((0, 4, 3), np.uint8))
+    assert not io.is_grayscale(np.array([[[-100, 100, 0]]], np.int8))  # nor int8's
+    assert not io.is_grayscale(np.array([[[0, 60000, 0]]], np.uint16))
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (4, 4, 4), (4, 4, 1)])
+def test_is_grayscale_refuses_arrays_without_three_channels(shape):
+    with pytest.raises(ValueError, match=r"\(\.\.\., 3\)"):
+        io.is_grayscale(np.zeros(shape, np.uint8))
 
 
 def test_a_noisy_or_faintly_tinted_gray_scan_is_gray_and_a_muted_photo_is_not():

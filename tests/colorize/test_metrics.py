@@ -180,6 +180,16 @@ def test_baseline_scores_on_a_photo():
     # On a real photo, learning from the left half beats no colour at all.
     assert scores["gray_lookup"]["rmse"] < scores["gray"]["rmse"]
     assert scores["mean_chroma"]["delta_e2000"] < scores["gray"]["delta_e2000"]
+    # A 0..1 photo used to score the gray baseline at 55.8 dB instead of 20.
+    with pytest.raises(ValueError, match="multiply a 0..1 image by 255"):
+        metrics.baseline_scores(rgb / 255.0)
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (8, 8, 4), (0, 8, 3)])
+def test_score_names_an_image_that_is_not_rgb(shape):
+    image = np.zeros(shape)
+    with pytest.raises(ValueError, match=r"non-empty \(H, W, 3\) RGB image"):
+        metrics.score(image, image)
 
 
 @pytest.mark.gpu

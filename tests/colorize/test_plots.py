@@ -70,7 +70,21 @@ def test_comparison_figure_refuses_bad_panels(tmp_path):
         plots.comparison_figure(tmp_path / "x.png", [])
     with pytest.raises(ValueError):
         plots.comparison_figure(tmp_path / "x.png", [("bad", np.zeros((4, 4, 2)))])
+    with pytest.raises(ValueError, match="empty"):  # was a ZeroDivisionError
+        plots.comparison_figure(tmp_path / "x.png", [("empty", np.zeros((0, 4, 3), np.uint8))])
+    with pytest.raises(ValueError, match="caption, image"):  # was an IndexError
+        plots.comparison_figure(tmp_path / "x.png", [("no image",)])
+    with pytest.raises(ValueError, match=r"\(x, label\)"):
+        plots.line_plot(tmp_path / "x.png", {"a": ([1, 2], [3, 4])}, "x", "y", marks=[(1,)])
     assert os.listdir(tmp_path) == []
+
+
+def test_a_figure_named_without_a_suffix_is_a_png(tmp_path):
+    # The format used to come from the hidden temporary name: "Format 'tmp' is not supported".
+    path = plots.comparison_figure(tmp_path / "figure", [("a", _rgb())])
+    with Image.open(path) as im:
+        assert im.format == "PNG"
+    assert os.listdir(tmp_path) == ["figure"]
 
 
 def test_line_plot_with_marks_and_log_axis(tmp_path):
