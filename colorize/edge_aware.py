@@ -157,9 +157,13 @@ def _safe_ratio(num, den, xp):
 
 def _check_strength(strength):
     """ValueError unless ``strength`` is a finite number >= 0 (NaN would pass ``<= 0`` tests
-    and turn the whole solve into NaN)."""
-    if not (isinstance(strength, (int, float, np.integer, np.floating))
-            and math.isfinite(strength) and strength >= 0):
+    and turn the whole solve into NaN). Anything ``float`` takes as a number is one (NumPy
+    scalars and 0-d arrays included); text and booleans are not."""
+    try:
+        value = None if isinstance(strength, (bool, np.bool_, str, bytes)) else float(strength)
+    except (TypeError, ValueError):
+        value = None
+    if value is None or not (math.isfinite(value) and value >= 0):
         raise ValueError(f"the smoothing strength must be a finite number >= 0, got {strength!r}")
 
 

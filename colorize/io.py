@@ -187,6 +187,7 @@ def read_rgb(path, *, max_pixels=DEFAULT_MAX_PIXELS, notes=None):
     Raises:
         ImageError: the file is missing, a directory, empty, not an image, truncated or
             corrupt, of an unsupported mode, or larger than ``max_pixels``.
+        ValueError: ``max_pixels`` is neither None nor a whole number of at least 1.
     """
     if max_pixels is not None and not (isinstance(max_pixels, (int, np.integer)) and max_pixels >= 1):
         raise ValueError(f"max_pixels must be a whole number of at least 1 or None, got {max_pixels!r}")

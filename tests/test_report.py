@@ -155,6 +155,12 @@ def test_numbers_in_the_prose_match_the_tables(quick_report):
     # The k sweep scores unrounded colours: the report says by how much that moves k = 5.
     rounding = re.search(r"in the score tables \(rounded, as a PNG stores it\) by up to (\d+\.\d+)", text)
     assert rounding and float(rounding.group(1)) < 0.5
+    # Terms come before the summary, and the coursework's numbers come from their constants.
+    from agents.basic import AUTO_STRIP_FRACTION
+    from colorize.kmeans import RESTARTS
+
+    assert text.index("Terms used below.") < text.index("## Summary")
+    assert f"({AUTO_STRIP_FRACTION:.0%} of them)" in text and f"{RESTARTS} seeded restarts" in text
 
 
 def test_decodings_table_means_each_decoding_over_the_photos():
@@ -195,21 +201,26 @@ def test_the_summary_names_its_seed_and_the_recorded_seeds_only_for_the_same_pho
 
     from report.write import _seed_sentence
 
-    photos = {
-        "a": {"agents": {"improved:default": {"psnr": 28.0}, "improved:default, seed 1": {"psnr": 25.0}}},
-        "b": {"agents": {"improved:default": {"psnr": 30.0}, "improved:default, seed 1": {"psnr": 31.0}}},
-        "c": {"agents": {"improved:default": {"psnr": 10.0}, "improved:default, seed 1": {"psnr": 10.0}}},
-    }
+    def photo(seed0, seed1, size=(170, 256)):
+        return {"size": list(size), "agents": {"improved:default": {"psnr": seed0},
+                                               "improved:default, seed 1": {"psnr": seed1}}}
 
-    def build(names, max_side, width=256):
-        return SimpleNamespace(runs=[SimpleNamespace(name=n) for n in names],
-                               settings=SimpleNamespace(seed=0, max_side=max_side),
-                               variants={"width": width, "photos": photos})
+    photos = {"a": photo(28.0, 25.0), "b": photo(30.0, 31.0), "tall": photo(10.0, 10.0, (300, 256))}
 
-    text = _seed_sentence(build(["a", "b"], 256))
-    assert "seed 0" in text and "average 29.00, 28.00 dB on these photos with seeds 0 and 1" in text
-    assert _seed_sentence(build(["a", "b"], 64)) == " These are the scores of seed 0."  # other size
-    assert _seed_sentence(build(["a", "z"], 256)) == " These are the scores of seed 0."  # photo not recorded
+    def build(names, size=(170, 256)):
+        return SimpleNamespace(runs=[SimpleNamespace(name=n, size=size) for n in names],
+                               settings=SimpleNamespace(seed=0),
+                               variants={"blas_threads": "1", "photos": photos})
+
+    text = _seed_sentence(build(["a", "b"]))
+    assert "seed 0" in text and "(1 BLAS thread)" in text
+    assert "average 29.00, 28.00 dB on these photos with seeds 0 and 1" in text
+    alone = " These are the scores of seed 0."
+    assert _seed_sentence(build(["a", "b"], size=(43, 64))) == alone  # a quick build's size
+    assert _seed_sentence(build(["tall"], size=(256, 218))) == alone  # recorded 256 wide, not long
+    assert _seed_sentence(build(["a", "z"])) == alone  # a photo without records
+    del photos["b"]["agents"]["improved:default, seed 1"]
+    assert _seed_sentence(build(["a", "b"])) == alone  # one complete seed says nothing of others
 
 
 def test_a_recorded_photo_below_gray_is_named_with_the_best_coloured_score():
@@ -224,6 +235,8 @@ def test_a_recorded_photo_below_gray_is_named_with_the_best_coloured_score():
     assert "Every coloured method is below gray" in text
     text = below_gray_sentence({"photos": {"g": photo(14.0, 17.5, 18.0)}})
     assert "reaches 18.00 dB" in text and "Every coloured method" not in text
+    both = below_gray_sentence({"photos": {"g": photo(14.0, 17.5, 13.0), "h": photo(14.0, 17.5, 18.0)}})
+    assert "on g (" in both and "and h (" in both and "Every coloured method" not in both
     assert below_gray_sentence({"photos": {"ok": photo(28.0, 20.0, 25.0)}}) == ""
     assert below_gray_sentence(None) == ""
 
@@ -245,6 +258,15 @@ def test_training_prose_reports_what_the_curves_show():
     assert "kept falling on later" in text and "ended 0.100 above it" in text
     assert "capped, " not in text.split("kept falling on")[1]  # its best epoch is its last
     assert "already 2.000 above it after the first epoch" in text
+    rising = run("rising", [3.0, 2.0, 2.5], [5.0, 4.0, 4.5], 1, False)
+    assert "kept falling" not in training_prose([rising], {"epochs": 9, "patience": 2})[0]
+
+
+def test_a_range_of_ratios_is_given_for_several_photos_only():
+    from report.write import _ratio_range
+
+    assert _ratio_range([0.8, 1.42, 1.0]) == " (per photo 0.80 to 1.42)"
+    assert _ratio_range([0.9]) == "" and _ratio_range([0.9, float("nan")]) == ""
 
 
 def test_photos_sharing_a_name_are_refused_before_any_work(tmp_path, capsys):

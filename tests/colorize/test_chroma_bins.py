@@ -102,6 +102,7 @@ def test_fit_refuses_non_finite_chroma():
 @pytest.mark.parametrize("kwargs, message", [
     ({"sigma": 0.0}, "sigma must be a positive"),
     ({"sigma": float("nan")}, "sigma must be a positive"),
+    ({"sigma": float("inf")}, "sigma must be a positive"),
     ({"neighbors": 0}, "neighbors must be a whole number"),
     ({"neighbors": 2.5}, "neighbors must be a whole number"),
 ])

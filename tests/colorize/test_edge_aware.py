@@ -227,7 +227,7 @@ def test_a_one_pixel_image_is_left_as_it_is_not_nan():
         assert np.isfinite(out).all() and out.std() < noisy.std()
 
 
-@pytest.mark.parametrize("strength", [-1.0, float("nan"), float("inf"), "1"])
+@pytest.mark.parametrize("strength", [-1.0, float("nan"), float("inf"), "1", True, None])
 def test_a_strength_that_is_not_a_finite_non_negative_number_is_refused(strength):
     gray = np.zeros((4, 4), np.float32)
     chroma = np.zeros((4, 4, 2), np.float32)
@@ -237,6 +237,14 @@ def test_a_strength_that_is_not_a_finite_non_negative_number_is_refused(strength
         propagate_from_left(np.zeros((4, 2, 3), np.float32), gray, chroma, strength)
     with pytest.raises(ValueError, match="finite number >= 0"):
         propagation_iterations(strength)
+
+
+def test_a_strength_may_be_any_real_number_type():
+    # ImprovedAgent accepts refine=np.array(1.0) (its config check uses float()); so must the solve.
+    gray, chroma, _ = _scene()
+    expected = smooth_chroma(gray, chroma, 1.0)
+    for strength in (np.array(1.0), np.float32(1.0), 1):
+        np.testing.assert_array_equal(smooth_chroma(gray, chroma, strength), expected)
 
 
 @pytest.mark.parametrize("confidence", [np.zeros((4, 4)), -np.ones((4, 4)), np.full((4, 4), np.inf),

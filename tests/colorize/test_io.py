@@ -146,11 +146,26 @@ def test_sixteen_bit_png_with_a_transparency_key_keeps_its_gray_levels(tmp_path)
     assert notes == ["its transparent parts are shown on white"]  # the note was missing
 
 
-def test_a_float_image_with_an_infinity_keeps_its_0_1_scale(tmp_path):
-    f = np.array([[np.inf, 0.5], [0.25, -np.inf]], dtype=np.float32)
-    p = tmp_path / "inf.tif"
-    Image.fromarray(f).save(p)
-    np.testing.assert_array_equal(io.read_rgb(p)[..., 0], [[255, 128], [64, 0]])
+@pytest.mark.parametrize("values, expected", [
+    ([[np.inf, 0.5], [0.25, -np.inf]], [[255, 128], [64, 0]]),  # fractions despite infinities
+    ([[np.inf, 100.0], [0.25, -np.inf]], [[255, 100], [0, 0]]),  # levels: +inf is the top
+    ([[np.nan, np.nan], [np.nan, np.nan]], [[0, 0], [0, 0]]),  # nothing finite: black
+])
+def test_a_float_image_keeps_its_scale_whatever_its_non_finite_samples(tmp_path, values, expected):
+    p = tmp_path / "f.tif"
+    Image.fromarray(np.array(values, dtype=np.float32)).save(p)
+    np.testing.assert_array_equal(io.read_rgb(p)[..., 0], expected)
+
+
+def test_a_sixteen_bit_transparency_key_that_no_pixel_has_gets_no_note(tmp_path):
+    p = tmp_path / "key16.png"
+    try:
+        Image.fromarray(np.array([[0, 30000]], dtype=np.uint16)).save(p, transparency=1000)
+    except OSError:
+        pytest.skip("this Pillow cannot write a 16-bit PNG with a transparency key")
+    notes = []
+    io.read_rgb(p, notes=notes)
+    assert notes == []
 
 
 def test_a_bytes_path_is_read_and_a_bad_pixel_limit_is_refused(tmp_path):
@@ -284,7 +299,8 @@ def test_is_grayscale_tolerance():
     assert not io.is_grayscale(g)
     assert io.is_grayscale(np.zeros((0, 4, 3), np.uint8))
     assert not io.is_grayscale(np.array([[[-100, 100, 0]]], np.int8))  # nor int8's
-    assert not io.is_grayscale(np.array([[[0, 60000, 0]]], np.uint16))
+    assert not io.is_grayscale(np.array([[[0, 65535, 65535]]], np.uint16))  # int16 would wrap
+    assert io.is_grayscale(np.ones((2, 2, 3), bool))
 
 
 @pytest.mark.parametrize("shape", [(4, 4), (4, 4, 4), (4, 4, 1)])

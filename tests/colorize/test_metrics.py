@@ -187,9 +187,11 @@ def test_baseline_scores_on_a_photo():
 
 @pytest.mark.parametrize("shape", [(8, 8), (8, 8, 4), (0, 8, 3)])
 def test_score_names_an_image_that_is_not_rgb(shape):
-    image = np.zeros(shape)
-    with pytest.raises(ValueError, match=r"non-empty \(H, W, 3\) RGB image"):
-        metrics.score(image, image)
+    image, good = np.zeros(shape), np.zeros((8, 8, 3))
+    with pytest.raises(ValueError, match=r"the true image must be a non-empty \(H, W, 3\)"):
+        metrics.score(image, good)
+    with pytest.raises(ValueError, match=r"the prediction must be a non-empty \(H, W, 3\)"):
+        metrics.score(good, image)
 
 
 @pytest.mark.gpu

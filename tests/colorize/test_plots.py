@@ -74,8 +74,12 @@ def test_comparison_figure_refuses_bad_panels(tmp_path):
         plots.comparison_figure(tmp_path / "x.png", [("empty", np.zeros((0, 4, 3), np.uint8))])
     with pytest.raises(ValueError, match="caption, image"):  # was an IndexError
         plots.comparison_figure(tmp_path / "x.png", [("no image",)])
+    with pytest.raises(ValueError, match="caption, image"):
+        plots.comparison_figure(tmp_path / "x.png", [("a", _rgb(), "magma", "extra")])
     with pytest.raises(ValueError, match=r"\(x, label\)"):
         plots.line_plot(tmp_path / "x.png", {"a": ([1, 2], [3, 4])}, "x", "y", marks=[(1,)])
+    with pytest.raises(ValueError, match=r"\(x, label\)"):
+        plots.line_plot(tmp_path / "x.png", {"a": ([1, 2], [3, 4])}, "x", "y", marks=[(1, 2, "a", "b")])
     assert os.listdir(tmp_path) == []
 
 
