@@ -23,7 +23,9 @@ network (the strip's gray keeps its context) and only the strip is scored.
 Crops: a seeded bank of ``bank_size`` crops of ``crop + CROP_SLACK`` pixels is cut once from
 the training columns; every minibatch then takes one random ``crop``-sized window, at the
 same position in each of its crops, and flips each crop left-right with probability 1/2
-(``augment``). Vertical flips are not used: photos have an up and a down.
+(``augment``). Vertical flips are not used: photos have an up and a down (measured: flipping
+each crop upside down with probability 1/2 as well lowered the six benchmark photos' mean
+PSNR from 25.04 to 24.31 dB over seeds 0-2, astronaut from 26.60 to 23.38).
 """
 
 import numpy as np

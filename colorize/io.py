@@ -271,7 +271,7 @@ def is_grayscale(rgb, tol=GRAY_TOLERANCE, outliers=GRAY_OUTLIERS):
     if rgb.ndim < 1 or rgb.shape[-1] != 3:
         raise ValueError(f"is_grayscale needs (..., 3) RGB values, got shape {tuple(rgb.shape)}")
     xp = get_array_module(rgb)
-    # Integers are widened first: the spread of int8 or uint8 values can wrap around.
+    # Integers are widened first: a signed spread can wrap around (int8: 100 - (-100)).
     if rgb.dtype.kind in "iub":
         x = rgb.astype(xp.int16 if rgb.dtype.itemsize == 1 else xp.int64)
     else:
