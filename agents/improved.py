@@ -113,7 +113,8 @@ DEFAULTS = {
     "flip_average": True,
 }
 """Default settings. ``epochs`` counts passes over the crop bank (``bank_size / batch_size``
-steps each); ``patience``: stop after that many epochs without a better validation loss;
+steps each); ``lr``: Adam's learning rate (1e-3 and 4e-3 gave 24.29 and 24.75 dB mean PSNR on
+the six benchmark photos over seeds 0-2, against 25.04 at 2e-3); ``patience``: stop after that many epochs without a better validation loss;
 ``plateau``: halve the learning rate when that many epochs in a row have passed without a
 better validation loss, on the next such epoch (``ReduceLROnPlateau``'s patience; 0 = constant
 rate); ``bin_step`` is the side of a chroma bin in chroma units (RGB units, since the chroma
