@@ -67,6 +67,8 @@ METHODS = (
     ("palette5", f"bound: best {COLORS}-colour palette of the right half"),
 )
 """(key, label) of every scored method, in table order."""
+LABELS = dict(METHODS)
+"""Method key -> its label."""
 
 BOUND_COLORS = COLORS
 """The palette bound has as many colours as the basic agent it bounds."""

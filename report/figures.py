@@ -18,7 +18,7 @@ from PIL import Image
 from colorize.color import rgb_to_gray
 from colorize.io import atomic_path
 from colorize.plots import error_map
-from report.experiments import METHODS
+from report.experiments import LABELS
 
 DPI = 100
 TITLE_SIZE = 13
@@ -66,7 +66,7 @@ def outputs_figure(path, run):
     """original | basic | improved: the whole photo as each agent outputs it, split marked."""
     h, w = run.size
     scale = max(1.0, PANEL_MIN_INCHES * DPI / w)
-    panels = [("original", run.rgb, None), (dict(METHODS)["basic"], run.outputs.get("basic"),
+    panels = [("original", run.rgb, None), (LABELS["basic"], run.outputs.get("basic"),
               run.scores.get("basic")), ("improved agent", run.outputs.get("improved"),
               run.scores.get("improved"))]
     fig = _new_figure(3 * (scale * w / DPI + 0.15) + 0.3, scale * h / DPI + 1.35)

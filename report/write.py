@@ -16,9 +16,8 @@ from agents.basic import AUTO_STRIP_FRACTION, AUTO_TOLERANCE, COLORS, NEIGHBORS
 from agents.improved import PROPAGATE_GRID
 from agents.improved_data import VALIDATION_FRACTION
 from colorize.kmeans import RESTARTS
-from report.experiments import BOUND_COLORS, METHODS, SATURATED_FRACTION
+from report.experiments import BOUND_COLORS, LABELS, METHODS, SATURATED_FRACTION
 
-LABELS = dict(METHODS)
 PAPER_TEMPERATURE = 0.38
 AGENTS = ("basic", "basic_auto", "improved")
 BASELINES = ("gray", "mean_chroma", "gray_lookup")
