@@ -114,7 +114,7 @@ def extra_photo_paths():
 
 def load_photo(path, width):
     """RGB uint8 resized to ``width`` pixels wide (aspect kept, at least 8 rows, Lanczos)."""
-    return load_resized(path, width, Image.LANCZOS)
+    return load_resized(path, width, Image.Resampling.LANCZOS)
 
 
 def quantize(rgb):

@@ -61,7 +61,7 @@ def bench_width(text):
     return int_at_least(text, MIN_WIDTH)
 
 
-def load_photo(path, width, resample=Image.BICUBIC):
+def load_photo(path, width, resample=Image.Resampling.BICUBIC):
     """RGB uint8 of the image file ``path`` resized to ``width`` columns, aspect kept (but at
     least 8 rows, the protocol's minimum). Raises ImageError for a file that cannot be read."""
     rgb = read_rgb(path)

@@ -200,6 +200,9 @@ def read_rgb(path, *, max_pixels=DEFAULT_MAX_PIXELS, notes=None):
                     f"image file '{p}' is {width} x {height} pixels, more than the limit of "
                     f"{max_pixels:,} pixels (a possible decompression bomb)"
                 )
+            # Pillow before 10.1 closes a multi-frame TIFF's file in load() and then fails to
+            # read its EXIF for exif_transpose; read first, the EXIF is cached on the image.
+            im.getexif()
             im.load()
             if notes is not None:
                 notes.extend(_left_out(im))

@@ -213,7 +213,7 @@ def test_load_refuses_bad_files(tmp_path):
 def test_full_resolution_output_keeps_size_and_gray():
     rgb = textured_scene(24, 48)
     agent = ImprovedAgent(seed=0, device="cpu", **TINY).fit(split_halves(rgb)[0])
-    big = np.asarray(Image.fromarray(rgb).resize((192, 96), Image.BILINEAR))
+    big = np.asarray(Image.fromarray(rgb).resize((192, 96), Image.Resampling.BILINEAR))
     gray = rgb_to_gray(big)
     out = agent.colorize(gray)
     assert out.shape == (96, 192, 3)

@@ -32,7 +32,7 @@ def gray_patches(gray):
 def photo_gray(name, width=None):
     img = Image.open(IMAGES / f"{name}.png").convert("RGB")
     if width is not None:
-        img = img.resize((width, round(img.height * width / img.width)), Image.BICUBIC)
+        img = img.resize((width, round(img.height * width / img.width)), Image.Resampling.BICUBIC)
     rgb = np.asarray(img).astype(np.float64)
     return rgb @ np.array([0.21, 0.72, 0.07])
 
