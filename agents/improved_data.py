@@ -143,7 +143,8 @@ def resize_planes(planes, height, width):
     if planes.shape[:2] == (height, width):
         return planes
     if planes.ndim == 2:
-        return np.asarray(Image.fromarray(planes, mode="F").resize((width, height), Image.Resampling.BILINEAR))
+        plane = Image.fromarray(planes, mode="F")
+        return np.asarray(plane.resize((width, height), Image.Resampling.BILINEAR))
     return np.stack([resize_planes(planes[..., c], height, width) for c in range(planes.shape[2])],
                     axis=-1)
 
