@@ -119,8 +119,9 @@ seeds 0-2 (:mod:`agents.bench_improved`'s photos and scoring, one BLAS thread; t
 give 25.04 dB): ``lr`` 1e-3 / 4e-3 gave 24.29 / 24.75, ``width`` 8 / 12 gave 24.62 / 24.71,
 ``crop`` 32 gave 24.42, ``batch_size`` 4 gave 24.61 and ``plateau`` 0 / 5 gave 24.80 / 24.86
 (wider networks, larger crops and larger batches did worse in earlier measurements);
-``patience``: stop after that many epochs without a better validation loss; ``plateau``: halve the learning rate when that many epochs in a row have passed without a
-better validation loss, on the next such epoch (``ReduceLROnPlateau``'s patience; 0 = constant
+``patience``: stop after that many epochs without a better validation loss; ``plateau``: halve
+the learning rate when that many epochs in a row have passed without a better validation loss,
+on the next such epoch (``ReduceLROnPlateau``'s patience; 0 = constant
 rate); ``bin_step`` is the side of a chroma bin in chroma units (RGB units, since the chroma
 basis is orthonormal);
 ``refine`` is the edge-aware smoothing strength (0 = off) when no colours are known;

@@ -38,7 +38,8 @@ import math
 
 from nn.backend import get_array_module
 
-from .color import check_0_255, chroma_to_rgb, looks_like_0_1, rgb_to_chroma, rgb_to_gray, rgb_to_lab
+from .color import (check_0_255, chroma_to_rgb, looks_like_0_1, rgb_to_chroma, rgb_to_gray,
+                    rgb_to_lab)
 from .halves import check_protocol_size, split_halves
 
 SCORE_KEYS = ("rmse", "psnr", "ssim", "delta_e2000", "colorfulness", "colorfulness_true")
