@@ -117,8 +117,10 @@ steps each); ``lr``: Adam's learning rate. Smaller and larger values than the de
 worse, one setting changed at a time, as mean PSNR on the six benchmark photos at 256 px over
 seeds 0-2 (:mod:`agents.bench_improved`'s photos and scoring, one BLAS thread; the defaults
 give 25.04 dB): ``lr`` 1e-3 / 4e-3 gave 24.29 / 24.75, ``width`` 8 / 12 gave 24.62 / 24.71,
-``crop`` 32 gave 24.42, ``batch_size`` 4 gave 24.61 and ``plateau`` 0 / 5 gave 24.80 / 24.86
-(wider networks, larger crops and larger batches did worse in earlier measurements);
+``crop`` 32 gave 24.42, ``batch_size`` 4 gave 24.61, ``plateau`` 0 / 5 gave 24.80 / 24.86 and
+``neighbors`` 1 / 9 gave 24.66 / 24.94 (wider networks, larger crops and larger batches did
+worse in earlier measurements); ``neighbors``: how many of the nearest chroma bins share each
+pixel's soft target (1 = one-hot; :meth:`colorize.chroma_bins.ChromaBins.encode_soft`);
 ``patience``: stop after that many epochs without a better validation loss; ``plateau``: halve
 the learning rate when that many epochs in a row have passed without a better validation loss,
 on the next such epoch (``ReduceLROnPlateau``'s patience; 0 = constant
