@@ -49,6 +49,7 @@ from colorize.io import (
     ImageError,
     OutputError,
     atomic_path,
+    check_output_files,
     ensure_output_dir,
     is_grayscale,
     missing_folders,
@@ -315,18 +316,7 @@ def output_paths(args, agent_name):
         "compare": out / f"{stem}_{agent_name}_compare.png",
         "json": out / f"{stem}_{agent_name}.json",
     }
-    inputs = input_files(args)
-    for path in paths.values():
-        if path.is_dir():
-            raise UsageError(f"cannot write {path}: a folder of that name is in the way")
-        if path.exists() and not path.is_file():
-            raise UsageError(f"cannot write {path}: it is not a regular file (a device or a "
-                             "pipe), and writing would replace it; choose another --out")
-        for source, what in inputs:
-            if path.exists() and source.exists() and path.resolve() == source.resolve():
-                raise UsageError(
-                    f"writing {path} would overwrite the input {what}; choose another --out"
-                )
+    check_output_files(paths.values(), input_files(args))
     return paths
 
 

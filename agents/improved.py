@@ -146,6 +146,10 @@ coffee, which does better at 1e6), and half-decade steps (3e5, 3e6) +0.07 / -0.0
 MIN_TEMPERATURE = 1e-3
 """The lowest annealed-mean temperature: below it the decoding is the mode for any scores,
 and dividing float32 scores by it overflows."""
+MAX_TEMPERATURE = 1e3
+"""The highest annealed-mean temperature: far above it the class scores divided by it are all
+about zero, so the decoding is the plain mean of the bin centres for any scores, and the
+float32 temperature overflows to infinity near 3e38."""
 MAX_SATURATION = 100.0
 """The largest saturation: beyond it nearly every predicted colour lies far outside the gamut
 and is pulled back to its edge, and float32 overflows long before a user notices more."""
@@ -471,6 +475,10 @@ def _read_model_file(path):
         raise UsageError(f"model file {path} does not exist")
     if os.path.isdir(path):
         raise UsageError(f"model file {path} is a directory")
+    if not os.path.isfile(path):
+        # reading a pipe would wait for a writer, perhaps forever, and a model needs seeking
+        raise UsageError(f"model file {path} is not a regular file (a pipe or a device); "
+                         "give the .npz file itself")
 
     def not_ours(detail):
         return UsageError(f"model file {path} is not a model saved with --save-model "
@@ -536,8 +544,9 @@ def _check_config(cfg):
     for key in ("lr", "bin_step"):
         if not float(cfg[key]) > 0:
             raise ValueError(f"{key} must be positive, got {cfg[key]}")
-    if not float(cfg["temperature"]) >= MIN_TEMPERATURE:
-        raise ValueError(f"temperature must be at least {MIN_TEMPERATURE:g}, got {cfg['temperature']}")
+    if not MIN_TEMPERATURE <= float(cfg["temperature"]) <= MAX_TEMPERATURE:
+        raise ValueError(f"temperature must lie in [{MIN_TEMPERATURE:g}, {MAX_TEMPERATURE:g}], "
+                         f"got {cfg['temperature']}")
     if not 0 <= float(cfg["rebalance"]) <= 1:
         raise ValueError(f"rebalance must lie in [0, 1], got {cfg['rebalance']}")
     if not 0 <= float(cfg["saturation"]) <= MAX_SATURATION:
@@ -580,16 +589,15 @@ def _pad_target(target, multiple):
 
 # -- command line ----------------------------------------------------------------------------
 def _number_in(low, high):
-    """argparse type: a number in [low, high] (high None: no upper limit)."""
-    wanted = (f"a finite number of at least {low:g}" if high is None
-              else f"a number from {low:g} to {high:g}")
+    """argparse type: a number in [low, high]."""
+    wanted = f"a number from {low:g} to {high:g}"
 
     def parse(text):
         try:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
-        if not (low <= value and math.isfinite(value) and (high is None or value <= high)):
+        if not (low <= value <= high):
             raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
         return value
 
@@ -621,7 +629,8 @@ def build_improved_parser():
     parser.add_argument("--loss", choices=LOSSES, default=None,
                         help=f"cls = chroma-bin classification, else regression "
                              f"(default: {DEFAULTS['loss']})")
-    parser.add_argument("--temperature", type=_number_in(MIN_TEMPERATURE, None), default=None,
+    parser.add_argument("--temperature", type=_number_in(MIN_TEMPERATURE, MAX_TEMPERATURE),
+                        default=None,
                         help=f"annealed-mean temperature for --loss cls: lower is more vivid "
                              f"(default: {DEFAULTS['temperature']})")
     parser.add_argument("--saturation", type=_number_in(0.0, MAX_SATURATION), default=None,

@@ -479,6 +479,26 @@ def ensure_output_file(path):
     return path
 
 
+def check_output_files(paths, inputs=()):
+    """Refuse, before any work, output files that must not be written: ``paths`` (file paths)
+    where a folder or a non-regular file (a device, a pipe) is in the way, or that would
+    overwrite one of ``inputs``, ``(path, what)`` pairs such as ``("photo.jpg", "photo")``.
+
+    Raises:
+        OutputError: naming the first such path.
+    """
+    for path in map(Path, paths):
+        if path.is_dir():
+            raise OutputError(f"cannot write {path}: a folder of that name is in the way")
+        if path.exists() and not path.is_file():
+            raise OutputError(f"cannot write {path}: it is not a regular file (a device or a "
+                              "pipe), and writing would replace it; choose another --out")
+        for source, what in inputs:
+            if path.exists() and Path(source).exists() and path.resolve() == Path(source).resolve():
+                raise OutputError(f"writing {path} would overwrite the input {what}; "
+                                  "choose another --out")
+
+
 def missing_folders(folder):
     """``folder`` and those of its ancestors that do not exist yet, innermost first: what a
     command is about to create, so that a refused run can remove exactly that again."""

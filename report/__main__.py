@@ -20,8 +20,8 @@ from pathlib import Path
 
 from colorize.bundled import bundled_images_dir
 from colorize.halves import ProtocolError
-from colorize.io import (ImageError, OutputError, atomic_path, ensure_output_dir, missing_folders,
-                         remove_empty_folders)
+from colorize.io import (ImageError, OutputError, atomic_path, check_output_files, ensure_output_dir,
+                         missing_folders, remove_empty_folders)
 from nn.backend import DeviceError
 from nn.cli import OneLineParser, UsageError, non_negative_int, run_command
 from report import DEFAULT_OUT, IN_CHECKOUT, PROJECT_ROOT, RECORDED_DATA, benchmarks
@@ -49,6 +49,9 @@ QUICK = {
     "improved_options": {"epochs": 1, "bank_size": 8},
     "benchmarks": (("colorize.bench_neighbors", ("--width", "64")),),
 }
+SHARED_FIGURES = {"k_curves": ("k_curves.png", "the k-means curves"),
+                  "loss_curves": ("loss_curves.png", "the loss curves")}
+"""The figures drawn from every photo together: key in the report, file name, what it shows."""
 
 
 def build_parser():
@@ -95,6 +98,8 @@ def build(args):
     """Every step of the report for parsed ``args``; returns the exit status."""
     started = time.perf_counter()
     mode = QUICK if args.quick else FULL
+    if args.out is not None and not args.out.strip():
+        raise UsageError("--out is empty; give a folder")
     if args.out is None:
         # a smoke build must not replace the full report and its figures
         args.out = str(DEFAULT_OUT / QUICK_SUBFOLDER if args.quick else DEFAULT_OUT)
@@ -118,6 +123,9 @@ def build(args):
         except (ImageError, ProtocolError) as exc:
             raise UsageError(f"{path.name}: {exc}") from None
     out, figures_dir = Path(args.out), Path(args.out) / "figures"
+    report_path = out / "REPORT.md"
+    check_output_files([report_path] + [figures_dir / name for name in _figure_names(photos)],
+                       [(path, "photo") for path in photos])
     created = missing_folders(figures_dir)
     ensure_output_dir(out)
     ensure_output_dir(figures_dir)
@@ -126,7 +134,6 @@ def build(args):
     written = []
     try:
         runs = [run_photo(path, loaded[path], settings, log=log) for path in photos]
-        report_path = out / "REPORT.md"
         text = _figures_and_text(args, settings, mode, device, runs, figures_dir, written, started)
         with atomic_path(report_path) as tmp:
             tmp.write_text(text, encoding="utf-8")
@@ -138,6 +145,24 @@ def build(args):
         raise
     log(f"wrote {report_path} in {time.perf_counter() - started:.0f} s")
     return 0
+
+
+def _photo_figures(stem):
+    """The file names of one photo's figures: its outputs and its error maps."""
+    return f"{stem}.png", f"{stem}_errors.png"
+
+
+def _figure_names(photos):
+    """Every figure's file name for ``photos``; UsageError when two figures would share one
+    (a photo named like another's error map, or like a shared figure)."""
+    owners = {name: what for name, what in SHARED_FIGURES.values()}
+    for path in photos:
+        for name, what in zip(_photo_figures(path.stem), ("figure", "error map")):
+            if name in owners:
+                raise UsageError(f"{owners[name]} and {path.name}'s {what} would both be "
+                                 f"figures/{name}; rename {path.name}")
+            owners[name] = f"{path.name}'s {what}"
+    return list(owners)
 
 
 def _figures_and_text(args, settings, mode, device, runs, figures_dir, written, started):
@@ -153,10 +178,11 @@ def _figures_and_text(args, settings, mode, device, runs, figures_dir, written, 
 
     figures = {}
     for run in runs:
-        figures[run.name] = (figure(outputs_figure, f"{run.name}.png", run),
-                             figure(errors_figure, f"{run.name}_errors.png", run))
-    figures["k_curves"] = figure(k_curves_figure, "k_curves.png", runs)
-    figures["loss_curves"] = figure(loss_curves_figure, "loss_curves.png", runs)
+        outputs_name, errors_name = _photo_figures(run.name)
+        figures[run.name] = (figure(outputs_figure, outputs_name, run),
+                             figure(errors_figure, errors_name, run))
+    for key, draw in (("k_curves", k_curves_figure), ("loss_curves", loss_curves_figure)):
+        figures[key] = figure(draw, SHARED_FIGURES[key][0], runs)
     log(f"figures written to {figures_dir}")
 
     rows = benchmarks.gradient_checks()

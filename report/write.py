@@ -1037,7 +1037,7 @@ def render(build):
     out += ["", "## Reproduce", ""]
     if build.seconds:
         out += [f"This build took {build.seconds:.0f} s on {build.device} (measured on this run).", ""]
-    out += ["```sh", "pip install -e .[test]",
+    out += ["```sh", "pip install -e '.[test]'",
             "python -m report            # this file and report/figures/",
             "python -m report --quick --out /tmp/report   # a seconds-long smoke build",
             "```", ""]

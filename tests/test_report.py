@@ -282,6 +282,51 @@ def test_photos_sharing_a_name_are_refused_before_any_work(tmp_path, capsys):
     assert not (tmp_path / "deep").exists()
 
 
+@pytest.mark.parametrize("names, fragment", [
+    (("coffee.png", "coffee_errors.png"), "coffee.png's error map and coffee_errors.png's figure"),
+    (("loss_curves.png",), "the loss curves and loss_curves.png's figure"),
+    (("k_curves.png",), "the k-means curves and k_curves.png's figure")])
+def test_a_photo_named_like_another_figure_is_refused_before_any_work(names, fragment, tmp_path,
+                                                                      capsys):
+    images = tmp_path / "images"
+    images.mkdir()
+    rgb = np.random.default_rng(0).integers(0, 255, (24, 32, 3), dtype=np.uint8)
+    for name in names:
+        Image.fromarray(rgb).save(images / name)
+    out = tmp_path / "out"
+    assert main(["--quick", "--no-bench", "--images", str(images), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and fragment in err, err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("case", ["photos-in-figures", "report-is-a-folder", "figure-is-a-folder",
+                                  "empty-out"])
+def test_outputs_that_cannot_or_must_not_be_written_are_refused_before_any_work(case, tmp_path,
+                                                                                capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where an empty --out would write, were it not refused
+    out = tmp_path / "out"
+    images = out / "figures" if case == "photos-in-figures" else tmp_path / "images"
+    images.mkdir(parents=True)
+    rgb = np.random.default_rng(0).integers(0, 255, (24, 32, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(images / "a.png")
+    before = (images / "a.png").read_bytes()
+    if case == "report-is-a-folder":
+        (out / "REPORT.md").mkdir(parents=True)
+    if case == "figure-is-a-folder":
+        (out / "figures" / "a_errors.png").mkdir(parents=True)
+    fragment = {"photos-in-figures": "would overwrite the input photo",
+                "empty-out": "--out is empty"}.get(case, "a folder of that name is in the way")
+    target = "" if case == "empty-out" else str(out)
+    assert main(["--quick", "--no-bench", "--images", str(images), "--out", target]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and fragment in err, err
+    assert (images / "a.png").read_bytes() == before
+    assert not (out / "REPORT.md").is_file()
+    if case in ("empty-out", "report-is-a-folder"):
+        assert not (out / "figures").exists() and not (tmp_path / "figures").exists()
+
+
 @pytest.mark.parametrize("failing", ["run_photo", "render"])
 @pytest.mark.parametrize("interrupt", [False, True], ids=["error", "ctrl-c"])
 def test_a_build_that_fails_midway_leaves_no_figures_or_folders(failing, interrupt, tmp_path,

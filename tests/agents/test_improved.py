@@ -162,7 +162,8 @@ def test_load_refuses_a_bad_saved_strength(tmp_path, strength):
 
 @pytest.mark.parametrize("option, value", [
     ("saturation", float("nan")), ("saturation", float("inf")), ("saturation", 1e39),
-    ("refine", float("inf")), ("refine", 1e12), ("temperature", 1e-300), ("propagate", 1e12)])
+    ("refine", float("inf")), ("refine", 1e12), ("temperature", 1e-300), ("temperature", 1e300),
+    ("propagate", 1e12)])
 def test_values_that_would_overflow_float32_are_refused(option, value, tmp_path):
     with pytest.raises(ValueError, match=option):
         ImprovedAgent(**{option: value})
