@@ -12,6 +12,7 @@ import numpy as np
 from nn.backend import get_array_module
 from nn.errors import saved_by_forward
 from nn.layers.activations import log_softmax
+from nn.layers.base import floating
 
 
 class Loss:
@@ -22,6 +23,17 @@ class Loss:
 
     def __repr__(self):
         return f"{type(self).__name__}()"
+
+    @staticmethod
+    def _prediction(pred):
+        """``pred`` as a floating array of its library (a list is welcome, integers are made
+        floating: :func:`nn.layers.base.floating`); ValueError when it is empty, since a mean
+        over no elements is undefined."""
+        pred = floating(get_array_module(pred).asarray(pred))
+        if pred.size == 0:
+            raise ValueError(f"the prediction is empty (shape {pred.shape}); a loss needs at "
+                             "least one element")
+        return pred
 
     @staticmethod
     def _as_array(pred, target):
@@ -38,6 +50,7 @@ class MSELoss(Loss):
     """``L = mean((pred - target)^2)``; ``dL/dpred = 2 (pred - target) / n``, ``n = pred.size``."""
 
     def forward(self, pred, target):
+        pred = self._prediction(pred)
         target = self._as_array(pred, target)
         self._check_same_shape(pred, target)
         self._diff = pred - target.astype(pred.dtype, copy=False)
@@ -53,6 +66,7 @@ class L1Loss(Loss):
     (0 at the kink)."""
 
     def forward(self, pred, target):
+        pred = self._prediction(pred)
         target = self._as_array(pred, target)
         self._check_same_shape(pred, target)
         xp = get_array_module(pred)
@@ -82,6 +96,7 @@ class SmoothL1Loss(Loss):
         return f"SmoothL1Loss(beta={self.beta})"
 
     def forward(self, pred, target):
+        pred = self._prediction(pred)
         target = self._as_array(pred, target)
         self._check_same_shape(pred, target)
         xp = get_array_module(pred)
@@ -134,6 +149,7 @@ class SoftmaxCrossEntropyLoss(Loss):
         return xp.asarray(self.weights, dtype=dtype)
 
     def forward(self, logits, target):
+        logits = self._prediction(logits)
         target = self._as_array(logits, target)
         xp = get_array_module(logits)
         if logits.ndim < 2:

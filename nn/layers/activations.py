@@ -3,7 +3,7 @@ LeakyReLU the slope of each element, Tanh, Sigmoid and Softmax their output."""
 
 from nn.backend import get_array_module
 from nn.errors import checked_upstream, saved_by_forward
-from nn.layers.base import Layer, floating
+from nn.layers.base import Layer, floating, shape_of
 
 
 class ReLU(Layer):
@@ -51,7 +51,7 @@ class Tanh(Layer):
 
     def forward(self, x):
         xp = get_array_module(x)
-        self._y = xp.tanh(x)
+        self._y = xp.tanh(floating(x))
         return self._y
 
     def backward(self, dout):
@@ -81,15 +81,19 @@ class Sigmoid(Layer):
 
 
 def softmax(x, axis=1):
-    """``exp(x - max) / sum(exp(x - max))`` along ``axis`` (shifted, so it never overflows)."""
+    """``exp(x - max) / sum(exp(x - max))`` along ``axis`` (shifted, so it never overflows;
+    integer ``x`` is made floating first, where ``x - max`` cannot wrap around)."""
     xp = get_array_module(x)
+    x = floating(x)
     e = xp.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
 
 def log_softmax(x, axis=1):
-    """``x - logsumexp(x)`` along ``axis``, stable for large logits."""
+    """``x - logsumexp(x)`` along ``axis``, stable for large logits (integer ``x`` is made
+    floating first)."""
     xp = get_array_module(x)
+    x = floating(x)
     shifted = x - x.max(axis=axis, keepdims=True)
     return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
 
@@ -108,9 +112,9 @@ class Softmax(Layer):
         return f"axis={self.axis}"
 
     def forward(self, x):
-        if not -x.ndim <= self.axis < x.ndim:
+        if not -getattr(x, "ndim", 0) <= self.axis < getattr(x, "ndim", 0):
             raise ValueError(f"Softmax(axis={self.axis}) needs an input with that axis, got shape "
-                             f"{x.shape}; a single sample still needs its batch axis (x[None])")
+                             f"{shape_of(x)}; a single sample still needs its batch axis (x[None])")
         self._y = softmax(x, self.axis)
         return self._y
 

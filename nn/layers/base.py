@@ -50,10 +50,16 @@ def floating(x):
     return x.astype(np.promote_types(x.dtype, np.float32))
 
 
+def shape_of(x):
+    """``x``'s shape, or the name of its type when it has none (a list given for an array), for
+    the error messages of layers."""
+    return getattr(x, "shape", type(x).__name__)
+
+
 def require_nchw(owner, x):
     """ValueError naming ``owner`` unless ``x`` is a 4-D (N, C, H, W) batch."""
     if getattr(x, "ndim", None) != 4:
-        raise ValueError(f"{owner} expects (N, C, H, W), got {getattr(x, 'shape', type(x).__name__)}")
+        raise ValueError(f"{owner} expects (N, C, H, W), got {shape_of(x)}")
 
 
 class Layer:

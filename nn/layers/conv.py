@@ -14,7 +14,7 @@ from nn.backend import get_array_module
 from nn.errors import checked_upstream, saved_by_forward
 from nn.im2col import col2im, im2col, output_hw, pair
 from nn.init import initialize
-from nn.layers.base import Layer, positive_sizes
+from nn.layers.base import Layer, floating, positive_sizes, shape_of
 from nn.workspace import scratch
 
 
@@ -108,8 +108,8 @@ class Conv2D(Layer):
         return cols.reshape(n, self.in_channels * kh * kw, h_out * w_out), (h_out, w_out)
 
     def forward(self, x):
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"Conv2D expects (N, {self.in_channels}, H, W), got {x.shape}")
+        if getattr(x, "ndim", None) != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"Conv2D expects (N, {self.in_channels}, H, W), got {shape_of(x)}")
         self._x = x
         cols, (h_out, w_out) = self._columns(x)
         w2 = self.params["W"].reshape(self.out_channels, -1)
@@ -138,7 +138,8 @@ class Conv2D(Layer):
             if (sh, sw) == (1, 1):
                 return dcols.reshape(x.shape)
             xp = get_array_module(x)
-            dx = xp.zeros_like(x)
+            # dcols' dtype, not x's: an integer x has a floating gradient
+            dx = xp.zeros(x.shape, dtype=dcols.dtype)
             dx[:, :, ::sh, ::sw] = dcols.reshape(n, self.in_channels, *dout.shape[2:])
             return dx
         # the columns are dead once dW is formed: their buffer takes their gradient
@@ -199,8 +200,11 @@ class ConvTranspose2D(Layer):
         return n, self.out_channels, size[0], size[1]
 
     def forward(self, x):
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"ConvTranspose2D expects (N, {self.in_channels}, H, W), got {x.shape}")
+        if getattr(x, "ndim", None) != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"ConvTranspose2D expects (N, {self.in_channels}, H, W), "
+                             f"got {shape_of(x)}")
+        # the columns' buffer takes x's dtype, which must hold the weights' products
+        x = floating(x)
         self._x = x
         n, _, h, w = x.shape
         kh, kw = self.kernel_size

@@ -4,7 +4,7 @@ import numpy as np
 
 from nn.errors import checked_upstream, saved_by_forward
 from nn.init import initialize
-from nn.layers.base import Layer, positive_sizes
+from nn.layers.base import Layer, positive_sizes, shape_of
 
 
 class Dense(Layer):
@@ -29,8 +29,8 @@ class Dense(Layer):
         return f"{self.in_features}, {self.out_features}"
 
     def forward(self, x):
-        if x.ndim < 1 or x.shape[-1] != self.in_features:
-            raise ValueError(f"Dense expects (..., {self.in_features}), got {x.shape} "
+        if getattr(x, "ndim", 0) < 1 or x.shape[-1] != self.in_features:
+            raise ValueError(f"Dense expects (..., {self.in_features}), got {shape_of(x)} "
                              "(an image batch needs nn.Flatten() first)")
         self._x = x
         return x @ self.params["W"] + self.params["b"]

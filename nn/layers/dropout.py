@@ -4,7 +4,7 @@ import numpy as np
 
 from nn.backend import get_array_module
 from nn.errors import checked_upstream, saved_by_forward
-from nn.layers.base import Layer
+from nn.layers.base import Layer, floating
 
 
 _IDENTITY = 1.0  # the saved scale of a forward that dropped nothing (eval mode or p = 0)
@@ -51,7 +51,10 @@ class Dropout(Layer):
             self._scale = _IDENTITY
             return x
         xp = get_array_module(x)
-        keep = self._uniform(xp, x.shape, x.dtype) >= self.p
+        x = floating(x)
+        # the generators draw float32 or float64 only; float16 input compares float32 draws
+        draws = self._uniform(xp, x.shape, np.float64 if x.dtype == np.float64 else np.float32)
+        keep = draws >= self.p
         scale = 0.0 if self.p == 1.0 else 1.0 / (1.0 - self.p)
         self._scale = keep * x.dtype.type(scale)
         return x * self._scale

@@ -4,7 +4,7 @@ import numpy as np
 
 from nn.backend import get_array_module
 from nn.errors import checked_upstream, saved_by_forward
-from nn.layers.base import Layer, floating, positive_sizes
+from nn.layers.base import Layer, floating, positive_sizes, shape_of
 
 
 class BatchNorm2D(Layer):
@@ -40,8 +40,8 @@ class BatchNorm2D(Layer):
         return f"{self.channels}, eps={self.eps}, momentum={self.momentum}"
 
     def forward(self, x):
-        if x.ndim < 2 or x.shape[1] != self.channels:
-            raise ValueError(f"BatchNorm2D expects (N, {self.channels}, ...), got {x.shape}")
+        if getattr(x, "ndim", 0) < 2 or x.shape[1] != self.channels:
+            raise ValueError(f"BatchNorm2D expects (N, {self.channels}, ...), got {shape_of(x)}")
         xp = get_array_module(x)
         x = floating(x)
         axes = (0,) + tuple(range(2, x.ndim))

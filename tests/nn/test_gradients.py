@@ -1,5 +1,5 @@
 """Numerical gradient checks (float64, five-point centred differences) of every layer,
-container and loss; smooth pieces must agree to better than 1e-7."""
+container and loss; smooth pieces must agree to better than 1e-6."""
 
 import numpy as np
 import pytest
@@ -55,6 +55,23 @@ def test_relative_error_is_the_cs231n_formula():
     assert relative_error(np.zeros(2), np.zeros(2)) == 0.0
 
 
+def test_a_gradient_that_is_not_a_number_fails_every_tolerance(monkeypatch, capsys):
+    assert relative_error(np.array([1.0, np.nan]), np.array([1.0, 0.5])) == np.inf
+    assert relative_error(np.array([1.0, 2.0]), np.array([np.inf, 2.0])) == np.inf
+    from nn import gradcheck
+
+    backward = nn.Conv2D.backward
+
+    def nan_backward(self, dout):
+        dx = backward(self, dout)
+        dx[0] = np.nan
+        return dx
+
+    monkeypatch.setattr(nn.Conv2D, "backward", nan_backward)
+    assert gradcheck.main([]) == 1
+    assert "FAIL" in capsys.readouterr().out
+
+
 def test_gradcheck_catches_a_wrong_backward():
     class WrongTanh(nn.Tanh):
         def backward(self, dout):
@@ -76,7 +93,7 @@ def test_command_marks_each_check_and_fails_with_status_1_when_one_is_off(monkey
     from nn import gradcheck
 
     assert gradcheck.main([]) == 0
-    assert "checks, all pass (tolerance 1e-07)" in capsys.readouterr().out
+    assert "checks, all pass (tolerance 1e-06)" in capsys.readouterr().out
     monkeypatch.setattr(gradcheck, "table_rows",
                         lambda seed: [("Good", "x", 1e-12), ("Bad", "W", 0.5)])
     assert gradcheck.main([]) == 1
@@ -96,10 +113,11 @@ def test_command_takes_a_seed_and_refuses_a_bad_one_in_one_line(capsys):
     assert captured.err.startswith("error: argument --seed") and captured.err.count("\n") == 1
 
 
-@pytest.mark.parametrize("seed", [0, 1, 3])
+@pytest.mark.parametrize("seed", [0, 1, 3, 88])
 def test_every_check_passes_with_other_seeds(seed):
     # seed 0 drew an input equal to the upstream gradient (batch-norm's input gradient then
-    # vanished); seeds 1 and 3 put near-ties in the U-Net level's max-pool
+    # vanished); seeds 1 and 3 put near-ties in the U-Net level's max-pool; seed 88 gives the
+    # worst error of the seeds 0-199 (2.4e-7), above the old tolerance of 1e-7
     assert max(err for _, _, err in table_rows(seed)) < TOLERANCE
 
 

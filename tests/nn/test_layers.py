@@ -267,15 +267,45 @@ def test_an_empty_batch_gives_empty_outputs_and_zero_gradients(layer, shape):
         assert not np.any(grad), name
 
 
+def _unit_weights(layer):
+    layer.params["W"][...] = 1
+    return layer
+
+
 @pytest.mark.parametrize("layer, x, expected", [
     (nn.BatchNorm2D(1), np.array([[1], [2], [3], [4]]), (np.arange(1, 5) - 2.5) / np.sqrt(1.25 + 1e-5)),
     (nn.Sigmoid(), np.array([0, 1, 255], np.uint8), 1 / (1 + np.exp(-np.array([0.0, 1.0, 255.0])))),
     (nn.LeakyReLU(0.5), np.array([-2, 4]), np.array([-1.0, 4.0])),
-], ids=["BatchNorm2D", "Sigmoid", "LeakyReLU"])
+    # uint8 x - max(x) would wrap around; tanh of uint8 would be float16
+    (nn.Softmax(), np.array([[0, 1, 2]], np.uint8), np.exp([0.0, 1.0, 2.0]) / np.exp([0.0, 1.0, 2.0]).sum()),
+    (nn.Tanh(), np.array([0, 1, 3], np.uint8), np.tanh([0.0, 1.0, 3.0])),
+    (_unit_weights(nn.ConvTranspose2D(1, 1, 1, bias=False)), np.array([[[[2, 200]]]], np.uint8),
+     np.array([2.0, 200.0])),
+], ids=["BatchNorm2D", "Sigmoid", "LeakyReLU", "Softmax", "Tanh", "ConvTranspose2D"])
 def test_integer_input_is_computed_in_floating_point(layer, x, expected):
     y = layer.forward(x)
-    assert y.dtype.kind == "f"
+    assert y.dtype.kind == "f" and y.dtype.itemsize >= 4
     np.testing.assert_allclose(y.ravel(), expected, rtol=1e-5)
+
+
+def test_training_dropout_and_strided_pointwise_conv_take_integer_and_half_input():
+    drop = nn.Dropout(0.5, seed=0)
+    assert drop.forward(np.ones((4, 5), np.uint8)).dtype == np.float32
+    assert drop.forward(np.ones((4, 5), np.float16)).dtype == np.float16
+    conv = nn.Conv2D(1, 1, 1, stride=2, bias=False)
+    conv.params["W"][:] = -0.5
+    y = conv.forward(np.full((1, 1, 4, 4), 100, np.uint8))
+    dx = conv.backward(np.ones(y.shape, np.float32))
+    # the gradient is -0.5 where the stride samples, 0 between: not cast back to uint8
+    assert dx.dtype == np.float32 and dx[0, 0, 0, 0] == -0.5 and dx[0, 0, 1, 1] == 0
+
+
+@pytest.mark.parametrize("layer", [nn.Conv2D(1, 1, 3), nn.ConvTranspose2D(1, 1, 3), nn.Dense(3, 2),
+                                   nn.BatchNorm2D(1), nn.Softmax(), nn.MaxPool2D(2)],
+                         ids=lambda layer: type(layer).__name__)
+def test_a_list_for_an_array_is_refused_with_the_expected_shape(layer):
+    with pytest.raises(ValueError, match="got (shape )?list"):
+        layer.forward([[1.0, 2.0, 3.0]])
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 6, 1), (4, 8, 16, 1), (2, 3, 1, 5), (2, 3, 6, 7), (1, 1, 1, 1)])

@@ -129,3 +129,21 @@ def test_targets_may_be_lists():
     logits = np.zeros((4, 3), np.float32)
     assert np.isclose(float(nn.SoftmaxCrossEntropyLoss().forward(logits, [0, 1, 2, 0])), np.log(3))
     assert float(nn.MSELoss().forward(np.ones(3, np.float32), [1, 1, 3])) == pytest.approx(4 / 3)
+
+
+@pytest.mark.parametrize("loss", [nn.MSELoss(), nn.L1Loss(), nn.SmoothL1Loss(),
+                                  nn.SoftmaxCrossEntropyLoss()], ids=lambda v: type(v).__name__)
+def test_an_empty_batch_is_refused_rather_than_averaged_to_nan(loss):
+    empty = np.zeros((0, 3), np.float32)
+    with pytest.raises(ValueError, match="the prediction is empty"):
+        loss.forward(empty, empty)
+
+
+def test_integer_logits_and_predictions_are_made_floating():
+    # uint8 logits - max would wrap around, and the count cast to uint8 could overflow
+    ce = nn.SoftmaxCrossEntropyLoss()
+    ours = float(ce.forward(np.array([[0, 1, 2]], np.uint8), np.array([2])))
+    assert ours == pytest.approx(np.log(np.exp([0.0, 1.0, 2.0]).sum()) - 2.0, rel=1e-6)
+    assert ce.backward().dtype == np.float32
+    assert float(nn.MSELoss().forward(np.array([0, 255], np.uint8), [1, 1])) == pytest.approx(
+        (1 + 254 ** 2) / 2)
