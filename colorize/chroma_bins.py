@@ -52,6 +52,8 @@ class ChromaBins:
             raise ValueError(f"step must be a positive finite number, got {step}")
         if not (np.isfinite(centers).all() and np.isfinite(prior).all() and (prior >= 0).all()):
             raise ValueError("centers and prior must be finite numbers, and the prior non-negative")
+        if not prior.sum() > 0:
+            raise ValueError("the prior is all zero: it must give the bins some probability")
         self.centers = centers
         self.prior = prior
         self.step = float(step)
@@ -72,7 +74,12 @@ class ChromaBins:
         bins at ``step`` 10 (about 1 MiB), but astronaut's fill 4,714 at ``step`` 1, where
         fitting peaks at 0.5 GiB (tracemalloc); the memory grows with Q squared.
         """
-        chroma = np.asarray(to_numpy(chroma), dtype=np.float64).reshape(-1, 2)
+        chroma = np.asarray(to_numpy(chroma), dtype=np.float64)
+        if chroma.shape[-1:] != (2,):
+            raise ValueError(f"chroma must have shape (..., 2), got {chroma.shape}")
+        if not (smoothing >= 0 and math.isfinite(smoothing)):
+            raise ValueError(f"smoothing must be a non-negative finite number, got {smoothing}")
+        chroma = chroma.reshape(-1, 2)
         if chroma.shape[0] == 0:
             raise ValueError("cannot fit chroma bins to an empty set of pixels")
         if not np.isfinite(chroma).all():
@@ -119,6 +126,8 @@ class ChromaBins:
     def encode_hard(self, chroma):
         """(..., 2) chroma -> (...) int64 index of the nearest bin centre."""
         xp = get_array_module(chroma)
+        if chroma.shape[-1:] != (2,):
+            raise ValueError(f"chroma must have shape (..., 2), got {tuple(chroma.shape)}")
         flat = chroma.reshape(-1, 2).astype(np.float32)
         return xp.argmin(self._sq_distances(flat), axis=1).reshape(chroma.shape[:-1])
 

@@ -60,9 +60,14 @@ def affinity_weights(gray):
     """(H, W) gray on 0..255 -> (8, H, W) float32 weights ``w_rs``, one plane per offset.
 
     Neighbours outside the image get weight 0; each pixel's weights sum to 1 (a 1 x 1
-    image, whose pixel has no neighbour, gets all zeros).
+    image, whose pixel has no neighbour, gets all zeros). ValueError for another shape or for a
+    NaN or infinite gray level (its weights would silently become "no neighbour").
     """
     xp = get_array_module(gray)
+    if gray.ndim != 2:
+        raise ValueError(f"gray must be an (H, W) image, got shape {tuple(gray.shape)}")
+    if not bool(xp.isfinite(gray).all()):
+        raise ValueError("gray holds NaN or infinite values")
     g = gray.astype(np.float32)
     ones = xp.ones_like(g)
     count = ones + sum(shift(ones, dy, dx) for dy, dx in OFFSETS)
@@ -182,6 +187,11 @@ def smooth_chroma(gray, chroma, strength=1.0, confidence=None, iterations=100, t
     """
     xp = get_array_module(chroma)
     _check_strength(strength)
+    if chroma.ndim != 3 or gray.shape != chroma.shape[:2]:
+        raise ValueError(f"chroma (H, W, C) and gray (H, W) must share H and W, got chroma "
+                         f"{tuple(chroma.shape)} and gray {tuple(gray.shape)}")
+    if not bool(xp.isfinite(chroma).all()):
+        raise ValueError("chroma holds NaN or infinite values")
     if confidence is not None:
         if confidence.shape != gray.shape:
             raise ValueError(f"confidence must have the gray's shape {tuple(gray.shape)}, got "

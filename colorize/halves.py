@@ -85,6 +85,8 @@ def protocol_inputs(rgb):
         gray (float, no rounding) and the test half's true colours (for scoring only).
     """
     check_protocol_size(rgb.shape)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"the photo must be an (H, W, 3) colour image, got shape {rgb.shape}")
     check_0_255(rgb, "the photo")
     left, right = split_halves(rgb)
     return left, rgb_to_gray(right), right

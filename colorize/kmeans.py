@@ -165,11 +165,19 @@ def _lloyd(points, columns, centers, max_iter, xp):
 def inertia(points, centers, labels):
     """Sum of squared distances of the points to their centres, as a Python float.
 
-    points: (n, d), centers: (k, d), labels: (n,) ints in [0, k). Accumulated in float64.
+    points: (n, d), centers: (k, d), labels: (n,) ints in [0, k) (ValueError otherwise: a
+    label of -1 would silently pick the last centre). Accumulated in float64.
     """
     xp = get_array_module(points, centers, labels)
     points = _as_float(points, xp)
     centers = xp.asarray(centers)
+    labels = xp.asarray(labels)
+    if labels.shape != points.shape[:1] or labels.dtype.kind not in "iu":
+        raise ValueError(f"labels must be ({points.shape[0]},) integers, one per point, got "
+                         f"{labels.dtype} of shape {labels.shape}")
+    if labels.size and not (int(labels.min()) >= 0 and int(labels.max()) < centers.shape[0]):
+        raise ValueError(f"labels must lie in [0, {centers.shape[0]}), got "
+                         f"{int(labels.min())}..{int(labels.max())}")
     total = 0.0
     for start in range(0, points.shape[0], _CHUNK):
         diff = points[start:start + _CHUNK].astype(xp.float64) - centers[
@@ -181,6 +189,14 @@ def inertia(points, centers, labels):
 
 RESTARTS = 4
 """``kmeans``' default number of seeded starts (``n_init``)."""
+
+
+def _is_count(value):
+    """True for a whole number of at least 1: an int, a NumPy integer or a whole float."""
+    try:
+        return not isinstance(value, bool) and value >= 1 and int(value) == value
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 def kmeans(points, k, *, seed=0, n_init=RESTARTS, max_iter=300):
@@ -196,10 +212,12 @@ def kmeans(points, k, *, seed=0, n_init=RESTARTS, max_iter=300):
     points = _as_float(points, xp)
     if points.ndim != 2 or points.shape[0] == 0:
         raise ValueError(f"kmeans needs a non-empty (n, d) array of points, got shape {points.shape}")
-    if int(k) != k or k < 1:
+    if not _is_count(k):
         raise ValueError(f"kmeans needs a whole number of clusters k >= 1, got {k!r}")
-    if n_init < 1 or max_iter < 1:
-        raise ValueError("kmeans needs n_init >= 1 and max_iter >= 1")
+    if not (_is_count(n_init) and _is_count(max_iter)):
+        raise ValueError(f"kmeans needs whole numbers n_init >= 1 and max_iter >= 1, got "
+                         f"{n_init!r} and {max_iter!r}")
+    n_init, max_iter = int(n_init), int(max_iter)
     if not bool(xp.isfinite(points).all()):
         raise ValueError("kmeans got points with NaN or infinite values")
     k = int(k)

@@ -207,6 +207,9 @@ def delta_e2000(a, b):
 def colorfulness(rgb):
     """Hasler and Suesstrunk (2003) colourfulness of an RGB image on 0..255 (module doc)."""
     xp = get_array_module(rgb)
+    if getattr(rgb, "shape", ())[-1:] != (3,):
+        raise ValueError(f"colorfulness needs an (..., 3) RGB image, got shape "
+                         f"{getattr(rgb, 'shape', None)}")
     x = xp.asarray(rgb, dtype=xp.float64).reshape(-1, 3)
     rg = x[:, 0] - x[:, 1]
     yb = 0.5 * (x[:, 0] + x[:, 1]) - x[:, 2]
@@ -223,8 +226,8 @@ def score(true_rgb, pred_rgb):
         ``colorfulness`` (of the prediction) and ``colorfulness_true`` (of the truth).
         ``psnr`` is ``float('inf')`` for a perfect prediction.
 
-    Raises ValueError for images that are not non-empty ``(H, W, 3)`` RGB of one shape, and
-    when one image looks like a 0..1 float image (:func:`colorize.color.looks_like_0_1`) and
+    Raises ValueError for images that are not non-empty ``(H, W, 3)`` RGB of one shape or that
+    hold NaN or infinite values, and when one image looks like a 0..1 float image (:func:`colorize.color.looks_like_0_1`) and
     the other goes above 1: the scores would compare two scales. (Two images both under 1 may
     be two very dark photos, and pass.)
     """
@@ -232,6 +235,8 @@ def score(true_rgb, pred_rgb):
         if x.ndim != 3 or x.shape[2] != 3 or x.size == 0:
             raise ValueError(f"{name} must be a non-empty (H, W, 3) RGB image, got shape "
                              f"{tuple(x.shape)}")
+        if not bool(get_array_module(x).isfinite(x).all()):
+            raise ValueError(f"{name} holds NaN or infinite values")
     for name, x, other in (("the true image", true_rgb, pred_rgb),
                            ("the prediction", pred_rgb, true_rgb)):
         if looks_like_0_1(x) and float(other.max()) > 1.0:

@@ -11,7 +11,8 @@ sizes are refused.
 
 The work is one padded copy of the image and a strided window view of it (no loop over
 offsets); the final ``reshape`` to ``(H, W, k*k)`` makes the one unavoidable copy, because
-the k*k offsets of a window are not one constant stride apart in memory.
+the k*k offsets of a window are not one constant stride apart in memory (where they are, a
+copy is made anyway, so the result is always a writable array of its own).
 """
 
 import numbers
@@ -56,4 +57,10 @@ def extract_patches(gray, size=3):
         edge-replicated.
     """
     view = patch_view(gray, size)
-    return view.reshape(gray.shape[0], gray.shape[1], size * size)
+    patches = view.reshape(gray.shape[0], gray.shape[1], size * size)
+    # The reshape copies, except where the window axes merge without one (size 1, a 1-column
+    # image): it then returns a view of the padded image, read-only on NumPy and perhaps not
+    # contiguous, which the caller was promised.
+    if not (patches.flags.c_contiguous and getattr(patches.flags, "writeable", True)):
+        patches = patches.copy()
+    return patches

@@ -132,3 +132,19 @@ def test_full_inverse_prior_refuses_a_bin_of_zero_prior():
     with pytest.raises(ValueError, match="above 0"):
         bins.rebalance_weights(0.0)
     assert np.isfinite(bins.rebalance_weights(0.5)).all()
+
+
+def test_chroma_that_is_not_pairs_is_refused_rather_than_regrouped():
+    rgb = np.random.default_rng(0).uniform(0, 255, (8, 8, 3))
+    with pytest.raises(ValueError, match=r"\(\.\.\., 2\)"):
+        ChromaBins.fit(rgb, 10)  # 192 values would regroup into 96 false pairs
+    bins = ChromaBins.fit(rgb[..., :2], 10)
+    with pytest.raises(ValueError, match=r"\(\.\.\., 2\)"):
+        bins.encode_hard(rgb)
+    with pytest.raises(ValueError, match="smoothing"):
+        ChromaBins.fit(rgb[..., :2], 10, smoothing=float("nan"))
+
+
+def test_an_all_zero_prior_is_refused():
+    with pytest.raises(ValueError, match="all zero"):
+        ChromaBins(np.zeros((3, 2)), np.zeros(3), 10)

@@ -185,3 +185,13 @@ def test_a_0_to_1_float_image_is_refused_where_0_to_255_is_expected():
     # two very dark images (every value under 1 on 0..255) are scored, not refused
     dark = unit * 0.9
     assert score(dark, dark + 0.05)["rmse"] > 0
+
+
+@pytest.mark.parametrize("value, fragment", [(np.nan, "NaN or infinite"), (np.inf, "NaN or infinite"),
+                                             (-5.0, "from -5 to"), (300.0, "to 300")])
+def test_an_image_with_values_off_the_0_255_scale_is_refused(value, fragment):
+    x = np.full((2, 2, 3), 128.0)
+    x[0, 0, 0] = value
+    with pytest.raises(ValueError, match=fragment):
+        check_0_255(x, "img")
+    check_0_255(np.array([[0.0, 255.0]]), "img")  # both ends of the scale are fine

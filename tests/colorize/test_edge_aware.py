@@ -255,3 +255,22 @@ def test_a_confidence_that_is_not_positive_finite_or_of_the_gray_shape_is_refuse
     chroma = np.random.default_rng(0).uniform(0, 20, (4, 4, 2)).astype(np.float32)
     with pytest.raises(ValueError, match="confidence"):
         smooth_chroma(gray, chroma, 1.0, confidence=confidence)
+
+
+def test_smoothing_refuses_mismatched_shapes_and_values_that_are_not_numbers():
+    gray = np.random.default_rng(0).uniform(0, 255, (6, 8)).astype(np.float32)
+    chroma = np.zeros((6, 8, 2), np.float32)
+    with pytest.raises(ValueError, match="must share H and W"):
+        smooth_chroma(gray, chroma[:, :5])
+    with pytest.raises(ValueError, match="must share H and W"):
+        smooth_chroma(gray, chroma[..., 0])
+    bad = chroma.copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="chroma holds NaN"):
+        smooth_chroma(gray, bad)
+    bad_gray = gray.copy()
+    bad_gray[2, 3] = np.nan  # its weights would silently become "no neighbour"
+    with pytest.raises(ValueError, match="gray holds NaN"):
+        smooth_chroma(bad_gray, chroma)
+    with pytest.raises(ValueError, match=r"\(H, W\)"):
+        affinity_weights(np.zeros((3, 3, 3)))

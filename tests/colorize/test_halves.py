@@ -67,3 +67,8 @@ def test_left_half_is_gray_looks_at_the_training_half_only():
     rgb[:, :3] = rgb[:, :3, :1]
     assert left_half_is_gray(rgb)
     assert not left_half_is_gray(rgb[:, :1])  # an empty left half is a size error, not gray
+
+
+def test_protocol_inputs_names_the_shape_of_the_photo_it_was_given():
+    with pytest.raises(ValueError, match=r"got shape \(8, 9\)"):
+        protocol_inputs(np.full((8, 9), 5.0))

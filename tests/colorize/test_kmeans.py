@@ -100,3 +100,20 @@ def test_gpu_matches_cpu():
     gc, gl = kmeans(cupy.asarray(pixels), 5)
     np.testing.assert_allclose(cupy.asnumpy(gc), centers, rtol=1e-6)
     assert (cupy.asnumpy(gl) == labels).mean() > 0.999
+
+
+def test_inertia_refuses_labels_that_would_wrap_around_or_not_line_up():
+    points, centers = np.zeros((3, 2)), np.zeros((2, 2))
+    assert inertia(points, centers, np.array([0, 1, 1])) == 0.0
+    with pytest.raises(ValueError, match=r"lie in \[0, 2\)"):
+        inertia(points, centers, np.array([0, 1, -1]))
+    with pytest.raises(ValueError, match="one per point"):
+        inertia(points, centers, np.array([0, 1]))
+
+
+@pytest.mark.parametrize("options", [{"k": None}, {"k": 2.5}, {"k": 2, "n_init": 2.5},
+                                     {"k": 2, "max_iter": float("inf")}, {"k": True}])
+def test_counts_that_are_not_whole_numbers_are_refused_in_one_sentence(options):
+    with pytest.raises(ValueError, match="whole number"):
+        kmeans(np.random.default_rng(0).standard_normal((10, 2)), **options)
+    assert kmeans(np.random.default_rng(0).standard_normal((10, 2)), np.int64(2), n_init=2.0)[0].shape == (2, 2)

@@ -208,3 +208,16 @@ def test_cupy_matches_numpy():
     cpu = metrics.baseline_predictions(a[:, :16], rgb_to_gray(a[:, 16:]))
     for name in metrics.BASELINES:
         np.testing.assert_allclose(gpu[name].get(), cpu[name], atol=1e-3)
+
+
+def test_colorfulness_needs_three_channels_and_score_needs_numbers():
+    ramp = np.tile(np.arange(12.0) * 20, (12, 1))
+    with pytest.raises(ValueError, match=r"\(\.\.\., 3\)"):
+        metrics.colorfulness(ramp)  # a gray (H, W) image used to score 10.8
+    assert metrics.colorfulness(np.repeat(ramp[..., None], 3, axis=2)) == 0.0
+    truth = np.full((4, 4, 3), 100.0)
+    for bad in (np.nan, np.inf):
+        pred = truth.copy()
+        pred[1, 1, 1] = bad
+        with pytest.raises(ValueError, match="the prediction holds NaN or infinite"):
+            metrics.score(truth, pred)

@@ -71,3 +71,12 @@ def test_cupy_matches_numpy():
     gray = np.random.default_rng(0).random((11, 7)).astype(np.float32)
     out = extract_patches(cupy.asarray(gray), 3)
     np.testing.assert_array_equal(out.get(), extract_patches(gray, 3))
+
+
+@pytest.mark.parametrize("shape, size", [((5, 1), 3), ((2, 3), 1), ((1, 1), 5), ((4, 6), 3)])
+def test_patches_are_always_a_writable_contiguous_array_of_their_own(shape, size):
+    gray = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+    patches = extract_patches(gray, size)
+    assert patches.flags.c_contiguous and patches.flags.writeable
+    patches -= 1  # the size-1 and 1-column cases used to be read-only views
+    assert np.array_equal(gray, np.arange(np.prod(shape), dtype=np.float32).reshape(shape))
