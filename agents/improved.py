@@ -118,8 +118,8 @@ worse, one setting changed at a time, as mean PSNR on the six benchmark photos a
 seeds 0-2 (:mod:`agents.bench_improved`'s photos and scoring, one BLAS thread; the defaults
 give 25.04 dB): ``lr`` 1e-3 / 4e-3 gave 24.29 / 24.75, ``width`` 8 / 12 gave 24.62 / 24.71,
 ``crop`` 32 gave 24.42, ``batch_size`` 4 gave 24.61, ``plateau`` 0 / 5 gave 24.80 / 24.86 and
-``neighbors`` 1 / 9 gave 24.66 / 24.94 (wider networks, larger crops and larger batches did
-worse in earlier measurements); ``neighbors``: how many of the nearest chroma bins share each
+``neighbors`` 1 / 9 gave 24.66 / 24.94, ``prior`` off 24.83 and ``arch`` ``"dilated"`` 24.16
+(wider networks, larger crops and larger batches did worse in earlier measurements); ``neighbors``: how many of the nearest chroma bins share each
 pixel's soft target (1 = one-hot; :meth:`colorize.chroma_bins.ChromaBins.encode_soft`);
 ``patience``: stop after that many epochs without a better validation loss; ``plateau``: halve
 the learning rate when that many epochs in a row have passed without a better validation loss,
