@@ -119,8 +119,9 @@ seeds 0-2 (:mod:`agents.bench_improved`'s photos and scoring, one BLAS thread; t
 give 25.04 dB): ``lr`` 1e-3 / 4e-3 gave 24.29 / 24.75, ``width`` 8 / 12 gave 24.62 / 24.71,
 ``crop`` 32 gave 24.42, ``batch_size`` 4 gave 24.61, ``plateau`` 0 / 5 gave 24.80 / 24.86 and
 ``neighbors`` 1 / 9 gave 24.66 / 24.94, ``prior`` off 24.83 and ``arch`` ``"dilated"`` 24.16
-(wider networks, larger crops and larger batches did worse in earlier measurements); ``neighbors``: how many of the nearest chroma bins share each
-pixel's soft target (1 = one-hot; :meth:`colorize.chroma_bins.ChromaBins.encode_soft`);
+(wider networks, larger crops and larger batches did worse in earlier measurements);
+``neighbors``: how many of the nearest chroma bins share each pixel's soft target (1 =
+one-hot; :meth:`colorize.chroma_bins.ChromaBins.encode_soft`);
 ``patience``: stop after that many epochs without a better validation loss; ``plateau``: halve
 the learning rate when that many epochs in a row have passed without a better validation loss,
 on the next such epoch (``ReduceLROnPlateau``'s patience; 0 = constant
@@ -425,7 +426,7 @@ class ImprovedAgent:
         the file raises :class:`nn.cli.UsageError` with one sentence naming the file.
         """
         path = os.fspath(path)
-        arrays, meta = _read_model_file(path)
+        arrays, meta = _read_model_file(path, decoding)
         config = meta["config"]
         for key, value in decoding.items():
             if key in ARCHITECTURE_KEYS and value != config.get(key):
@@ -469,8 +470,12 @@ def _first_line(exc):
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def _read_model_file(path):
-    """``(arrays, meta)`` of a model file, or UsageError saying what is wrong with it."""
+def _read_model_file(path, decoding=None):
+    """``(arrays, meta)`` of a model file, or UsageError saying what is wrong with it.
+
+    ``decoding``: the settings that will replace the saved ones (:meth:`ImprovedAgent.load`),
+    so a saved value that is out of range but replaced (a temperature above today's bound, say)
+    does not make the file unusable."""
     if not os.path.exists(path):
         raise UsageError(f"model file {path} does not exist")
     if os.path.isdir(path):
@@ -506,8 +511,7 @@ def _read_model_file(path):
         meta = json.loads(str(arrays.pop("meta")))
         if meta.get("format") != MODEL_FORMAT:
             raise ValueError(meta.get("format"))
-        config = meta["config"]
-        _check_config({**DEFAULTS, **{k: v for k, v in config.items() if k in DEFAULTS}})
+        config = {**DEFAULTS, **{k: v for k, v in meta["config"].items() if k in DEFAULTS}}
         if int(meta["train_pixels"]) < 1:
             raise ValueError(meta["train_pixels"])
         strength = meta.get("propagate_strength")
@@ -516,6 +520,12 @@ def _read_model_file(path):
     except (KeyError, ValueError, TypeError, AttributeError):
         raise UsageError(f"model file {path} is not an improved-agent model "
                          f"(no valid {MODEL_FORMAT} configuration inside)") from None
+    try:
+        _check_config({**config, **(decoding or {})})
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"model file {path} holds settings that cannot work "
+                         f"({_first_line(exc)}); retrain it, or give a valid value for a "
+                         "decoding setting") from None
     broken = sorted(k for k, v in arrays.items() if v.dtype.kind in "fc" and not np.isfinite(v).all())
     if broken:
         raise UsageError(f"model file {path} has values that are not finite numbers (NaN or "

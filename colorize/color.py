@@ -96,17 +96,15 @@ def looks_like_0_1(x):
 
 
 def check_0_255(x, name):
-    """ValueError when ``x`` is not an image on 0..255: it holds NaN or infinite values, values
-    outside [0, 255], or it looks like a 0..1 image (:func:`looks_like_0_1`): the project
-    takes images on 0..255, as uint8 files hold them, and a 0..1 image would pass through
-    every step and come out wrong. For images a user gives (a training photo); a gray image
-    derived from a very dark photo is legitimately all under 1."""
+    """ValueError when ``x`` is not an image on 0..255: it holds NaN or infinite values, or it
+    looks like a 0..1 image (:func:`looks_like_0_1`): the project takes images on 0..255, as
+    uint8 files hold them, and a 0..1 image would pass through every step and come out wrong.
+    For images a user gives (a training photo); a gray image derived from a very dark photo is
+    legitimately all under 1. Values a little outside [0, 255] pass: a bicubic resize of a
+    float image overshoots at sharp edges."""
     xp = get_array_module(x)
     if x.size and not bool(xp.isfinite(x).all()):
         raise ValueError(f"{name} holds NaN or infinite values")
-    if x.size and not (0 <= float(x.min()) and float(x.max()) <= 255):
-        raise ValueError(f"{name} holds values from {float(x.min()):g} to {float(x.max()):g}: "
-                         "images here are on 0..255")
     if looks_like_0_1(x):
         raise ValueError(f"{name} holds values from {float(x.min()):g} to {float(x.max()):g}: "
                          "images here are on 0..255 (uint8, or floats on that scale); "

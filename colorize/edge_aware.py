@@ -179,11 +179,13 @@ def smooth_chroma(gray, chroma, strength=1.0, confidence=None, iterations=100, t
     Minimises ``sum_r c_r |u_r - chroma_r|^2 + strength * |(I - W) u|^2`` by conjugate
     gradients started from ``chroma``, for at most ``iterations`` steps or until the residual
     norm falls below ``tol`` times the right-hand side's. ``confidence`` (H, W) is ``c``
-    (default 1 everywhere; must be positive). ``strength = 0`` returns ``chroma`` unchanged.
+    (default 1 everywhere; must be positive). ``strength = 0`` returns (finite) ``chroma``
+    unchanged.
     ``check_every``: steps between convergence tests (default 1 on NumPy, 8 on CuPy, where
     each test is a device-to-host read). A 1 x 1 image has no neighbour to be smooth with,
-    so it is returned unchanged too. Raises ValueError for a negative or non-finite strength
-    and for a confidence that is not positive and finite everywhere.
+    so it is returned unchanged too. Raises ValueError for a negative or non-finite strength,
+    for chroma and gray that do not share H and W or hold NaN or infinite values, and for a
+    confidence that is not positive and finite everywhere.
     """
     xp = get_array_module(chroma)
     _check_strength(strength)

@@ -77,8 +77,8 @@ def protocol_inputs(rgb):
     """What an agent sees under the protocol, after checking the size.
 
     Args:
-        rgb: ``(H, W, 3)`` colour photo on 0..255 (a 0..1 photo is refused:
-            :func:`colorize.color.check_0_255`).
+        rgb: ``(H, W, 3)`` colour photo on 0..255 (another shape, NaN or infinite values and
+            a 0..1 photo are refused: :func:`colorize.color.check_0_255`).
 
     Returns:
         ``(left_rgb, right_gray, right_rgb)``: the training half in colour, the test half's

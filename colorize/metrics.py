@@ -227,9 +227,9 @@ def score(true_rgb, pred_rgb):
         ``psnr`` is ``float('inf')`` for a perfect prediction.
 
     Raises ValueError for images that are not non-empty ``(H, W, 3)`` RGB of one shape or that
-    hold NaN or infinite values, and when one image looks like a 0..1 float image (:func:`colorize.color.looks_like_0_1`) and
-    the other goes above 1: the scores would compare two scales. (Two images both under 1 may
-    be two very dark photos, and pass.)
+    hold NaN or infinite values, and when one image looks like a 0..1 float image
+    (:func:`colorize.color.looks_like_0_1`) and the other goes above 1: the scores would
+    compare two scales. (Two images both under 1 may be two very dark photos, and pass.)
     """
     for name, x in (("the true image", true_rgb), ("the prediction", pred_rgb)):
         if x.ndim != 3 or x.shape[2] != 3 or x.size == 0:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from colorize.bundled import bundled_images_dir
 from colorize.halves import ProtocolError
-from colorize.io import (ImageError, OutputError, atomic_path, check_output_files, ensure_output_dir,
-                         missing_folders, remove_empty_folders)
+from colorize.io import (ImageError, OutputError, atomic_path, check_output_files,
+                         ensure_output_dir, missing_folders, remove_empty_folders)
 from nn.backend import DeviceError
 from nn.cli import OneLineParser, UsageError, non_negative_int, run_command
 from report import DEFAULT_OUT, IN_CHECKOUT, PROJECT_ROOT, RECORDED_DATA, benchmarks

@@ -302,8 +302,8 @@ def test_a_photo_named_like_another_figure_is_refused_before_any_work(names, fra
 
 @pytest.mark.parametrize("case", ["photos-in-figures", "report-is-a-folder", "figure-is-a-folder",
                                   "empty-out"])
-def test_outputs_that_cannot_or_must_not_be_written_are_refused_before_any_work(case, tmp_path,
-                                                                                capsys, monkeypatch):
+def test_outputs_that_cannot_or_must_not_be_written_are_refused_before_any_work(
+        case, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # where an empty --out would write, were it not refused
     out = tmp_path / "out"
     images = out / "figures" if case == "photos-in-figures" else tmp_path / "images"

@@ -539,7 +539,8 @@ def trained_model(tmp_path_factory):
     ("prior_nan", "not finite numbers (NaN or infinity) in prior/table"),
     ("step_inf", "not finite numbers (NaN or infinity) in bins/step"),
     ("step_array", "step must be one number"), ("step_complex", "does not fit the architecture"),
-    ("train_pixels", "not an improved-agent model"), ("width", "not an improved-agent model")])
+    ("train_pixels", "not an improved-agent model"),
+    ("width", "holds settings that cannot work (width must be at most 512")])
 def test_model_files_that_are_not_usable_models(kind, fragment, photo, tmp_path, trained_model):
     model = tmp_path / "model.npz"
     if kind == "npy":

@@ -11,7 +11,8 @@ from PIL import Image
 
 from nn.cli import UsageError
 from agents.cli import main as cli_main
-from agents.improved import PROPAGATE_GRID, ImprovedAgent, build_improved_parser, make_agent
+from agents.improved import (DEFAULTS, PROPAGATE_GRID, ImprovedAgent, build_improved_parser,
+                             make_agent)
 from agents.improved_data import (box_mean, crop_bank, input_channels, input_planes, make_augment,
                                   validation_columns, working_shape)
 from agents.improved_losses import REGRESSION_SCALE, ChromaClassLoss, ChromaRegressionLoss
@@ -167,12 +168,15 @@ def test_load_refuses_a_bad_saved_strength(tmp_path, strength):
 def test_values_that_would_overflow_float32_are_refused(option, value, tmp_path):
     with pytest.raises(ValueError, match=option):
         ImprovedAgent(**{option: value})
-    # and a model file carrying one is refused when loaded, not decoded into NaN
+    # and a model file carrying one is refused when loaded, not decoded into NaN, unless the
+    # load replaces the value (a file saved before a bound was added stays usable)
     agent = ImprovedAgent(seed=0, device="cpu", **TINY).fit(textured_scene(24, 48))
     agent.config[option] = value
     agent.save(tmp_path / "m.npz")
-    with pytest.raises(UsageError, match="not an improved-agent model"):
+    with pytest.raises(UsageError, match=f"holds settings that cannot work \\({option}"):
         ImprovedAgent.load(tmp_path / "m.npz")
+    replaced = ImprovedAgent.load(tmp_path / "m.npz", device="cpu", **{option: DEFAULTS[option]})
+    assert replaced.config[option] == DEFAULTS[option]
 
 
 def test_colorize_refuses_a_gray_image_with_nan():

@@ -187,11 +187,11 @@ def test_a_0_to_1_float_image_is_refused_where_0_to_255_is_expected():
     assert score(dark, dark + 0.05)["rmse"] > 0
 
 
-@pytest.mark.parametrize("value, fragment", [(np.nan, "NaN or infinite"), (np.inf, "NaN or infinite"),
-                                             (-5.0, "from -5 to"), (300.0, "to 300")])
-def test_an_image_with_values_off_the_0_255_scale_is_refused(value, fragment):
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_an_image_with_values_that_are_not_numbers_is_refused(value):
     x = np.full((2, 2, 3), 128.0)
     x[0, 0, 0] = value
-    with pytest.raises(ValueError, match=fragment):
+    with pytest.raises(ValueError, match="NaN or infinite"):
         check_0_255(x, "img")
-    check_0_255(np.array([[0.0, 255.0]]), "img")  # both ends of the scale are fine
+    # a bicubic resize overshoots the scale a little at sharp edges: that is an image
+    check_0_255(np.array([[-2.25, 257.25]]), "img")

@@ -277,7 +277,8 @@ def _unit_weights(layer):
     (nn.Sigmoid(), np.array([0, 1, 255], np.uint8), 1 / (1 + np.exp(-np.array([0.0, 1.0, 255.0])))),
     (nn.LeakyReLU(0.5), np.array([-2, 4]), np.array([-1.0, 4.0])),
     # uint8 x - max(x) would wrap around; tanh of uint8 would be float16
-    (nn.Softmax(), np.array([[0, 1, 2]], np.uint8), np.exp([0.0, 1.0, 2.0]) / np.exp([0.0, 1.0, 2.0]).sum()),
+    (nn.Softmax(), np.array([[0, 1, 2]], np.uint8),
+     np.exp([0.0, 1.0, 2.0]) / np.exp([0.0, 1.0, 2.0]).sum()),
     (nn.Tanh(), np.array([0, 1, 3], np.uint8), np.tanh([0.0, 1.0, 3.0])),
     (_unit_weights(nn.ConvTranspose2D(1, 1, 1, bias=False)), np.array([[[[2, 200]]]], np.uint8),
      np.array([2.0, 200.0])),

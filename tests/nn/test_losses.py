@@ -145,5 +145,7 @@ def test_integer_logits_and_predictions_are_made_floating():
     ours = float(ce.forward(np.array([[0, 1, 2]], np.uint8), np.array([2])))
     assert ours == pytest.approx(np.log(np.exp([0.0, 1.0, 2.0]).sum()) - 2.0, rel=1e-6)
     assert ce.backward().dtype == np.float32
-    assert float(nn.MSELoss().forward(np.array([0, 255], np.uint8), [1, 1])) == pytest.approx(
-        (1 + 254 ** 2) / 2)
+    pred = np.array([0, 255], np.uint8)  # pred - target would wrap around in uint8
+    assert float(nn.MSELoss().forward(pred, [1, 1])) == pytest.approx((1 + 254 ** 2) / 2)
+    assert float(nn.L1Loss().forward(pred, [1, 1])) == pytest.approx((1 + 254) / 2)
+    assert float(nn.SmoothL1Loss().forward(pred, [1, 1])) == pytest.approx((0.5 + 253.5) / 2)
