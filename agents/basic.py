@@ -27,8 +27,6 @@ measurable accuracy and make the vote noisier. The whole curve is kept for the r
 
 import sys
 
-import numpy as np
-
 from agents.cli import auto_or, build_parser, main, show_progress
 from colorize.color import check_0_255, rgb_to_gray
 from colorize.kmeans import kmeans
@@ -36,6 +34,7 @@ from colorize.knn import nearest
 from colorize.patches import extract_patches
 from nn.backend import array_module_for, get_array_module, to_numpy
 from nn.cli import UsageError, positive_int
+from nn.im2col import is_whole_number
 
 COLORS = 5
 """The coursework's number of representative colours (``--colors``' default)."""
@@ -76,11 +75,6 @@ def palette_labels(pixels, centers):
     return xp.argmin(d, axis=1)
 
 
-def _is_whole_number(value):
-    """An int or NumPy integer, not a bool."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
 class BasicAgent:
     """k-means palette + exact 3x3-patch kNN vote.
 
@@ -104,11 +98,12 @@ class BasicAgent:
     uses_left_colours = False
 
     def __init__(self, colors=COLORS, neighbors=NEIGHBORS, seed=0, device="auto", progress=False):
-        if colors != "auto" and not (_is_whole_number(colors) and colors >= 1):
+        if colors != "auto" and not (is_whole_number(colors) and colors >= 1):
             raise ValueError(f"colors must be a whole number of at least 1 or 'auto', got {colors!r}")
-        if not (_is_whole_number(neighbors) and neighbors >= 1):
+        if not (is_whole_number(neighbors) and neighbors >= 1):
             raise ValueError(f"neighbors must be a whole number of at least 1, got {neighbors!r}")
-        self.colors = colors
+        # plain Python numbers: a NumPy integer would not go into the JSON summary
+        self.colors = colors if colors == "auto" else int(colors)
         self.neighbors = int(neighbors)
         self.seed = seed
         self.xp = array_module_for(device)
@@ -171,6 +166,8 @@ class BasicAgent:
 
     def training_output(self, left_rgb):
         """The training half in its representative colours (H, W, 3) float."""
+        if self.train_patches is None:
+            raise RuntimeError("training_output called before fit")
         xp = self.xp
         left = xp.asarray(left_rgb)
         if left.shape[:2] == self.train_shape:
@@ -181,6 +178,8 @@ class BasicAgent:
 
     def summary(self):
         """JSON-safe parameters and, for ``auto``, the validation curve over k."""
+        if self.train_patches is None:
+            raise RuntimeError("summary called before fit")
         info = {
             "colors": self.colors,
             "n_colors": self.n_colors,

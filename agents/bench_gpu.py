@@ -75,7 +75,7 @@ def main(argv=None):
         args = parser.parse_args(argv)
         coffee = bundled_image("coffee.png")
         photo_1024, photo_512 = load_photo(coffee, 1024), load_photo(coffee, 512)
-        if args.out:
+        if args.out is not None:
             ensure_output_file(args.out)
         # Not resolve_device's DeviceError: it is worded for a --device option this command
         # does not have.
@@ -103,7 +103,7 @@ def main(argv=None):
             gpu_text = "no GPU" if gpu is None else f"{gpu:.3f}"
             speedup = "" if gpu is None else f"{row['cpu_s'] / gpu:.1f}x"
             print(f"| {row['workload']} | {row['cpu_s']:.3f} | {gpu_text} | {speedup} |")
-        if args.out:
+        if args.out is not None:
             write_json(args.out, {"devices": [describe_device(d) for d in devices], "rows": rows})
         return 0
 

@@ -82,6 +82,7 @@ from colorize.metrics import gray_level_chroma_table
 from nn import Adam, NNError, ReduceLROnPlateau, StateDictError, fit
 from nn.backend import array_module_for, to_numpy
 from nn.cli import UsageError, positive_int
+from nn.im2col import is_whole_number
 from nn.layers.base import save_npz
 
 LOSSES = ("cls",) + tuple(REGRESSION_LOSSES)
@@ -159,14 +160,19 @@ MAX_STRENGTH = 1e7
 gradients overflow and the solve returns nothing usable. For ``propagate`` the CG steps also
 reach their cap there (:data:`colorize.edge_aware.MAX_PROPAGATE_ITERATIONS`); ``refine``'s
 solve always stops within 100 steps (``smooth_chroma``'s default)."""
+MAX_BANK_SIZE = 4096
+"""The most training crops (``bank_size``): the bank is held in memory, and 4096 crops of the
+default 48 px with their 5 planes (gray, prior, chroma) take 190 MB; far more would not fit."""
 MAX_WIDTH = 512
 """The widest network (``width``, the channels of the first level): 32 times the default.
 A model file asking for more is refused with one line, rather than failing to allocate
 terabytes of weights."""
 
 # What a saved model fixes: the network's shape and its output space. The decoding options
-# (temperature, saturation, refine, propagate) may be changed when a model is loaded.
+# may be changed when a model is loaded; the other (training) settings describe how it was
+# trained, and a loaded model is not trained again.
 ARCHITECTURE_KEYS = ("arch", "loss", "width", "rows", "prior", "context", "bin_step")
+DECODING_KEYS = ("temperature", "saturation", "refine", "propagate", "flip_average")
 
 
 class ImprovedAgent:
@@ -189,8 +195,9 @@ class ImprovedAgent:
         unknown = sorted(set(options) - set(DEFAULTS))
         if unknown:
             raise ValueError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(DEFAULTS)}")
-        self.config = {**DEFAULTS, **options}
-        _check_config(self.config)
+        self.config = _check_config({**DEFAULTS, **options})
+        if not (is_whole_number(seed) and seed >= 0):
+            raise ValueError(f"seed must be a whole number of at least 0, got {seed!r}")
         self.seed = int(seed)
         self.device = device
         self.xp = array_module_for(device)
@@ -217,6 +224,9 @@ class ImprovedAgent:
         rgb = np.asarray(to_numpy(rgb))
         if rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError(f"fit needs an (H, W, 3) colour image, got shape {rgb.shape}")
+        if rgb.shape[1] < 2:
+            raise ValueError(f"fit needs a training image at least 2 columns wide (columns to "
+                             f"train on and a validation strip), got shape {rgb.shape}")
         check_0_255(rgb, "the training image")
         if self.pretrained:
             if self.save_path is not None:
@@ -354,9 +364,10 @@ class ImprovedAgent:
         small = resize_planes(gray, small_h, small_w)
         if left is not None:
             left = np.asarray(to_numpy(left), dtype=np.float32)
-            if left.ndim != 3 or left.shape[2] != 3 or left.shape[0] != h:
+            if left.ndim != 3 or left.shape[2] != 3 or left.shape[0] != h or left.shape[1] < 1:
                 raise ValueError(f"left must be an (H, W, 3) colour image as tall as the gray "
                                  f"({h} rows), got shape {left.shape}")
+            check_0_255(left, "left")
             left = resize_planes(left, small_h, max(1, int(round(left.shape[1] * small_h / h))))
         chroma = self.predict_chroma(small, left)
         out = np.empty((h, w, 3), dtype=np.float32)
@@ -420,12 +431,19 @@ class ImprovedAgent:
     def load(cls, path, seed=0, device="auto", progress=False, **decoding):
         """An agent with the network saved by :meth:`save` at ``path``; ``fit`` then keeps it.
 
-        ``decoding`` may change ``temperature``, ``saturation``, ``refine`` and ``propagate``,
-        and may repeat the architecture keys only with the saved values. With ``propagate``
-        ``"auto"`` the strength chosen when the model was trained is used. Every problem with
-        the file raises :class:`nn.cli.UsageError` with one sentence naming the file.
+        ``decoding`` may change ``temperature``, ``saturation``, ``refine``, ``propagate`` and
+        ``flip_average``, and may repeat the architecture keys only with the saved values;
+        training settings (``epochs``, ``lr``, ...) raise ValueError, since the model is not
+        trained again. With ``propagate`` ``"auto"`` the strength chosen when the model was
+        trained is used. Every problem with the file raises :class:`nn.cli.UsageError` with one
+        sentence naming the file.
         """
         path = os.fspath(path)
+        training = sorted(set(decoding) & set(DEFAULTS) - set(DECODING_KEYS)
+                          - set(ARCHITECTURE_KEYS))
+        if training:
+            raise ValueError(f"{', '.join(training)} cannot be given to load: a loaded model is "
+                             f"not trained again; it takes {', '.join(DECODING_KEYS)}")
         arrays, meta = _read_model_file(path, decoding)
         config = meta["config"]
         for key, value in decoding.items():
@@ -535,43 +553,72 @@ def _read_model_file(path, decoding=None):
     return arrays, meta
 
 
+COUNT_KEYS = ("width", "epochs", "batch_size", "crop", "bank_size", "neighbors", "patience",
+              "plateau")
+NUMBER_KEYS = ("lr", "bin_step", "rebalance", "temperature", "saturation", "refine")
+SWITCH_KEYS = ("rows", "prior", "context", "flip_average")
+
+
 def _check_config(cfg):
-    """ValueError for settings that cannot work."""
+    """``cfg`` with plain Python values (NumPy numbers would not go into a model file's JSON),
+    or ValueError for settings that cannot work: a count that is not a whole number, a number
+    that is not finite, a switch that is not true or false, or a value out of its range."""
+    cfg = dict(cfg)
     if cfg["arch"] not in ARCHITECTURES:
         raise ValueError(f"arch must be one of {', '.join(ARCHITECTURES)}, got {cfg['arch']!r}")
     if cfg["loss"] not in LOSSES:
         raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {cfg['loss']!r}")
+    for key in COUNT_KEYS:
+        value = cfg[key]
+        if not is_whole_number(value):
+            raise ValueError(f"{key} must be a whole number, got {value!r}")
+        cfg[key] = int(value)
+    for key in NUMBER_KEYS:
+        if not (_is_real(cfg[key]) and math.isfinite(cfg[key])):
+            raise ValueError(f"{key} must be a finite number, got {cfg[key]!r}")
+        cfg[key] = float(cfg[key])
+    for key in SWITCH_KEYS:
+        if not isinstance(cfg[key], (bool, np.bool_)):
+            raise ValueError(f"{key} must be true or false, got {cfg[key]!r}")
+        cfg[key] = bool(cfg[key])
     for key in ("width", "epochs", "batch_size", "crop", "bank_size", "neighbors", "patience"):
-        if int(cfg[key]) < 1:
+        if cfg[key] < 1:
             raise ValueError(f"{key} must be at least 1, got {cfg[key]}")
-    if int(cfg["width"]) > MAX_WIDTH:
+    if cfg["width"] > MAX_WIDTH:
         raise ValueError(f"width must be at most {MAX_WIDTH}, got {cfg['width']}")
-    if int(cfg["plateau"]) < 0:
+    if cfg["bank_size"] > MAX_BANK_SIZE:
+        raise ValueError(f"bank_size must be at most {MAX_BANK_SIZE}, got {cfg['bank_size']}")
+    if cfg["plateau"] < 0:
         raise ValueError(f"plateau must be at least 0, got {cfg['plateau']}")
-    for key in ("lr", "bin_step", "temperature", "saturation", "refine"):
-        if not math.isfinite(float(cfg[key])):
-            raise ValueError(f"{key} must be a finite number, got {cfg[key]}")
     for key in ("lr", "bin_step"):
-        if not float(cfg[key]) > 0:
+        if not cfg[key] > 0:
             raise ValueError(f"{key} must be positive, got {cfg[key]}")
-    if not MIN_TEMPERATURE <= float(cfg["temperature"]) <= MAX_TEMPERATURE:
+    if not MIN_TEMPERATURE <= cfg["temperature"] <= MAX_TEMPERATURE:
         raise ValueError(f"temperature must lie in [{MIN_TEMPERATURE:g}, {MAX_TEMPERATURE:g}], "
                          f"got {cfg['temperature']}")
-    if not 0 <= float(cfg["rebalance"]) <= 1:
+    if not 0 <= cfg["rebalance"] <= 1:
         raise ValueError(f"rebalance must lie in [0, 1], got {cfg['rebalance']}")
-    if not 0 <= float(cfg["saturation"]) <= MAX_SATURATION:
+    if not 0 <= cfg["saturation"] <= MAX_SATURATION:
         raise ValueError(f"saturation must lie in [0, {MAX_SATURATION:g}], got {cfg['saturation']}")
-    if not 0 <= float(cfg["refine"]) <= MAX_STRENGTH:
+    if not 0 <= cfg["refine"] <= MAX_STRENGTH:
         raise ValueError(f"refine must lie in [0, {MAX_STRENGTH:g}], got {cfg['refine']}")
-    if cfg["propagate"] != "auto" and not _is_strength(cfg["propagate"]):
-        raise ValueError(f"propagate must be 'auto' or a number in [0, {MAX_STRENGTH:g}], "
-                         f"got {cfg['propagate']!r}")
+    if cfg["propagate"] != "auto":
+        if not _is_strength(cfg["propagate"]):
+            raise ValueError(f"propagate must be 'auto' or a number in [0, {MAX_STRENGTH:g}], "
+                             f"got {cfg['propagate']!r}")
+        cfg["propagate"] = float(cfg["propagate"])
+    return cfg
+
+
+def _is_real(value):
+    """True for an int or float, Python's or NumPy's (not a bool, not a string)."""
+    return (isinstance(value, (int, float, np.integer, np.floating))
+            and not isinstance(value, (bool, np.bool_)))
 
 
 def _is_strength(value):
     """True for a real number in [0, MAX_STRENGTH] (not a bool, not a string)."""
-    return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-            and 0 <= value <= MAX_STRENGTH)
+    return _is_real(value) and 0 <= value <= MAX_STRENGTH
 
 
 def _fit_multiple(n, multiple):

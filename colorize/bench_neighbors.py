@@ -54,11 +54,21 @@ def photo_arg(text):
         "nor an image file")
 
 
+MAX_BENCH_WIDTH = 4096
+"""The widest photo a benchmark resizes to: about 12 megapixels at 4:3. The exact neighbour
+search grows with the square of the pixel count: about 20 s for a 1024-px photo on 2 cores, so
+over an hour at 4096 px; a far wider photo would not even fit in memory."""
+
+
 def bench_width(text):
     """argparse type: a photo width of at least the protocol's minimum (8 columns, so each
     half has 4 columns; with the height held at 8 or more, the left half has at least 32
-    pixels, enough for k = 6 neighbours and 5 colours)."""
-    return int_at_least(text, MIN_WIDTH)
+    pixels, enough for k = 6 neighbours and 5 colours) and at most ``MAX_BENCH_WIDTH``."""
+    value = int_at_least(text, MIN_WIDTH)
+    if value > MAX_BENCH_WIDTH:
+        raise argparse.ArgumentTypeError(f"expected a width of at most {MAX_BENCH_WIDTH} "
+                                         f"pixels, got {value}")
+    return value
 
 
 def load_photo(path, width, resample=Image.Resampling.BICUBIC):

@@ -466,15 +466,21 @@ def write_json(path, obj):
 
 
 def ensure_output_file(path):
-    """Check, before any work, that the file ``path`` can be written: it is not a folder, and
-    its folder exists or can be created, and is writable (the folder is created).
+    """Check, before any work, that the file ``path`` can be written: it is not a folder, not
+    a device or a pipe (the atomic write would replace it with a file), and its folder exists
+    or can be created, and is writable (the folder is created).
 
     Raises:
         OutputError: naming the file or its folder.
     """
     path = Path(path)
+    if not str(path).strip():
+        raise OutputError("the output file name is empty; give a file name such as results.json")
     if path.is_dir():
         raise OutputError(f"'{path}' is a folder; give a file name such as results.json")
+    if path.exists() and not path.is_file():
+        raise OutputError(f"'{path}' is not a regular file (a device or a pipe), and writing "
+                          "would replace it; give a file name such as results.json")
     ensure_output_dir(path.parent)
     return path
 

@@ -42,6 +42,7 @@ import math
 import numpy as np
 
 from nn.backend import get_array_module
+from nn.im2col import is_whole_number
 
 _CHUNK = 65536
 
@@ -191,14 +192,6 @@ RESTARTS = 4
 """``kmeans``' default number of seeded starts (``n_init``)."""
 
 
-def _is_count(value):
-    """True for a whole number of at least 1: an int, a NumPy integer or a whole float."""
-    try:
-        return not isinstance(value, bool) and value >= 1 and int(value) == value
-    except (TypeError, ValueError, OverflowError):
-        return False
-
-
 def kmeans(points, k, *, seed=0, n_init=RESTARTS, max_iter=300):
     """Cluster ``points`` into ``k`` groups; the best of ``n_init`` seeded runs.
 
@@ -212,9 +205,9 @@ def kmeans(points, k, *, seed=0, n_init=RESTARTS, max_iter=300):
     points = _as_float(points, xp)
     if points.ndim != 2 or points.shape[0] == 0:
         raise ValueError(f"kmeans needs a non-empty (n, d) array of points, got shape {points.shape}")
-    if not _is_count(k):
+    if not (is_whole_number(k) and k >= 1):
         raise ValueError(f"kmeans needs a whole number of clusters k >= 1, got {k!r}")
-    if not (_is_count(n_init) and _is_count(max_iter)):
+    if not all(is_whole_number(v) and v >= 1 for v in (n_init, max_iter)):
         raise ValueError(f"kmeans needs whole numbers n_init >= 1 and max_iter >= 1, got "
                          f"{n_init!r} and {max_iter!r}")
     n_init, max_iter = int(n_init), int(max_iter)

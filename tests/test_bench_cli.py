@@ -6,7 +6,9 @@ earlier result file as it was; ``--merge`` refuses runs that do not belong toget
 """
 
 import json
+import os
 import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -49,6 +51,15 @@ BAD_ARGUMENTS = [
     ("agents.bench_improved", ["--set", "epochs=0"]),
     ("agents.bench_improved", ["--set", "epochs"]),
     ("agents.bench_improved", ["--set", "epochs=null"]),
+    ("agents.bench_improved", ["--set", "epochs=2.5"]),
+    ("agents.bench_improved", ["--set", "epochs=1e999"]),
+    ("agents.bench_improved", ["--set", "rows=no"]),
+    ("agents.bench_improved", ["--set", "bank_size=1e9"]),
+    ("agents.bench_improved", ["--width", "100000"]),
+    ("colorize.bench_neighbors", ["--width", "5000"]),
+    ("agents.bench_improved", ["--out", "{tmp}/pipe.json"]),
+    ("agents.bench_gpu", ["--out", "{tmp}/pipe.json"]),
+    ("agents.bench_gpu", ["--out", ""]),
     ("agents.bench_improved", ["--out", "{tmp}/notes.txt/out.json"]),
     ("agents.bench_improved", ["--out", "{tmp}"]),
     ("agents.bench_improved", ["--merge", "{tmp}/missing.json", "--out", "{tmp}/merged.json"]),
@@ -75,6 +86,7 @@ def test_bad_arguments_give_one_error_line_and_status_2_before_any_work(
         tmp_path, monkeypatch, capsys, command, argv):
     (tmp_path / "notes.txt").write_text("not an image\n")
     (tmp_path / "no_baselines.json").write_text('{"photos": {"x": {"agents": {}}}}')
+    os.mkfifo(tmp_path / "pipe.json")  # an atomic write would replace it with a file
     # Default outputs would land in tmp_path (bench_improved's is the project's report/data/
     # in a checkout), so "nothing written" covers them too.
     monkeypatch.chdir(tmp_path)
@@ -86,6 +98,7 @@ def test_bad_arguments_give_one_error_line_and_status_2_before_any_work(
     _one_error_line(err)
     assert out == ""
     assert _files(tmp_path) == before
+    assert stat.S_ISFIFO(os.stat(tmp_path / "pipe.json").st_mode)
 
 
 @pytest.mark.parametrize("command", ["nn.bench", "colorize.bench_neighbors", "agents.bench_basic"])

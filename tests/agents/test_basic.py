@@ -100,6 +100,9 @@ def test_api_misuse_gets_a_sentence_not_an_attribute_or_reshape_error():
     agent = BasicAgent(device="cpu")
     with pytest.raises(RuntimeError, match="before fit"):
         agent.colorize(np.zeros((8, 8)))
+    for call in (agent.summary, lambda: agent.training_output(np.zeros((8, 8, 3)))):
+        with pytest.raises(RuntimeError, match="before fit"):  # not an AttributeError
+            call()
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
         agent.fit(np.zeros((8, 8)))
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
@@ -126,3 +129,9 @@ def test_cli_writes_exactly_the_promised_files(tmp_path):
     assert record["parameters"]["n_colors"] == 4
     assert Image.open(out / "photo_basic.png").size == (40, 24)
     assert "right half" in result.stdout
+
+
+def test_numpy_integer_settings_give_a_json_summary():
+    agent = BasicAgent(colors=np.int64(3), neighbors=np.int32(2), device="cpu")
+    agent.fit(np.random.default_rng(0).integers(0, 255, (8, 8, 3)))
+    assert json.loads(json.dumps(agent.summary()))["colors"] == 3

@@ -402,3 +402,49 @@ def test_propagate_with_a_reference_says_what_it_does(tiny_photo, tmp_path, caps
     args.quiet = True
     make_agent(args, "cpu")
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("option, value, fragment", [
+    ("epochs", 2.5, "whole number"), ("epochs", True, "whole number"),
+    ("epochs", float("inf"), "whole number"), ("width", 4.5, "whole number"),
+    ("rows", "no", "true or false"), ("bank_size", 1e9, "at most 4096"),
+    ("lr", "0.1", "finite number")])
+def test_settings_of_the_wrong_kind_are_refused_before_training(option, value, fragment):
+    # they used to pass int() / bool() and fail mid-training, or (rows="no") mean yes
+    with pytest.raises(ValueError, match=f"{option} must .*{fragment}"):
+        ImprovedAgent(**{option: value})
+    with pytest.raises(ValueError, match="seed must be a whole number of at least 0"):
+        ImprovedAgent(seed=-1)
+
+
+def test_numpy_numbers_become_plain_settings_that_save_and_summarise(tmp_path):
+    agent = ImprovedAgent(seed=np.int64(0), device="cpu", save_path=tmp_path / "m.npz",
+                          **{**TINY, "epochs": np.int64(1), "width": np.int32(8),
+                             "saturation": np.float32(1.0), "prior": np.bool_(True)})
+    agent.fit(textured_scene(24, 48))  # save() writes the settings as JSON
+    assert type(agent.config["epochs"]) is int and type(agent.config["saturation"]) is float
+    json.dumps(agent.summary(), allow_nan=False)
+    assert ImprovedAgent.load(tmp_path / "m.npz", device="cpu").config == agent.config
+
+
+def test_load_takes_decoding_settings_only(tmp_path):
+    ImprovedAgent(seed=0, device="cpu", save_path=tmp_path / "m.npz", **TINY).fit(
+        textured_scene(24, 48))
+    with pytest.raises(ValueError, match="epochs, lr cannot be given to load"):
+        ImprovedAgent.load(tmp_path / "m.npz", epochs=50, lr=0.5)
+    loaded = ImprovedAgent.load(tmp_path / "m.npz", device="cpu", flip_average=False,
+                                temperature=0.5)
+    assert loaded.config["flip_average"] is False and loaded.config["temperature"] == 0.5
+
+
+def test_known_colours_and_training_images_that_cannot_work_are_refused():
+    rgb = textured_scene(24, 48)
+    left, right = split_halves(rgb)
+    agent = ImprovedAgent(seed=0, device="cpu", **TINY).fit(left)
+    gray = rgb_to_gray(right)
+    with pytest.raises(ValueError, match="left must be an"):
+        agent.colorize(gray, left=left[:, :0])  # no column: resizing made up a black one
+    with pytest.raises(ValueError, match="left holds values from 0.*multiply a 0..1 image"):
+        agent.colorize(gray, left=left / 255.0)  # a 0..1 image propagated as near-black
+    with pytest.raises(ValueError, match="at least 2 columns"):
+        ImprovedAgent(seed=0, device="cpu", **TINY).fit(rgb[:, :1])  # no validation strip
