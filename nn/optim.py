@@ -172,8 +172,11 @@ class ReduceLROnPlateau(Schedule):
 
     Improvement (mode min, relative threshold, as PyTorch's defaults):
     ``metric < best * (1 - threshold)``. After a cut, ``cooldown`` epochs pass before counting
-    again; lr never goes below ``min_lr``.
+    again; lr never goes below ``min_lr``, and a cut that would change it by less than
+    ``EPS`` (or raise it, when it is already below ``min_lr``) leaves it alone, as PyTorch does.
     """
+
+    EPS = 1e-8
 
     def __init__(self, optimizer, factor=0.1, patience=10, threshold=1e-4, cooldown=0, min_lr=0.0):
         super().__init__(optimizer)
@@ -196,5 +199,7 @@ class ReduceLROnPlateau(Schedule):
             self.cooldown_left -= 1
             self.bad_epochs = 0
         if self.bad_epochs > self.patience:
-            self.optimizer.lr = max(self.optimizer.lr * self.factor, self.min_lr)
+            lowered = max(self.optimizer.lr * self.factor, self.min_lr)
+            if self.optimizer.lr - lowered > self.EPS:
+                self.optimizer.lr = lowered
             self.cooldown_left, self.bad_epochs = self.cooldown, 0

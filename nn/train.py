@@ -48,12 +48,32 @@ def _whole(name, value, minimum, or_else=""):
     return int(value)
 
 
-def _check_finite(value, epoch, lr):
+def _check_finite(value, epoch, lr, which="train"):
+    """TrainingDivergedError when the ``which`` loss of ``epoch`` (0-based) is NaN or
+    infinite."""
     if not math.isfinite(value):
         raise TrainingDivergedError(
-            f"training diverged at epoch {epoch}: the loss became {value}; "
-            f"try a learning rate lower than {lr:g}"
+            f"training diverged in epoch {epoch + 1}: the {which} loss became {value}; check "
+            f"x_{which} and y_{which} for NaN or infinity, or try a learning rate lower than "
+            f"{lr:g}"
         )
+
+
+def _batch_bounds(n, batch_size):
+    """Start and end of each batch of ``n`` samples: ``[0, b, 2b, ..., n]``. A last batch of
+    one sample joins the batch before, since batch-norm cannot normalise a single sample."""
+    bounds = list(range(0, n, batch_size)) + [n]
+    if n > batch_size and n % batch_size == 1:
+        del bounds[-2]
+    return bounds
+
+
+def _augmented(result):
+    """The ``(x_batch, y_batch)`` an augment hook returned, or TypeError saying what it must
+    return (a hook that edits the batch in place and returns nothing is a common slip)."""
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise TypeError(f"augment must return (x_batch, y_batch), got {type(result).__name__}")
+    return result
 
 
 def evaluate(model, loss, x, y, batch_size):
@@ -93,23 +113,27 @@ def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=N
     """Train ``model`` with minibatches; return a history dict.
 
     x_train: (n, ...), y_train: (n, ...) (NumPy or CuPy). Each epoch visits every sample once
-    in a seeded random order (``seed``; ``shuffle=False`` keeps the order); the last batch
-    may be smaller. ``augment(x_batch, y_batch, rng) -> (x_batch, y_batch)``, if given, is
+    in a seeded random order (``seed``, a whole number >= 0; ``shuffle=False`` keeps the
+    order); the last batch may be smaller, and a last batch of one sample joins the batch
+    before it. ``augment(x_batch, y_batch, rng) -> (x_batch, y_batch)``, if given, is
     applied to each training batch on the model's device; ``rng`` is a
     ``numpy.random.Generator`` derived from ``seed``, so augmentations repeat exactly.
 
     The monitored loss is the validation loss when ``x_val``/``y_val`` are given, else the
     training loss. ``patience``: stop after that many epochs in a row without an improvement
     larger than ``min_delta`` (0 stops at the first such epoch, as 1 does). With a validation
-    set and ``restore_best`` the weights of the best epoch are restored at the end (whether or not training stopped early). ``schedule`` is
+    set and ``restore_best`` the weights of the best epoch are restored at the end (whether
+    or not training stopped early, and before a divergence is raised). ``schedule`` is
     stepped once per epoch with the monitored loss. The progress bar (tqdm, on stderr) shows
     the running loss; it is off with ``progress=False`` or when stderr is not a terminal.
 
-    Raises ``TrainingDivergedError`` when the loss becomes NaN or infinite.
+    Raises ``TrainingDivergedError`` when the training or the validation loss becomes NaN or
+    infinite; its ``history`` holds the epochs run until then.
 
     History: ``train_loss``, ``val_loss`` (lists, one value per epoch, averaged over the batches
-    as :func:`evaluate` does; ``val_loss`` empty without a validation set), ``lr`` (per epoch, the rate used), ``best_epoch`` (0-based index
-    into those lists), ``best_loss``, ``epochs_run``, ``stopped_early``, ``seconds``.
+    as :func:`evaluate` does; ``val_loss`` empty without a validation set), ``lr`` (per epoch,
+    the rate used), ``best_epoch`` (0-based index into those lists), ``best_loss``,
+    ``epochs_run``, ``stopped_early``, ``seconds``.
 
     The model is left in training mode: call ``model.eval()`` before predicting, or batch-norm
     normalizes with each batch's own statistics and dropout keeps dropping (``evaluate`` does
@@ -121,6 +145,11 @@ def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=N
     epochs = _whole("epochs", epochs, 0)
     if patience is not None:
         _whole("patience", patience, 0, "None or ")
+    seed = _whole("seed", seed, 0)
+    log_every = _whole("log_every", log_every, 1)
+    if not (isinstance(min_delta, (int, float, np.integer, np.floating))
+            and math.isfinite(min_delta) and min_delta >= 0):
+        raise ValueError(f"min_delta must be a finite number of at least 0, got {min_delta!r}")
     if (x_val is None) != (y_val is None):
         raise ValueError("give both x_val and y_val, or neither (only one of them was given)")
     has_val = x_val is not None
@@ -134,7 +163,8 @@ def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=N
     device = model.device
     order_rng = np.random.default_rng(seed)
     augment_rng = np.random.default_rng([seed, 1])
-    steps = math.ceil(n / batch_size)
+    bounds = _batch_bounds(n, batch_size)
+    steps = len(bounds) - 1
     history = {"train_loss": [], "val_loss": [], "lr": [], "best_epoch": None,
                "best_loss": math.inf, "epochs_run": 0, "stopped_early": False, "seconds": 0.0}
     best_state, waited = None, 0
@@ -146,10 +176,10 @@ def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=N
             order = order_rng.permutation(n) if shuffle else np.arange(n)
             total = 0.0
             for step in range(steps):
-                idx = order[step * batch_size:(step + 1) * batch_size]
+                idx = order[bounds[step]:bounds[step + 1]]
                 xb, yb = to_device(_take(x_train, idx), device), to_device(_take(y_train, idx), device)
                 if augment is not None:
-                    xb, yb = augment(xb, yb, augment_rng)
+                    xb, yb = _augmented(augment(xb, yb, augment_rng))
                 value = loss.forward(model.forward(xb), yb)
                 model.backward(loss.backward())
                 optimizer.step()
@@ -157,7 +187,7 @@ def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=N
                 if bar is not None:
                     bar.update(1)
                     if (step + 1) % log_every == 0 or step + 1 == steps:
-                        running = float(total) / min(n, (step + 1) * batch_size)
+                        running = float(total) / bounds[step + 1]
                         _check_finite(running, epoch, optimizer.lr)
                         bar.set_postfix_str(f"epoch {epoch + 1}/{epochs} loss {running:.4g}")
             train_loss = float(total) / n
@@ -167,6 +197,7 @@ def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=N
             monitored = train_loss
             if has_val:
                 monitored = evaluate(model, loss, x_val, y_val, batch_size)
+                _check_finite(monitored, epoch, optimizer.lr, "val")
                 history["val_loss"].append(monitored)
                 if bar is not None:
                     bar.set_postfix_str(f"epoch {epoch + 1}/{epochs} loss {train_loss:.4g} "
@@ -184,6 +215,16 @@ def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=N
             if patience is not None and not improved and waited >= patience:
                 history["stopped_early"] = True
                 break
+    except TrainingDivergedError as exc:
+        restored = ""
+        if best_state is not None:
+            model.load_state_dict(best_state)
+            restored = (f"; the weights of epoch {history['best_epoch'] + 1}, the best "
+                        "validation loss, were restored")
+        history["seconds"] = time.perf_counter() - started
+        diverged = TrainingDivergedError(f"{exc}{restored}")
+        diverged.history = history
+        raise diverged from None
     finally:
         if bar is not None:
             bar.close()

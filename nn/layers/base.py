@@ -21,6 +21,7 @@ gradients of the latest ``backward``.
 import errno
 import os
 import tempfile
+import zipfile
 
 import numpy as np
 
@@ -173,6 +174,9 @@ class Layer:
             )
         for name, (d, key) in slots.items():
             target, value = d[key], state[name]
+            if not hasattr(value, "shape"):
+                raise StateDictError(f"state dict entry {name!r} is {type(value).__name__}, "
+                                     "not an array")
             if tuple(value.shape) != tuple(target.shape) or value.dtype != target.dtype:
                 raise StateDictError(
                     f"state dict entry {name!r} has shape {tuple(value.shape)} and dtype "
@@ -190,10 +194,19 @@ class Layer:
     def load(self, path):
         """Load a state dict saved by :meth:`save` (strict); returns ``self``."""
         try:
-            with np.load(os.fspath(path), allow_pickle=False) as data:
+            data = np.load(os.fspath(path), allow_pickle=False)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            # NumPy's ValueError for an unknown file advises pickle: not advice to pass on
+            detail = "not an .npz archive" if isinstance(exc, ValueError) else exc
+            raise StateDictError(f"cannot read model file {os.fspath(path)!r}: {detail}") from None
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise StateDictError(f"cannot read model file {os.fspath(path)!r}: a single .npy "
+                                 "array, not the .npz archive that save writes")
+        try:
+            with data:
                 state = {key: data[key] for key in data.files}
-        except (OSError, ValueError) as exc:
-            raise StateDictError(f"cannot read model file {os.fspath(path)!r}: {exc}") from exc
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise StateDictError(f"cannot read model file {os.fspath(path)!r}: {exc}") from None
         self.load_state_dict(state)
         return self
 

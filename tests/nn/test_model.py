@@ -104,6 +104,21 @@ def test_unreadable_model_file_is_a_clear_error(tmp_path):
         _net().load(bad)
     with pytest.raises(nn.StateDictError, match="cannot read model file"):
         _net().load(tmp_path / "missing.npz")
+    with pytest.raises(nn.StateDictError, match="not an .npz archive") as info:
+        _net().load(bad)
+    assert "pickle" not in str(info.value)  # NumPy's advice is not for a model file
+    np.save(tmp_path / "one.npy", np.zeros(3))
+    with pytest.raises(nn.StateDictError, match="a single .npy array"):
+        _net().load(tmp_path / "one.npy")
+    corrupt = tmp_path / "corrupt.npz"
+    corrupt.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(nn.StateDictError, match="cannot read model file"):
+        _net().load(corrupt)
+    state = _net().state_dict()
+    first = next(iter(state))
+    state[first] = state[first].tolist()
+    with pytest.raises(nn.StateDictError, match=f"{first!r} is list, not an array"):
+        _net().load_state_dict(state)
 
 
 def test_train_eval_reach_nested_layers():

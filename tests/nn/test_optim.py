@@ -168,6 +168,16 @@ def test_reduce_on_plateau_by_hand():
     assert rates == pytest.approx(expected)
 
 
+def test_reduce_on_plateau_never_raises_the_rate_nor_nudges_it_by_less_than_eps():
+    below_floor = nn.ReduceLROnPlateau(_FakeOpt(0.001), factor=0.5, patience=0, min_lr=0.01)
+    tiny = nn.ReduceLROnPlateau(_FakeOpt(1e-8), factor=0.25, patience=0)
+    for metric in [1.0, 1.0, 1.0]:
+        below_floor.step(metric)
+        tiny.step(metric)
+    assert below_floor.lr == 0.001  # max(lr * factor, min_lr) would have raised it to 0.01
+    assert tiny.lr == 1e-8  # PyTorch ignores a change of at most 1e-8
+
+
 def test_reduce_on_plateau_matches_torch():
     torch = pytest.importorskip("torch")
     p = [torch.zeros(1, requires_grad=True)]

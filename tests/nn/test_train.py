@@ -79,7 +79,8 @@ def test_divergence_raises_a_clear_error():
     x, y = _data()
     model = _mlp()
     model.layers[0].params["W"][0, 0] = np.nan
-    with pytest.raises(nn.TrainingDivergedError, match="epoch 0.*nan.*lower than 0.01"):
+    with pytest.raises(nn.TrainingDivergedError,
+                       match="in epoch 1: the train loss became nan.*lower than 0.01"):
         nn.fit(model, nn.MSELoss(), nn.SGD(model, lr=0.01), x, y, epochs=2, batch_size=8,
                progress=False)
 
@@ -125,6 +126,10 @@ def test_bad_arguments_are_rejected():
         (dict(x_train=np.array(3.0), y_train=np.array(1.0)), ValueError, "single number; fit needs a sample axis"),
         (dict(patience=1.5), ValueError, "patience must be None or a whole number"),
         (dict(x_train=x.tolist()), TypeError, "x_train is list: convert it with np.asarray"),
+        (dict(seed=None), ValueError, "seed must be a whole number of at least 0"),
+        (dict(log_every=0), ValueError, "log_every must be a whole number of at least 1"),
+        (dict(min_delta=float("nan")), ValueError, "min_delta must be a finite number"),
+        (dict(augment=lambda xb, yb, rng: None), TypeError, "augment must return"),
     ]
     for extra, error, message in bad_calls:
         model = _mlp()
@@ -165,3 +170,50 @@ def test_patience_stops_only_after_an_epoch_without_improvement(patience):
     losses = history["train_loss"]
     assert all(b < a for a, b in zip(losses, losses[1:]))  # this toy keeps improving
     assert history["epochs_run"] == 5 and not history["stopped_early"]
+
+
+def test_divergence_restores_the_best_weights_and_keeps_the_history():
+    x, y = _data()
+    model = _mlp()
+    opt = nn.SGD(model, lr=0.01)
+
+    class Explode:  # a schedule that sends the learning rate sky-high after two epochs
+        def step(self, metric):
+            opt.lr = 0.01 if len(seen) < 2 else 1e6
+            seen.append(metric)
+
+    seen = []
+    with np.errstate(all="ignore"), pytest.raises(nn.TrainingDivergedError) as info:
+        nn.fit(model, nn.MSELoss(), opt, x, y, epochs=20, batch_size=8, x_val=x, y_val=y,
+               schedule=Explode(), progress=False)
+    history = info.value.history
+    assert history["best_epoch"] >= 1 and len(history["val_loss"]) == history["epochs_run"]
+    assert f"the weights of epoch {history['best_epoch'] + 1}, the best validation loss, were " \
+           "restored" in str(info.value)
+    assert all(np.isfinite(p).all() for _, p, _ in model.parameters())
+    best = nn.train.evaluate(model, nn.MSELoss(), x, y, 16)
+    assert best == pytest.approx(history["best_loss"], rel=1e-5)
+
+
+def test_a_validation_loss_that_is_not_a_number_is_an_error_not_a_silent_stall():
+    x, y = _data()
+    y_val = y.copy()
+    y_val[3, 0] = np.nan
+    model = _mlp()
+    with pytest.raises(nn.TrainingDivergedError, match="the val loss became nan.*y_val"):
+        nn.fit(model, nn.MSELoss(), nn.SGD(model, lr=0.01), x, y, epochs=3, batch_size=8,
+               x_val=x, y_val=y_val, progress=False)
+
+
+def test_a_last_batch_of_one_joins_the_one_before_so_batch_norm_can_train():
+    x, y = _data(9)
+    model = nn.Sequential(nn.Dense(3, 4), nn.BatchNorm2D(4), nn.Dense(4, 2))
+    sizes = []
+
+    def augment(xb, yb, rng):
+        sizes.append(len(xb))
+        return xb, yb
+
+    nn.fit(model, nn.MSELoss(), nn.SGD(model, lr=0.01), x, y, epochs=1, batch_size=4,
+           augment=augment, progress=False)  # 4 + 4 + 1 used to fail in BatchNorm2D
+    assert sizes == [4, 5]
