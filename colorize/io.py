@@ -29,7 +29,10 @@ F (float)      finite data within 0..1 read as fractions (times 255); otherwise 
 =============  ==================================================================
 
 The EXIF orientation tag is applied (:func:`PIL.ImageOps.exif_transpose`), so a phone photo
-taken in portrait comes out upright. The whole file is decoded (``Image.load``) before
+taken in portrait comes out upright. An embedded ICC colour profile is not applied: the values
+are taken as the file codes them, as the coursework's gray formula takes them, and the agents
+write them back the same way. A profile other than sRGB (Adobe RGB, Display P3) is named in
+``notes``, since a colour-managed viewer shows that file in other colours than our outputs. The whole file is decoded (``Image.load``) before
 anything is returned, and Pillow's ``LOAD_TRUNCATED_IMAGES`` is held off while doing so: a
 truncated or corrupt file is an error, never a half-gray picture.
 
@@ -46,6 +49,7 @@ so an interrupt or a crash leaves either the old file or the new one, never a pa
 """
 
 import errno
+import io
 import json
 import math
 import os
@@ -62,7 +66,8 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from nn.backend import get_array_module, to_numpy
 
 DEFAULT_MAX_PIXELS = 100_000_000
-"""Largest photo read by default (100 megapixels, ~300 MB as RGB uint8)."""
+"""Largest photo read by default: 100 megapixels, 300 MB as an RGB uint8 array, and several
+times that while Pillow decodes it (1.4 GB at the peak for a 10000 x 10000 RGB PNG)."""
 
 # Pillow keeps its bomb limit and truncation switch in module globals; we set them for the
 # duration of one decode and restore them, one reader at a time.
@@ -178,8 +183,8 @@ def read_rgb(path, *, max_pixels=DEFAULT_MAX_PIXELS, notes=None):
         max_pixels: largest ``width * height`` accepted (decompression-bomb guard); ``None``
             disables the limit.
         notes: optional list; what the RGB array leaves out of the file is appended to it
-            as short phrases (transparency shown on white, frames after the first), so a
-            command can tell its user.
+            as short phrases (transparency shown on white, frames after the first, a colour
+            profile other than sRGB), so a command can tell its user.
 
     Returns:
         ``(H, W, 3)`` uint8 NumPy array, EXIF orientation applied.
@@ -237,6 +242,10 @@ def _left_out(im):
     frames = getattr(im, "n_frames", 1)
     if frames > 1:
         phrases.append(f"it has {frames} frames, and only the first is used")
+    profile = _profile_name(im.info.get("icc_profile"))
+    if profile is not None and "srgb" not in profile.lower():
+        phrases.append(f"its colour profile ({profile}) is not applied: its values are taken "
+                       "as sRGB, so a colour-managed viewer shows it in other colours")
     key = im.info.get("transparency")
     if im.mode.startswith("I") and isinstance(key, (int, float)):
         # RGBA conversion clips 16-bit samples to 255 first, so the key is looked up here
@@ -246,6 +255,19 @@ def _left_out(im):
         if im.convert("RGBA").getchannel("A").getextrema()[0] < 255:
             phrases.append("its transparent parts are shown on white")
     return phrases
+
+
+def _profile_name(icc):
+    """The description of the ICC profile ``icc`` (bytes), "an unreadable one" when it cannot
+    be parsed, or None when there is none."""
+    if not icc:
+        return None
+    try:
+        from PIL import ImageCms
+
+        return ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc))).strip()
+    except Exception:  # ImportError without LittleCMS, PyCMSError / OSError for a bad profile
+        return "an unreadable one"
 
 
 GRAY_TOLERANCE = 6
@@ -367,13 +389,21 @@ def _fsync_dir(folder):
         os.close(fd)
 
 
+TEMP_STEM_CHARS = 24
+"""How much of the final name's stem a temporary name keeps (enough to tell whose it is)."""
+MAX_NAME_BYTES = 255
+"""The longest file name, in bytes, that common file systems take (ext4, XFS, APFS)."""
+
+
 @contextmanager
 def atomic_path(path):
     """Yield a temporary path next to ``path``; on success rename it over ``path``.
 
     The temporary name is ``.<stem>.<random>.tmp<suffix>`` in the same folder (same file
     system, so ``os.replace`` is atomic; the real suffix last, so Pillow and matplotlib pick
-    the format from the name). On any exception, ``KeyboardInterrupt`` included, the
+    the format from the name), with the stem cut to ``TEMP_STEM_CHARS`` characters, so that
+    a temporary name (even one made for another temporary name) is never much longer than
+    the final one and never hits the file system's limit of 255 bytes first. On any exception, ``KeyboardInterrupt`` included, the
     temporary file is removed and ``path`` is left as it was.
 
     Usage::
@@ -385,7 +415,8 @@ def atomic_path(path):
     if not target.parent.is_dir():
         # named here: the writer's error would name the hidden temporary file instead
         raise FileNotFoundError(errno.ENOENT, "No such folder", str(target.parent))
-    tmp = target.with_name(f".{target.stem}.{secrets.token_hex(6)}.tmp{target.suffix}")
+    tmp = target.with_name(f".{target.stem[:TEMP_STEM_CHARS]}.{secrets.token_hex(6)}.tmp"
+                           f"{target.suffix}")
     try:
         yield tmp
         with open(tmp, "rb+") as f:
@@ -487,13 +518,17 @@ def ensure_output_file(path):
 
 def check_output_files(paths, inputs=()):
     """Refuse, before any work, output files that must not be written: ``paths`` (file paths)
-    where a folder or a non-regular file (a device, a pipe) is in the way, or that would
-    overwrite one of ``inputs``, ``(path, what)`` pairs such as ``("photo.jpg", "photo")``.
+    whose name is longer than ``MAX_NAME_BYTES``, where a folder or a non-regular file (a
+    device, a pipe) is in the way, or that would overwrite one of ``inputs``, ``(path,
+    what)`` pairs such as ``("photo.jpg", "photo")``.
 
     Raises:
         OutputError: naming the first such path.
     """
     for path in map(Path, paths):
+        if len(os.fsencode(path.name)) > MAX_NAME_BYTES:
+            raise OutputError(f"cannot write {path}: its name is longer than "
+                              f"{MAX_NAME_BYTES} bytes; rename the input photo")
         if path.is_dir():
             raise OutputError(f"cannot write {path}: a folder of that name is in the way")
         if path.exists() and not path.is_file():

@@ -53,6 +53,37 @@ def test_notes_say_what_the_array_leaves_out(tmp_path):
     np.testing.assert_array_equal(io.read_rgb(tmp_path / "pages.tif"), 10)
 
 
+def test_a_colour_profile_other_than_srgb_is_named_and_not_applied(tmp_path):
+    from PIL import ImageCms
+
+    rgb = np.array([[[40, 180, 60], [200, 50, 40]]], np.uint8)
+    profiles = {"srgb.png": ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes(),
+                "lab.png": ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes(),
+                "broken.png": b"not a profile"}
+    found = {}
+    for name, icc in profiles.items():
+        Image.fromarray(rgb).save(tmp_path / name, icc_profile=icc)
+        found[name] = []
+        np.testing.assert_array_equal(io.read_rgb(tmp_path / name, notes=found[name]), rgb)
+    assert found["srgb.png"] == []
+    assert len(found["lab.png"]) == 1 and "is not applied" in found["lab.png"][0]
+    assert found["broken.png"] == ["its colour profile (an unreadable one) is not applied: its "
+                                   "values are taken as sRGB, so a colour-managed viewer shows "
+                                   "it in other colours"]
+    rocket = []  # the bundled rocket photo carries the profile of the camera file it came from
+    io.read_rgb(os.path.join(IMAGES, "rocket.png"), notes=rocket)
+    assert any("Adobe RGB (1998)" in note for note in rocket)
+
+
+def test_long_names_are_refused_up_front_and_temporary_names_stay_short(tmp_path):
+    fits = tmp_path / ("a" * 240 + ".json")  # 245 bytes: the temporary names add nothing
+    with io.atomic_path(fits) as outer, io.atomic_path(outer) as inner:
+        inner.write_text("{}")
+    assert fits.read_text() == "{}" and sorted(p.name for p in tmp_path.iterdir()) == [fits.name]
+    with pytest.raises(OutputError, match="longer than 255 bytes"):
+        io.check_output_files([tmp_path / ("写" * 84 + ".png")])  # 256 bytes in UTF-8
+
+
 def test_rgba_composited_on_white(tmp_path):
     rgba = np.zeros((4, 5, 4), np.uint8)
     rgba[..., 0] = 200
