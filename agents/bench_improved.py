@@ -357,9 +357,10 @@ def setting(text):
     except json.JSONDecodeError:
         value = text_value
     try:
+        # a value of the wrong kind (epochs=null, epochs=[1], rows=no) is the agent's
+        # ValueError too
         ImprovedAgent(device="cpu", **{key: value})
-    except (ValueError, TypeError) as exc:
-        # TypeError: a JSON value of the wrong kind, e.g. epochs=null or epochs=[1].
+    except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{text}: {exc}") from None
     return key, value
 
@@ -391,8 +392,8 @@ def build_parser():
     parser.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS), metavar="NAME",
                         help=f"'default' (the agent's defaults) and any of {', '.join(VARIANTS)}")
     parser.add_argument("--width", type=bench_width, default=256, metavar="PX",
-                        help="width in pixels every photo is resized to, at least 8 (default: "
-                             "256); the network's width is --set width=N")
+                        help="width in pixels every photo is resized to, from 8 to 4096 "
+                             "(default: 256); the network's width is --set width=N")
     parser.add_argument("--only", nargs="+", default=None, metavar="STEM",
                         help="photo stems to run (e.g. coffee motorcycle_left)")
     parser.add_argument("--out", default=str(DEFAULT_OUT), metavar="FILE.json",

@@ -161,8 +161,9 @@ gradients overflow and the solve returns nothing usable. For ``propagate`` the C
 reach their cap there (:data:`colorize.edge_aware.MAX_PROPAGATE_ITERATIONS`); ``refine``'s
 solve always stops within 100 steps (``smooth_chroma``'s default)."""
 MAX_BANK_SIZE = 4096
-"""The most training crops (``bank_size``): the bank is held in memory, and 4096 crops of the
-default 48 px with their 5 planes (gray, prior, chroma) take 190 MB; far more would not fit."""
+"""The most training crops (``bank_size``): the bank is held in memory, and 4096 crops cut at
+the default 48 px plus their slack for shifts (64 px in all) with their 5 planes (gray, prior,
+chroma) take 335 MB; far more would not fit."""
 MAX_WIDTH = 512
 """The widest network (``width``, the channels of the first level): 32 times the default.
 A model file asking for more is refused with one line, rather than failing to allocate
@@ -224,14 +225,14 @@ class ImprovedAgent:
         rgb = np.asarray(to_numpy(rgb))
         if rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError(f"fit needs an (H, W, 3) colour image, got shape {rgb.shape}")
-        if rgb.shape[1] < 2:
-            raise ValueError(f"fit needs a training image at least 2 columns wide (columns to "
-                             f"train on and a validation strip), got shape {rgb.shape}")
         check_0_255(rgb, "the training image")
         if self.pretrained:
             if self.save_path is not None:
                 self.save(self.save_path)
             return self
+        if rgb.shape[1] < 2:
+            raise ValueError(f"fit needs a training image at least 2 columns wide (columns to "
+                             f"train on and a validation strip), got shape {rgb.shape}")
         started = time.perf_counter()
         cfg = self.config
         h, w = rgb.shape[:2]
@@ -363,11 +364,12 @@ class ImprovedAgent:
         small_h, small_w = working_shape(gray.shape, self.train_pixels)
         small = resize_planes(gray, small_h, small_w)
         if left is not None:
-            left = np.asarray(to_numpy(left), dtype=np.float32)
+            left = np.asarray(to_numpy(left))
             if left.ndim != 3 or left.shape[2] != 3 or left.shape[0] != h or left.shape[1] < 1:
                 raise ValueError(f"left must be an (H, W, 3) colour image as tall as the gray "
                                  f"({h} rows), got shape {left.shape}")
-            check_0_255(left, "left")
+            check_0_255(left, "left")  # before the cast: uint8 0s and 1s are not a 0..1 image
+            left = left.astype(np.float32)
             left = resize_planes(left, small_h, max(1, int(round(left.shape[1] * small_h / h))))
         chroma = self.predict_chroma(small, left)
         out = np.empty((h, w, 3), dtype=np.float32)
@@ -444,7 +446,9 @@ class ImprovedAgent:
         if training:
             raise ValueError(f"{', '.join(training)} cannot be given to load: a loaded model is "
                              f"not trained again; it takes {', '.join(DECODING_KEYS)}")
-        arrays, meta = _read_model_file(path, decoding)
+        replaced = {k: v for k, v in decoding.items() if k in DECODING_KEYS}
+        _check_config({**DEFAULTS, **replaced})  # the caller's own values: a ValueError
+        arrays, meta = _read_model_file(path, replaced)
         config = meta["config"]
         for key, value in decoding.items():
             if key in ARCHITECTURE_KEYS and value != config.get(key):
@@ -542,8 +546,8 @@ def _read_model_file(path, decoding=None):
         _check_config({**config, **(decoding or {})})
     except (ValueError, TypeError) as exc:
         raise UsageError(f"model file {path} holds settings that cannot work "
-                         f"({_first_line(exc)}); retrain it, or give a valid value for a "
-                         "decoding setting") from None
+                         f"({_first_line(exc)}); retrain it, or, for one of "
+                         f"{', '.join(DECODING_KEYS)}, give another value when loading") from None
     broken = sorted(k for k, v in arrays.items() if v.dtype.kind in "fc" and not np.isfinite(v).all())
     if broken:
         raise UsageError(f"model file {path} has values that are not finite numbers (NaN or "
@@ -578,7 +582,9 @@ def _check_config(cfg):
             raise ValueError(f"{key} must be a finite number, got {cfg[key]!r}")
         cfg[key] = float(cfg[key])
     for key in SWITCH_KEYS:
-        if not isinstance(cfg[key], (bool, np.bool_)):
+        # 0 and 1 as well: model files of older versions may hold them
+        value = cfg[key]
+        if not (isinstance(value, (bool, np.bool_)) or (_is_real(value) and value in (0, 1))):
             raise ValueError(f"{key} must be true or false, got {cfg[key]!r}")
         cfg[key] = bool(cfg[key])
     for key in ("width", "epochs", "batch_size", "crop", "bank_size", "neighbors", "patience"):

@@ -60,12 +60,12 @@ def box_mean(image, size):
 def input_planes(gray, rows=False, prior_table=None, context=False):
     """(H, W) gray on 0..255 -> (C, H, W) float32 network input.
 
-    Planes: the normalised gray; with ``rows`` the row position; with ``prior_table``
-    ((256, 2) mean chroma per gray level of the training image) the two chroma values that
-    table gives each pixel, divided by ``PRIOR_SCALE``; with ``context`` the normalised mean
-    gray of the ``CONTEXT_BOXES`` boxes around each pixel (coarse context beyond the
-    network's receptive field: sky or ground, light or shadow).
-    C = 1 + rows + 2 prior + 2 context.
+    Planes, in this order: the normalised gray; with ``context`` the normalised mean gray of
+    the ``CONTEXT_BOXES`` boxes around each pixel (coarse context beyond the network's
+    receptive field: sky or ground, light or shadow); with ``rows`` the row position; with
+    ``prior_table`` ((256, 2) mean chroma per gray level of the training image) the two
+    chroma values that table gives each pixel, divided by ``PRIOR_SCALE``.
+    C = 1 + 2 context + rows + 2 prior.
     """
     xp = get_array_module(gray)
     g = (gray.astype(np.float32) - np.float32(GRAY_CENTER)) / np.float32(GRAY_SCALE)

@@ -11,6 +11,15 @@ engine's losses.
   the two chroma values (K = 2).
 - :class:`ChromaClassLoss`: soft-target cross-entropy over the Q chroma bins with the
   rebalancing class weights (K = Q); the chroma targets are soft-encoded on the fly.
+
+The rebalancing weights ``w`` enter as class weights, ``sum_q w_q t_q (-log p_q)`` per pixel,
+which Zhang, Isola and Efros do not do: they weight a pixel's whole cross-entropy by
+``w[argmax_q t_q]``. The two differ in what they learn: per pixel, the paper's form is
+minimised by ``p = t`` (rarer colours only count more), the class-weighted form by ``p``
+proportional to ``w t`` (predictions lean toward rare bins, which the annealed mean then
+turns into more vivid colours). On the six benchmark photos at 256 px (seeds 0-2) the paper's
+form scored 25.08 dB mean PSNR against 25.04 for this one, a difference within the seeds'
+spread, so the recorded form stays.
 """
 
 import numpy as np

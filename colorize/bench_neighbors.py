@@ -155,8 +155,8 @@ def add_photo_arguments(parser, default_width):
                         help=f"a bundled photo ({', '.join(bundled_stems())}) or the path of "
                              "an image file (default: coffee)")
     parser.add_argument("--width", type=bench_width, default=default_width, metavar="PX",
-                        help=f"width in pixels the photo is resized to, at least {MIN_WIDTH} "
-                             f"(default: {default_width})")
+                        help=f"width in pixels the photo is resized to, from {MIN_WIDTH} to "
+                             f"{MAX_BENCH_WIDTH} (default: {default_width})")
     parser.add_argument("--repeats", type=positive_int, default=1, metavar="N",
                         help="runs of each case; the best time is shown (default: 1)")
 

@@ -15,7 +15,10 @@ never spends capacity on colours it cannot have seen.
   (``sigma = step / 2``; Zhang et al. use 5 neighbours and sigma 5 on a grid of 10).
 - Class rebalancing: with the empirical bin distribution ``p`` smoothed by a Gaussian over
   the plane (``p~``), the weight of bin ``q`` is ``w_q ∝ ((1 - lam) p~_q + lam / Q)^-1``,
-  scaled so that ``sum_q p~_q w_q = 1`` (lam = 0.5 in the paper).
+  scaled so that ``sum_q p~_q w_q = 1`` (lam = 0.5 in the paper). The paper weights each
+  pixel by the weight of its target's most likely bin; the improved agent uses the weights
+  as class weights inside the soft-target cross-entropy instead
+  (:class:`agents.improved_losses.ChromaClassLoss`).
 - Annealed mean: ``f_T(z) = softmax(logits / T)``, chroma ``= sum_q f_T(z)_q c_q``.
   ``T = 1`` is the mean, ``T -> 0`` the mode; the paper's choice is ``T = 0.38``.
 

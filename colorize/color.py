@@ -95,16 +95,27 @@ def looks_like_0_1(x):
     return 0.0 <= float(x.min()) and 0.0 < float(x.max()) <= 1.0
 
 
+SCALE_SLACK = 64
+"""How far outside 0..255 :func:`check_0_255` lets values go: a resize of a float image
+overshoots sharp edges by a small fraction of the step (:func:`colorize.io.resize_to`,
+bicubic, turns a 0-to-255 edge into -2.25 .. 257.25), while a 16-bit image reaches
+thousands."""
+
+
 def check_0_255(x, name):
-    """ValueError when ``x`` is not an image on 0..255: it holds NaN or infinite values, or it
-    looks like a 0..1 image (:func:`looks_like_0_1`): the project takes images on 0..255, as
-    uint8 files hold them, and a 0..1 image would pass through every step and come out wrong.
-    For images a user gives (a training photo); a gray image derived from a very dark photo is
-    legitimately all under 1. Values a little outside [0, 255] pass: a bicubic resize of a
-    float image overshoots at sharp edges."""
+    """ValueError when ``x`` is not an image on 0..255: it holds NaN or infinite values, values
+    far outside 0..255 (a 16-bit image), or it looks like a 0..1 image
+    (:func:`looks_like_0_1`): the project takes images on 0..255, as uint8 files hold them,
+    and any other scale would pass through every step and come out wrong. For images a user
+    gives (a training photo); a gray image derived from a very dark photo is legitimately all
+    under 1. Values up to ``SCALE_SLACK`` outside 0..255 pass: a resize of a float image
+    overshoots at sharp edges."""
     xp = get_array_module(x)
     if x.size and not bool(xp.isfinite(x).all()):
         raise ValueError(f"{name} holds NaN or infinite values")
+    if x.size and not (-SCALE_SLACK <= float(x.min()) and float(x.max()) <= 255 + SCALE_SLACK):
+        raise ValueError(f"{name} holds values from {float(x.min()):g} to {float(x.max()):g}: "
+                         "images here are on 0..255 (divide a 16-bit image by 257)")
     if looks_like_0_1(x):
         raise ValueError(f"{name} holds values from {float(x.min()):g} to {float(x.max()):g}: "
                          "images here are on 0..255 (uint8, or floats on that scale); "

@@ -32,9 +32,10 @@ The EXIF orientation tag is applied (:func:`PIL.ImageOps.exif_transpose`), so a 
 taken in portrait comes out upright. An embedded ICC colour profile is not applied: the values
 are taken as the file codes them, as the coursework's gray formula takes them, and the agents
 write them back the same way. A profile other than sRGB (Adobe RGB, Display P3) is named in
-``notes``, since a colour-managed viewer shows that file in other colours than our outputs. The whole file is decoded (``Image.load``) before
-anything is returned, and Pillow's ``LOAD_TRUNCATED_IMAGES`` is held off while doing so: a
-truncated or corrupt file is an error, never a half-gray picture.
+``notes``, since a colour-managed viewer shows that file in other colours than our outputs. The
+whole file is decoded (``Image.load``) before anything is returned, and Pillow's
+``LOAD_TRUNCATED_IMAGES`` is held off while doing so: a truncated or corrupt file is an error,
+never a half-gray picture.
 
 Decompression bombs (a small file that decodes to a gigantic image) are refused by Pillow's
 own check, run with our limit ``max_pixels`` instead of Pillow's global default: Pillow warns
@@ -403,8 +404,9 @@ def atomic_path(path):
     system, so ``os.replace`` is atomic; the real suffix last, so Pillow and matplotlib pick
     the format from the name), with the stem cut to ``TEMP_STEM_CHARS`` characters, so that
     a temporary name (even one made for another temporary name) is never much longer than
-    the final one and never hits the file system's limit of 255 bytes first. On any exception, ``KeyboardInterrupt`` included, the
-    temporary file is removed and ``path`` is left as it was.
+    the final one and never hits the file system's limit of 255 bytes first. On any exception,
+    ``KeyboardInterrupt`` included, the temporary file is removed and ``path`` is left as it
+    was.
 
     Usage::
 
@@ -504,9 +506,9 @@ def ensure_output_file(path):
     Raises:
         OutputError: naming the file or its folder.
     """
-    path = Path(path)
-    if not str(path).strip():
+    if not os.fspath(path):
         raise OutputError("the output file name is empty; give a file name such as results.json")
+    path = Path(path)
     if path.is_dir():
         raise OutputError(f"'{path}' is a folder; give a file name such as results.json")
     if path.exists() and not path.is_file():

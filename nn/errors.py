@@ -15,7 +15,7 @@ class StateDictError(NNError, ValueError):
 
 
 class TrainingDivergedError(NNError, RuntimeError):
-    """The training loss became NaN or infinite."""
+    """The training or the validation loss became NaN or infinite (:func:`nn.fit`)."""
 
 
 def saved_by_forward(owner, name):

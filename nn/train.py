@@ -192,12 +192,14 @@ def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=N
                         bar.set_postfix_str(f"epoch {epoch + 1}/{epochs} loss {running:.4g}")
             train_loss = float(total) / n
             _check_finite(train_loss, epoch, optimizer.lr)
-            history["train_loss"].append(train_loss)
-            history["lr"].append(optimizer.lr)
             monitored = train_loss
             if has_val:
                 monitored = evaluate(model, loss, x_val, y_val, batch_size)
                 _check_finite(monitored, epoch, optimizer.lr, "val")
+            # only complete epochs enter the history (a divergence raises before this)
+            history["train_loss"].append(train_loss)
+            history["lr"].append(optimizer.lr)
+            if has_val:
                 history["val_loss"].append(monitored)
                 if bar is not None:
                     bar.set_postfix_str(f"epoch {epoch + 1}/{epochs} loss {train_loss:.4g} "

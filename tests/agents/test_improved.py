@@ -169,7 +169,7 @@ def test_values_that_would_overflow_float32_are_refused(option, value, tmp_path)
     with pytest.raises(ValueError, match=option):
         ImprovedAgent(**{option: value})
     # and a model file carrying one is refused when loaded, not decoded into NaN, unless the
-    # load replaces the value (a file saved before a bound was added stays usable)
+    # load replaces the value (a decoding setting saved before its bound was added)
     agent = ImprovedAgent(seed=0, device="cpu", **TINY).fit(textured_scene(24, 48))
     agent.config[option] = value
     agent.save(tmp_path / "m.npz")
@@ -435,6 +435,22 @@ def test_load_takes_decoding_settings_only(tmp_path):
     loaded = ImprovedAgent.load(tmp_path / "m.npz", device="cpu", flip_average=False,
                                 temperature=0.5)
     assert loaded.config["flip_average"] is False and loaded.config["temperature"] == 0.5
+    with pytest.raises(ValueError, match="temperature must lie"):  # the caller's, not the file's
+        ImprovedAgent.load(tmp_path / "m.npz", temperature=-1)
+    # a loaded model is not trained, so a photo too narrow to train on is fine for it
+    assert loaded.fit(textured_scene(24, 1)) is loaded
+
+
+def test_a_model_file_with_switches_saved_as_0_and_1_loads(tmp_path):
+    ImprovedAgent(seed=0, device="cpu", save_path=tmp_path / "m.npz", **TINY).fit(
+        textured_scene(24, 48))
+    arrays = dict(np.load(tmp_path / "m.npz"))
+    meta = json.loads(str(arrays["meta"]))
+    meta["config"].update(prior=1, flip_average=0)  # what older versions' Python API allowed
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "old.npz", **arrays)
+    loaded = ImprovedAgent.load(tmp_path / "old.npz", device="cpu")
+    assert loaded.config["prior"] is True and loaded.config["flip_average"] is False
 
 
 def test_known_colours_and_training_images_that_cannot_work_are_refused():
@@ -446,5 +462,7 @@ def test_known_colours_and_training_images_that_cannot_work_are_refused():
         agent.colorize(gray, left=left[:, :0])  # no column: resizing made up a black one
     with pytest.raises(ValueError, match="left holds values from 0.*multiply a 0..1 image"):
         agent.colorize(gray, left=left / 255.0)  # a 0..1 image propagated as near-black
+    dark = (left > 128).astype(np.uint8)  # uint8 0s and 1s: a very dark photo, not 0..1
+    assert agent.colorize(gray, left=dark).shape == gray.shape + (3,)
     with pytest.raises(ValueError, match="at least 2 columns"):
         ImprovedAgent(seed=0, device="cpu", **TINY).fit(rgb[:, :1])  # no validation strip

@@ -195,3 +195,5 @@ def test_an_image_with_values_that_are_not_numbers_is_refused(value):
         check_0_255(x, "img")
     # a bicubic resize overshoots the scale a little at sharp edges: that is an image
     check_0_255(np.array([[-2.25, 257.25]]), "img")
+    with pytest.raises(ValueError, match="divide a 16-bit image by 257"):
+        check_0_255(np.array([[0, 65535]], np.uint16), "img")

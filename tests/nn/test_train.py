@@ -200,9 +200,11 @@ def test_a_validation_loss_that_is_not_a_number_is_an_error_not_a_silent_stall()
     y_val = y.copy()
     y_val[3, 0] = np.nan
     model = _mlp()
-    with pytest.raises(nn.TrainingDivergedError, match="the val loss became nan.*y_val"):
+    with pytest.raises(nn.TrainingDivergedError, match="the val loss became nan.*y_val") as info:
         nn.fit(model, nn.MSELoss(), nn.SGD(model, lr=0.01), x, y, epochs=3, batch_size=8,
                x_val=x, y_val=y_val, progress=False)
+    history = info.value.history  # only complete epochs: none here
+    assert history["epochs_run"] == 0 and history["train_loss"] == history["val_loss"] == []
 
 
 def test_a_last_batch_of_one_joins_the_one_before_so_batch_norm_can_train():
