@@ -57,7 +57,6 @@ import math
 import os
 import sys
 import time
-import zipfile
 
 import numpy as np
 
@@ -82,8 +81,8 @@ from colorize.metrics import gray_level_chroma_table
 from nn import Adam, NNError, ReduceLROnPlateau, StateDictError, fit
 from nn.backend import array_module_for, to_numpy
 from nn.cli import UsageError, positive_int
-from nn.im2col import is_whole_number
-from nn.layers.base import save_npz
+from nn.im2col import is_real_number, is_whole_number
+from nn.layers.base import load_npz, save_npz
 
 LOSSES = ("cls",) + tuple(REGRESSION_LOSSES)
 MODEL_FORMAT = "colorize-improved-agent/1"
@@ -492,7 +491,7 @@ def _first_line(exc):
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def _read_model_file(path, decoding=None):
+def _read_model_file(path, decoding):
     """``(arrays, meta)`` of a model file, or UsageError saying what is wrong with it.
 
     ``decoding``: the settings that will replace the saved ones (:meth:`ImprovedAgent.load`),
@@ -512,23 +511,9 @@ def _read_model_file(path, decoding=None):
                           f"(cannot be read as .npz: {detail})")
 
     try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        # NumPy's ValueError for a file it does not recognise advises loading it with pickle,
-        # which is not advice to pass on for a file that is not ours.
-        raise not_ours("not an .npz archive" if isinstance(exc, ValueError)
-                       else _first_line(exc)) from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise not_ours("a single .npy array, not an .npz archive")
-    try:
-        with data:
-            arrays = {k: data[k] for k in data.files}
-    except ValueError as exc:
-        # NumPy refuses object arrays with advice to allow pickle: not advice for a model file
-        raise not_ours("it holds Python objects, which are not loaded" if "pickle" in str(exc)
-                       else _first_line(exc)) from None
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise not_ours(_first_line(exc)) from None
+        arrays = load_npz(path)
+    except StateDictError as exc:
+        raise not_ours(str(exc)) from None
     try:
         meta = json.loads(str(arrays.pop("meta")))
         if meta.get("format") != MODEL_FORMAT:
@@ -543,8 +528,8 @@ def _read_model_file(path, decoding=None):
         raise UsageError(f"model file {path} is not an improved-agent model "
                          f"(no valid {MODEL_FORMAT} configuration inside)") from None
     try:
-        _check_config({**config, **(decoding or {})})
-    except (ValueError, TypeError) as exc:
+        _check_config({**config, **decoding})
+    except ValueError as exc:
         raise UsageError(f"model file {path} holds settings that cannot work "
                          f"({_first_line(exc)}); retrain it, or, for one of "
                          f"{', '.join(DECODING_KEYS)}, give another value when loading") from None
@@ -578,13 +563,14 @@ def _check_config(cfg):
             raise ValueError(f"{key} must be a whole number, got {value!r}")
         cfg[key] = int(value)
     for key in NUMBER_KEYS:
-        if not (_is_real(cfg[key]) and math.isfinite(cfg[key])):
+        if not (is_real_number(cfg[key]) and math.isfinite(cfg[key])):
             raise ValueError(f"{key} must be a finite number, got {cfg[key]!r}")
         cfg[key] = float(cfg[key])
     for key in SWITCH_KEYS:
         # 0 and 1 as well: model files of older versions may hold them
         value = cfg[key]
-        if not (isinstance(value, (bool, np.bool_)) or (_is_real(value) and value in (0, 1))):
+        if not (isinstance(value, (bool, np.bool_))
+                or (is_real_number(value) and value in (0, 1))):
             raise ValueError(f"{key} must be true or false, got {cfg[key]!r}")
         cfg[key] = bool(cfg[key])
     for key in ("width", "epochs", "batch_size", "crop", "bank_size", "neighbors", "patience"):
@@ -616,15 +602,9 @@ def _check_config(cfg):
     return cfg
 
 
-def _is_real(value):
-    """True for an int or float, Python's or NumPy's (not a bool, not a string)."""
-    return (isinstance(value, (int, float, np.integer, np.floating))
-            and not isinstance(value, (bool, np.bool_)))
-
-
 def _is_strength(value):
     """True for a real number in [0, MAX_STRENGTH] (not a bool, not a string)."""
-    return _is_real(value) and 0 <= value <= MAX_STRENGTH
+    return is_real_number(value) and 0 <= value <= MAX_STRENGTH
 
 
 def _fit_multiple(n, multiple):

@@ -511,9 +511,7 @@ def ensure_output_file(path):
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"'{path}' is a folder; give a file name such as results.json")
-    if path.exists() and not path.is_file():
-        raise OutputError(f"'{path}' is not a regular file (a device or a pipe), and writing "
-                          "would replace it; give a file name such as results.json")
+    check_output_files([path])
     ensure_output_dir(path.parent)
     return path
 

@@ -24,6 +24,13 @@ from nn.backend import get_array_module
 from nn.workspace import scratch
 
 
+def is_real_number(value):
+    """An int or float, Python's or NumPy's; not a bool, not text (NaN and infinity are real
+    numbers here: callers that need finite values test that)."""
+    return (isinstance(value, (int, float, np.integer, np.floating))
+            and not isinstance(value, (bool, np.bool_)))
+
+
 def is_whole_number(value):
     """An int, a NumPy integer or a float with no fraction (``3.0``); not a bool, not text.
     The one rule for every size the layers take (kernel, stride, padding, channels, ...)."""

@@ -14,7 +14,7 @@ import numpy as np
 
 from nn.backend import get_array_module, to_device
 from nn.errors import TrainingDivergedError
-from nn.im2col import is_whole_number
+from nn.im2col import is_real_number, is_whole_number
 from nn.model import walk
 
 
@@ -147,8 +147,7 @@ def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=N
         _whole("patience", patience, 0, "None or ")
     seed = _whole("seed", seed, 0)
     log_every = _whole("log_every", log_every, 1)
-    if not (isinstance(min_delta, (int, float, np.integer, np.floating))
-            and math.isfinite(min_delta) and min_delta >= 0):
+    if not (is_real_number(min_delta) and math.isfinite(min_delta) and min_delta >= 0):
         raise ValueError(f"min_delta must be a finite number of at least 0, got {min_delta!r}")
     if (x_val is None) != (y_val is None):
         raise ValueError("give both x_val and y_val, or neither (only one of them was given)")

@@ -194,18 +194,8 @@ class Layer:
     def load(self, path):
         """Load a state dict saved by :meth:`save` (strict); returns ``self``."""
         try:
-            data = np.load(os.fspath(path), allow_pickle=False)
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            # NumPy's ValueError for an unknown file advises pickle: not advice to pass on
-            detail = "not an .npz archive" if isinstance(exc, ValueError) else exc
-            raise StateDictError(f"cannot read model file {os.fspath(path)!r}: {detail}") from None
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise StateDictError(f"cannot read model file {os.fspath(path)!r}: a single .npy "
-                                 "array, not the .npz archive that save writes")
-        try:
-            with data:
-                state = {key: data[key] for key in data.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            state = load_npz(path)
+        except StateDictError as exc:
             raise StateDictError(f"cannot read model file {os.fspath(path)!r}: {exc}") from None
         self.load_state_dict(state)
         return self
@@ -239,6 +229,36 @@ class Layer:
         for _, b in self.named_buffers():
             return "gpu" if type(b).__module__.startswith("cupy") else "cpu"
         return "cpu"
+
+
+def load_npz(path):
+    """The dict of host arrays in the ``.npz`` file ``path`` (as :func:`save_npz` writes it).
+
+    Raises StateDictError with a short reason (the caller names the file): the file is
+    missing or unreadable, not an .npz archive, a single .npy array, corrupt, or holds Python
+    objects, which are never loaded (``allow_pickle=False``: loading them runs code).
+    """
+    try:
+        data = np.load(os.fspath(path), allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        # NumPy's ValueError for a file it does not recognise advises loading it with pickle,
+        # which is not advice to pass on
+        raise StateDictError("not an .npz archive" if isinstance(exc, ValueError)
+                             else _first_line(exc)) from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise StateDictError("a single .npy array, not an .npz archive")
+    try:
+        with data:
+            return {key: data[key] for key in data.files}
+    except ValueError as exc:
+        raise StateDictError("it holds Python objects, which are not loaded" if "pickle" in str(exc)
+                             else _first_line(exc)) from None
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise StateDictError(_first_line(exc)) from None
+
+
+def _first_line(exc):
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def save_npz(path, arrays):

@@ -110,6 +110,8 @@ class Conv2D(Layer):
     def forward(self, x):
         if getattr(x, "ndim", None) != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"Conv2D expects (N, {self.in_channels}, H, W), got {shape_of(x)}")
+        # the columns' buffer and the gradient take x's dtype, which must hold real numbers
+        x = floating(x)
         self._x = x
         cols, (h_out, w_out) = self._columns(x)
         w2 = self.params["W"].reshape(self.out_channels, -1)
@@ -138,8 +140,7 @@ class Conv2D(Layer):
             if (sh, sw) == (1, 1):
                 return dcols.reshape(x.shape)
             xp = get_array_module(x)
-            # dcols' dtype, not x's: an integer x has a floating gradient
-            dx = xp.zeros(x.shape, dtype=dcols.dtype)
+            dx = xp.zeros_like(x)
             dx[:, :, ::sh, ::sw] = dcols.reshape(n, self.in_channels, *dout.shape[2:])
             return dx
         # the columns are dead once dW is formed: their buffer takes their gradient
