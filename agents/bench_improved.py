@@ -428,8 +428,8 @@ def run(args, given):
             raise UsageError(f"variant {name}: {exc}") from None
     photos = {p.stem: load_photo(p, args.width) for p in photo_paths(args.photos, args.only)}
     ensure_output_file(args.out)
+    partial = ensure_output_file(partial_path(args.out))  # its name is 8 bytes longer
 
-    partial = partial_path(args.out)
     results = {"width": args.width, "variants": variants,
                "command": "python -m agents.bench_improved " + " ".join(given),
                "agent_defaults": DEFAULTS, "blas_threads": blas_threads(), "photos": {}}

@@ -509,11 +509,19 @@ def ensure_output_file(path):
     if not os.fspath(path):
         raise OutputError("the output file name is empty; give a file name such as results.json")
     path = Path(path)
+    _check_name_length(path)  # before any stat: a name too long makes it fail
     if path.is_dir():
         raise OutputError(f"'{path}' is a folder; give a file name such as results.json")
     check_output_files([path])
     ensure_output_dir(path.parent)
     return path
+
+
+def _check_name_length(path):
+    if len(os.fsencode(path.name)) > MAX_NAME_BYTES:
+        raise OutputError(f"cannot write {path}: its name is longer than {MAX_NAME_BYTES} "
+                          "bytes; choose a shorter one (or rename the input photo it comes "
+                          "from)")
 
 
 def check_output_files(paths, inputs=()):
@@ -526,9 +534,7 @@ def check_output_files(paths, inputs=()):
         OutputError: naming the first such path.
     """
     for path in map(Path, paths):
-        if len(os.fsencode(path.name)) > MAX_NAME_BYTES:
-            raise OutputError(f"cannot write {path}: its name is longer than "
-                              f"{MAX_NAME_BYTES} bytes; rename the input photo")
+        _check_name_length(path)
         if path.is_dir():
             raise OutputError(f"cannot write {path}: a folder of that name is in the way")
         if path.exists() and not path.is_file():

@@ -58,6 +58,8 @@ BAD_ARGUMENTS = [
     ("agents.bench_improved", ["--width", "100000"]),
     ("colorize.bench_neighbors", ["--width", "5000"]),
     ("agents.bench_improved", ["--out", "{tmp}/pipe.json"]),
+    # a name of 255 bytes fits, but not its .partial file
+    ("agents.bench_improved", ["--out", "{tmp}/" + "a" * 250 + ".json"]),
     ("agents.bench_gpu", ["--out", "{tmp}/pipe.json"]),
     ("agents.bench_gpu", ["--out", ""]),
     ("agents.bench_improved", ["--out", "{tmp}/notes.txt/out.json"]),

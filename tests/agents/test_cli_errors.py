@@ -329,10 +329,12 @@ def test_bad_load_model_is_refused(kind, photo, tmp_path):
 
 
 @pytest.mark.parametrize("where, fragment", [
-    ("missing-folder", "does not exist"), ("directory", "is a directory")])
+    ("missing-folder", "does not exist"), ("directory", "is a directory"),
+    ("long-name", "longer than 255 bytes")])
 def test_unwritable_save_model_is_refused_before_training(where, fragment, photo, tmp_path):
     out = tmp_path / "out"
-    target = tmp_path / "no-such-folder" / "model.npz" if where == "missing-folder" else tmp_path
+    target = {"missing-folder": tmp_path / "no-such-folder" / "model.npz",
+              "directory": tmp_path, "long-name": tmp_path / ("m" * 252 + ".npz")}[where]
     result = run_cli("improved", photo, "--out", out, "--save-model", target)
     assert_refused(result, out, "--save-model", fragment)
 
