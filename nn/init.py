@@ -2,7 +2,8 @@
 on the CPU and the GPU.
 
 ``fan_in = in_channels * kh * kw`` (or ``in_features``), ``fan_out = out_channels * kh * kw``.
-He (Kaiming) normal, for ReLU-like layers: ``W ~ N(0, 2 / fan_in)`` (He et al. 2015).
+He (Kaiming) normal, for ReLU-like layers: ``W ~ N(0, 2 / fan_in)``, a variance of
+``2 / fan_in`` (standard deviation ``sqrt(2 / fan_in)``; He et al. 2015).
 Xavier (Glorot) uniform, for tanh / sigmoid / linear layers:
 ``W ~ U(-a, a)``, ``a = sqrt(6 / (fan_in + fan_out))`` (Glorot and Bengio 2010).
 """
@@ -22,7 +23,7 @@ def make_rng(rng):
 
 
 def he_normal(shape, fan_in, rng=None, dtype=np.float32):
-    """Samples of ``N(0, 2 / fan_in)`` with the given shape."""
+    """Samples of ``N(0, 2 / fan_in)`` (variance ``2 / fan_in``) with the given shape."""
     std = math.sqrt(2.0 / fan_in)
     return (make_rng(rng).standard_normal(shape) * std).astype(dtype)
 

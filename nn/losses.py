@@ -4,7 +4,7 @@
 as a float; on the GPU a 0-d CuPy array, so a training loop can sum losses on the device and
 synchronise once per epoch; call ``float()`` only to log). ``backward`` returns an array like
 ``pred``. Regression losses average over all elements; cross-entropy averages over samples and
-pixels.
+pixels (with class weights and integer targets it divides by the sum of the targets' weights).
 """
 
 import numpy as np
@@ -133,6 +133,9 @@ class SoftmaxCrossEntropyLoss(Loss):
 
     Gradient w.r.t. the logits: integer ``w[t_i] (p_i - onehot_i) / sum w[t]``; soft
     ``(p_i sum_c w_c t_ic - w * t_i) / count``.
+
+    Pass raw logits: a model that ends with :class:`nn.Softmax` would have the softmax applied
+    twice, which flattens the probabilities and shrinks the gradients.
     """
 
     def __init__(self, weights=None):

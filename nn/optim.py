@@ -59,7 +59,9 @@ class SGD(Optimizer):
 
     momentum ``mu``: ``b = g`` on the first step, then ``b = mu b + (1 - dampening) g``;
     ``g = g + mu b`` (PyTorch's Nesterov variant, based on Sutskever et al. 2013 but with lr
-    applied outside the buffer) or ``g = b``; then ``p -= lr g``.
+    applied outside the buffer) or ``g = b``; then ``p -= lr g``. Why ``g + mu b`` is
+    Nesterov: rewritten so that the stored parameters are the look-ahead point (Bengio et al.
+    2013), the gradient at ``p + mu v`` is the gradient at the stored ``p``.
     """
 
     def __init__(self, model, lr, momentum=0.0, nesterov=False, weight_decay=0.0, dampening=0.0):
@@ -138,7 +140,8 @@ class Schedule:
 
 
 class StepLR(Schedule):
-    """``lr = base_lr * gamma ** (epoch // step_size)`` (``torch.optim.lr_scheduler.StepLR``)."""
+    """``lr = base_lr * gamma ** (epoch // step_size)`` (``torch.optim.lr_scheduler.StepLR``),
+    ``epoch`` = the number of completed ``step()`` calls (the first epoch trains at base_lr)."""
 
     def __init__(self, optimizer, step_size, gamma=0.1):
         super().__init__(optimizer)
@@ -153,7 +156,8 @@ class StepLR(Schedule):
 class CosineLR(Schedule):
     """``lr = eta_min + (base_lr - eta_min) (1 + cos(pi min(epoch, T) / T)) / 2`` with
     ``T = t_max`` (cosine annealing, Loshchilov and Hutter 2017; the closed form of
-    ``torch.optim.lr_scheduler.CosineAnnealingLR``, held at ``eta_min`` after T)."""
+    ``torch.optim.lr_scheduler.CosineAnnealingLR``, held at ``eta_min`` after T, where PyTorch's
+    scheduler rises again with period 2T)."""
 
     def __init__(self, optimizer, t_max, eta_min=0.0):
         super().__init__(optimizer)

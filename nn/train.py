@@ -81,8 +81,9 @@ def evaluate(model, loss, x, y, batch_size):
 
     Each batch's loss counts with its number of samples. For a loss that is a mean over
     samples (all of ``nn.losses`` without class weights) that is the loss of the whole set. A
-    class-weighted cross-entropy divides each batch by that batch's sum of weights, so there the
-    result moves a little with ``batch_size``; with the whole set in one batch it is exact.
+    class-weighted cross-entropy with integer targets divides each batch by that batch's sum of
+    weights, so there the result moves a little with ``batch_size``; with the whole set in one
+    batch it is exact.
     """
     was_training = model.training
     model.eval()

@@ -13,6 +13,7 @@ class Dense(Layer):
     x: (N, in_features) (any leading dims), W: (in_features, out_features), b: (out_features,)
     -> y: (N, out_features) (the same leading dims). Backward, with the leading dims flattened
     into rows: ``dW = x^T dout``, ``db = sum(dout)`` over the rows, ``dx = dout W^T``.
+    ``W`` is the transpose of ``torch.nn.Linear``'s ``weight`` (out_features, in_features).
     ``init`` is ``"he"`` (ReLU-like followers) or ``"xavier"``; ``rng`` is a seed or Generator.
     """
 

@@ -12,7 +12,8 @@ class BatchNorm2D(Layer):
 
     x: (N, C, H, W) (or (N, C)); gamma, beta: (C,). Training mode normalises with the batch
     statistics over ``m = N*H*W`` values per channel (biased variance) and updates the running
-    statistics as PyTorch does::
+    statistics as PyTorch does (``momentum`` is the weight of the new batch; Keras's
+    ``momentum=0.99`` is ``1 - momentum`` here)::
 
         running_mean = (1 - momentum) running_mean + momentum mu
         running_var  = (1 - momentum) running_var  + momentum var * m / (m - 1)   (unbiased)
