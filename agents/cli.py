@@ -44,7 +44,7 @@ import numpy as np
 from colorize.bundled import bundled_image
 from colorize.color import rgb_to_gray
 from colorize.halves import (MIN_HEIGHT, MIN_WIDTH, ProtocolError, check_protocol_size, compose_halves,
-                             left_half_is_gray, split_halves)
+                             left_half_is_gray, resize_halves, split_halves)
 from colorize.io import (
     ImageError,
     OutputError,
@@ -55,7 +55,8 @@ from colorize.io import (
     missing_folders,
     read_rgb,
     remove_empty_folders,
-    resize_max_side,
+    max_side_size,
+    resize_to,
     write_json,
     write_png,
 )
@@ -187,31 +188,36 @@ def _check_training_shape(agent, shape):
         check(shape)
 
 
-def _working_copy(args, rgb, what, protocol=True, result=None):
-    """Resize to --max-side, saying so when it happens; with ``protocol``, refuse a result
-    under the protocol's minimum, naming the photo's own size and the flag that shrank it.
-    ``result``: for the photo being coloured, whether the result keeps the full size (the
-    note then says which size the result has); None for a reference."""
-    small, resized = resize_max_side(rgb, args.max_side)
-    if resized:
-        h, w = rgb.shape[:2]
-        if protocol:
-            try:
-                check_protocol_size(rgb.shape)
-            except ProtocolError as exc:
-                # already under the minimum: no --max-side can help, so none is suggested
-                raise ProtocolError(f"{what}: {exc}") from None
-            try:
-                check_protocol_size(small.shape)
-            except ProtocolError:
-                raise ProtocolError(
-                    f"{what} is {w}x{h}; at --max-side {args.max_side} it would shrink to "
-                    f"{small.shape[1]}x{small.shape[0]}, below the protocol's minimum of 8x8 "
-                    f"pixels; give a larger --max-side") from None
-        size = {None: "", True: f"; the result keeps {w}x{h}",
-                False: ", which is also the size of the result"}[result]
-        notice(args, f"note: {what} is {w}x{h}; working at {small.shape[1]}x{small.shape[0]} "
-                     f"(--max-side {args.max_side}){size}")
+def _working_copy(args, rgb, what, kind="protocol", result=None):
+    """Resize to --max-side, saying so when it happens. ``kind``: ``"protocol"`` for a photo
+    split into halves (each half is shrunk on its own, :func:`colorize.halves.resize_halves`),
+    ``"reference"`` for a photo learnt from whole; both refuse a result under the protocol's
+    minimum, naming the photo's own size and the flag that shrank it. ``"whole"``: a photo
+    coloured whole, with no minimum. ``result``: for the photo being coloured, whether the
+    result keeps the full size (the note then says which size the result has); None for a
+    reference."""
+    size = max_side_size(rgb.shape, args.max_side)
+    if size is None:
+        return rgb
+    h, w = rgb.shape[:2]
+    if kind != "whole":
+        try:
+            check_protocol_size(rgb.shape)
+        except ProtocolError as exc:
+            # already under the minimum: no --max-side can help, so none is suggested
+            raise ProtocolError(f"{what}: {exc}") from None
+        try:
+            check_protocol_size(size)
+        except ProtocolError:
+            raise ProtocolError(
+                f"{what} is {w}x{h}; at --max-side {args.max_side} it would shrink to "
+                f"{size[1]}x{size[0]}, below the protocol's minimum of 8x8 "
+                f"pixels; give a larger --max-side") from None
+    small = resize_halves(rgb, size) if kind == "protocol" else resize_to(rgb, size)
+    note = {None: "", True: f"; the result keeps {w}x{h}",
+            False: ", which is also the size of the result"}[result]
+    notice(args, f"note: {what} is {w}x{h}; working at {small.shape[1]}x{small.shape[0]} "
+                 f"(--max-side {args.max_side}){note}")
     return small
 
 
@@ -270,7 +276,7 @@ def run_reference(agent, args, rgb):
         raise UsageError(f"reference {args.reference} is {reference.shape[1]}x{reference.shape[0]} "
                          f"pixels; a reference must be at least {MIN_WIDTH}x{MIN_HEIGHT}") from None
     # a reference that --max-side would shrink under the minimum is refused here, naming it
-    ref_work = _working_copy(args, reference, Path(args.reference).name)
+    ref_work = _working_copy(args, reference, Path(args.reference).name, kind="reference")
     _check_training_shape(agent, ref_work.shape)
     return _colour_whole(agent, args, rgb, ref_work)
 
@@ -279,7 +285,7 @@ def _colour_whole(agent, args, rgb, ref_work):
     """Fit on ``ref_work`` (None: a loaded model, kept as it is) and colour the whole IMAGE."""
     # the target is not split in two, so the protocol's minimum does not apply to it
     target = (rgb if agent.full_resolution
-              else _working_copy(args, rgb, Path(args.image).name, protocol=False, result=False))
+              else _working_copy(args, rgb, Path(args.image).name, kind="whole", result=False))
     flush_notices(args)
 
     start = time.perf_counter()

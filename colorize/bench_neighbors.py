@@ -23,7 +23,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image
 
 from colorize.bundled import bundled_images_dir
-from colorize.halves import MIN_HEIGHT, MIN_WIDTH
+from colorize.halves import MIN_HEIGHT, MIN_WIDTH, resize_halves
 from colorize.io import ImageError, read_rgb
 from colorize.kmeans import inertia, kmeans
 from colorize.knn import nearest
@@ -73,11 +73,12 @@ def bench_width(text):
 
 def load_photo(path, width, resample=Image.Resampling.BICUBIC):
     """RGB uint8 of the image file ``path`` resized to ``width`` columns, aspect kept (but at
-    least 8 rows, the protocol's minimum). Raises ImageError for a file that cannot be read."""
+    least 8 rows, the protocol's minimum), each half on its own
+    (:func:`colorize.halves.resize_halves`). Raises ImageError for a file that cannot be read."""
     rgb = read_rgb(path)
     h, w = rgb.shape[:2]
     height = max(MIN_HEIGHT, round(h * width / w))
-    return np.asarray(Image.fromarray(rgb).resize((width, height), resample))
+    return resize_halves(rgb, (height, width), resample=resample)
 
 
 def sklearn_estimators():

@@ -10,7 +10,7 @@ enough for 3 x 3 patches to carry context.
 from nn.backend import get_array_module
 
 from .color import check_0_255, rgb_to_gray
-from .io import is_grayscale
+from .io import is_grayscale, resize_to
 
 MIN_WIDTH = 8
 MIN_HEIGHT = 8
@@ -52,6 +52,26 @@ def split_halves(img):
     """``(H, W, ...)`` -> ``(left, right)`` views: columns ``[0, W//2)`` and ``[W//2, W)``."""
     w = img.shape[1]
     return img[:, left_slice(w)], img[:, right_slice(w)]
+
+
+def resize_halves(img, size_hw, *, resample=None):
+    """Resize a photo for the protocol to ``(h, w)`` half by half: the left half to
+    ``(h, w // 2)`` and the right half to ``(h, w - w // 2)``, each on its own, so that the
+    halves of the result are the resized halves of the photo.
+
+    Resizing the whole photo would not do: the filter (Lanczos reaches 3 pixels on each side at
+    the output's scale) blends the test half's first columns into the training half's last
+    ones, so its colours would reach the training and validation data, and the training
+    colours would reach the test half's truth. ``img``: ``(H, W)`` or ``(H, W, C)``, at least 2
+    columns wide; ``w`` must be at least 2; ``resample``: as in :func:`colorize.io.resize_to`.
+    """
+    h, w = (int(s) for s in size_hw)
+    if img.shape[1] < 2 or w < 2:
+        raise ValueError(f"resize_halves needs at least 2 columns before and after, got "
+                         f"{img.shape[1]} -> {w}")
+    left, right = split_halves(img)
+    return compose_halves(resize_to(left, (h, w // 2), resample=resample),
+                          resize_to(right, (h, w - w // 2), resample=resample))
 
 
 def left_half_is_gray(rgb):

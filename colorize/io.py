@@ -352,11 +352,26 @@ def resize_to(img, size_hw, *, resample=None):
     return xp.asarray(out)
 
 
+def max_side_size(shape, max_side):
+    """The ``(h, w)`` that :func:`resize_max_side` shrinks an image of ``shape`` to, or None
+    when its longer side is at most ``max_side`` already. The aspect ratio is kept (each side
+    rounded, at least 1 pixel)."""
+    if isinstance(max_side, bool) or not isinstance(max_side, (int, np.integer)) or max_side < 1:
+        raise ValueError(f"max_side must be a positive integer, got {max_side!r}")
+    h, w = (int(s) for s in shape[:2])
+    longest = max(h, w)
+    if longest <= max_side:
+        return None
+    scale = max_side / longest
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
 def resize_max_side(img, max_side):
     """Shrink ``img`` so that its longer side is at most ``max_side`` pixels.
 
     The aspect ratio is kept (each side rounded, at least 1 pixel). Images already small
-    enough are returned unchanged (same object).
+    enough are returned unchanged (same object). A photo for the left/right protocol is shrunk
+    half by half instead: :func:`colorize.halves.resize_halves`.
 
     Args:
         img: ``(H, W)`` gray (uint8 or float) or ``(H, W, 3)`` uint8/float array.
@@ -365,14 +380,9 @@ def resize_max_side(img, max_side):
     Returns:
         ``(resized_img, resized)`` where ``resized`` tells whether anything changed.
     """
-    if isinstance(max_side, bool) or not isinstance(max_side, (int, np.integer)) or max_side < 1:
-        raise ValueError(f"max_side must be a positive integer, got {max_side!r}")
-    h, w = img.shape[:2]
-    longest = max(h, w)
-    if longest <= max_side:
+    size = max_side_size(img.shape, max_side)
+    if size is None:
         return img, False
-    scale = max_side / longest
-    size = (max(1, round(h * scale)), max(1, round(w * scale)))
     return resize_to(img, size), True
 
 

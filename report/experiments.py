@@ -46,8 +46,8 @@ from agents.basic import AUTO_COLORS, COLORS, BasicAgent, color_sweep, palette_l
 from agents.improved import ImprovedAgent
 from colorize.color import chroma_to_rgb, rgb_to_chroma, rgb_to_gray
 from colorize.halves import (ProtocolError, check_protocol_size, compose_halves, left_half_is_gray,
-                             protocol_inputs)
-from colorize.io import is_grayscale, read_rgb, resize_max_side
+                             protocol_inputs, resize_halves)
+from colorize.io import is_grayscale, max_side_size, read_rgb
 from colorize.kmeans import kmeans
 from colorize.metrics import baseline_predictions, error_map_de2000, score
 from nn.backend import describe_device, resolve_device
@@ -128,8 +128,9 @@ def load_photo(path, max_side):
     by zero), and ImageError for a file that cannot be read.
     """
     rgb = read_rgb(path)
-    small, _ = resize_max_side(rgb, max_side)
-    check_protocol_size(small.shape)
+    size = max_side_size(rgb.shape, max_side)
+    check_protocol_size(rgb.shape if size is None else size)
+    small = rgb if size is None else resize_halves(rgb, size)
     if left_half_is_gray(rgb):
         raise ProtocolError(f"{'a gray photo' if is_grayscale(rgb) else 'its left half is gray'}; "
                             "the report needs colour photos, since both agents learn from the "

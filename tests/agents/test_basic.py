@@ -135,3 +135,25 @@ def test_numpy_integer_settings_give_a_json_summary():
     agent = BasicAgent(colors=np.int64(3), neighbors=np.int32(2), device="cpu")
     agent.fit(np.random.default_rng(0).integers(0, 255, (8, 8, 3)))
     assert json.loads(json.dumps(agent.summary()))["colors"] == 3
+
+
+def test_a_shrunk_photo_is_learnt_from_its_left_half_only(tmp_path):
+    """--max-side shrinks each half on its own, so another right half leaves the palette and
+    the recoloured left half as they were (shrinking the whole photo at once blended the right
+    half's colours into the left half's last columns)."""
+    rgb = textured_image(96, 32)
+    other = rgb.copy()
+    other[:, 48:] = np.random.default_rng(1).integers(0, 256, other[:, 48:].shape, dtype=np.uint8)
+    lefts = []
+    for name, photo in (("a", rgb), ("b", other)):
+        path = tmp_path / f"{name}.png"
+        Image.fromarray(photo).save(path)
+        result = subprocess.run(
+            [sys.executable, "-m", "agents.basic", str(path), "--out", str(tmp_path / name),
+             "--colors", "4", "--max-side", "64", "--quiet"],
+            cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        out = np.asarray(Image.open(tmp_path / name / f"{name}_basic.png"))
+        assert out.shape == (21, 64, 3)
+        lefts.append(split_halves(out)[0])
+    assert np.array_equal(lefts[0], lefts[1])

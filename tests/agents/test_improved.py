@@ -466,3 +466,30 @@ def test_known_colours_and_training_images_that_cannot_work_are_refused():
     assert agent.colorize(gray, left=dark).shape == gray.shape + (3,)
     with pytest.raises(ValueError, match="at least 2 columns"):
         ImprovedAgent(seed=0, device="cpu", **TINY).fit(rgb[:, :1])  # no validation strip
+
+
+def test_a_shrunk_photo_trains_on_nothing_of_its_right_half(tmp_path):
+    """--max-side shrinks each half on its own: with another right half, the training (model,
+    history, the propagation strength chosen on the validation strip next to the seam) is the
+    same. Shrinking the whole photo at once blended the right half into the strip's columns."""
+    rgb = textured_scene(24, 96)
+    other = rgb.copy()
+    other[:, 48:] = np.random.default_rng(1).integers(0, 256, other[:, 48:].shape, dtype=np.uint8)
+    runs = []
+    for name, photo in (("a", rgb), ("b", other)):
+        path = tmp_path / f"{name}.png"
+        Image.fromarray(photo).save(path)
+        model = tmp_path / f"{name}.npz"
+        result = _run_cli(path, "--max-side", "64", "--epochs", "2", "--out", tmp_path / name,
+                          "--save-model", model, "--quiet", cwd=ROOT)
+        assert result.returncode == 0, result.stderr
+        record = json.loads((tmp_path / name / f"{name}_improved.json").read_text())
+        with np.load(model) as saved:
+            runs.append((record["parameters"], {k: saved[k] for k in saved.files}))
+    (info_a, weights_a), (info_b, weights_b) = runs
+    for key in ("training", "propagate_strength", "propagate_strip_mse"):
+        if key == "training":
+            info_a[key].pop("seconds"), info_b[key].pop("seconds")
+        assert info_a[key] == info_b[key], key
+    assert weights_a.keys() == weights_b.keys()
+    assert all(np.array_equal(weights_a[k], weights_b[k]) for k in weights_a)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from colorize.color import rgb_to_gray
+from colorize.io import resize_to
 from colorize.halves import (
     MIN_HEIGHT,
     MIN_WIDTH,
@@ -12,6 +13,7 @@ from colorize.halves import (
     compose_halves,
     left_slice,
     protocol_inputs,
+    resize_halves,
     right_slice,
     split_halves,
 )
@@ -72,3 +74,26 @@ def test_left_half_is_gray_looks_at_the_training_half_only():
 def test_protocol_inputs_names_the_shape_of_the_photo_it_was_given():
     with pytest.raises(ValueError, match=r"got shape \(8, 9\)"):
         protocol_inputs(np.full((8, 9), 5.0))
+
+
+@pytest.mark.parametrize("width, target", [(40, 20), (41, 20), (41, 21), (64, 17), (30, 30)])
+def test_resize_halves_resizes_each_half_on_its_own(width, target):
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (24, width, 3), dtype=np.uint8)
+    other = photo.copy()
+    other[:, width // 2:] = rng.integers(0, 256, other[:, width // 2:].shape, dtype=np.uint8)
+    small, small_other = resize_halves(photo, (12, target)), resize_halves(other, (12, target))
+    assert small.shape == (12, target, 3) and small.dtype == np.uint8
+    left, right = split_halves(small)
+    assert left.shape[1] == target // 2 and right.shape[1] == target - target // 2
+    assert np.array_equal(left, resize_to(split_halves(photo)[0], (12, target // 2)))
+    # another right half changes nothing on the left, which resizing the whole photo would
+    assert np.array_equal(split_halves(small_other)[0], left)
+    whole = resize_to(photo, (12, target)), resize_to(other, (12, target))
+    if target < width:
+        assert not np.array_equal(split_halves(whole[0])[0], split_halves(whole[1])[0])
+
+
+def test_resize_halves_refuses_fewer_than_two_columns():
+    with pytest.raises(ValueError, match="at least 2 columns"):
+        resize_halves(np.zeros((8, 8, 3), np.uint8), (8, 1))
