@@ -46,7 +46,8 @@ candidate set contains every point at or below the true k-th distance, ties incl
 exactness then rests on step 5 only.
 
 The sweep works one block at a time, a block's pair matrix never larger than
-``_BRUTE_CHUNK`` entries, so memory stays ``O(_BRUTE_CHUNK + n + m * k)``,
+``_BRUTE_CHUNK`` entries (the brute-force path's differences too, counting each row's d
+values), so memory stays ``O(_BRUTE_CHUNK + n + m * k)``,
 never ``m x n``. Small problems skip the sweep and use exact brute force directly.
 
 On CuPy the sweep's many small, data-dependent steps do not suit the device: the GPU path is
@@ -162,7 +163,7 @@ def _exact_sq(query, uniq, qi, uj):
     """float64 squared distances of candidate pairs, by direct differences (NumPy or CuPy)."""
     xp = get_array_module(query)
     out = xp.empty(qi.size, dtype=xp.float64)
-    step = 1 << 20
+    step = max(1, _BRUTE_CHUNK // max(1, query.shape[1]))  # (step, d) differences at a time
     for s in range(0, qi.size, step):
         diff = query[qi[s:s + step]] - uniq[uj[s:s + step]]
         out[s:s + step] = xp.einsum("ij,ij->i", diff, diff)
@@ -181,6 +182,9 @@ def _select(qi, uj, dist, first, k, m):
     qq = xp.broadcast_to(qi[:, None], idx.shape)[valid]
     dd = xp.broadcast_to(dist[:, None], idx.shape)[valid]
     ii = idx[valid]
+    if int(xp.bincount(qq, minlength=m).min()) < k:
+        raise RuntimeError("internal error in colorize.knn: a query has fewer than k candidate "
+                           "rows; please report it with the data")
     # one key array (CuPy's lexsort takes no tuple); indices are exact in float64
     order = xp.lexsort(xp.stack([ii.astype(xp.float64), dd, qq.astype(xp.float64)]))
     qq, dd, ii = qq[order], dd[order], ii[order]
@@ -210,7 +214,8 @@ def _candidates_brute(uniq, query, k, progress):
     """Candidate pairs by exact brute force: per query, all unique rows within its k-th."""
     u = uniq.shape[0]
     kk = min(k, u)
-    rows = max(1, _BRUTE_CHUNK // u)
+    # the differences are (rows, u, d): the chunk bounds them, not just the (rows, u) distances
+    rows = max(1, _BRUTE_CHUNK // (u * max(1, uniq.shape[1])))
     qis, ujs = [], []
     for s in range(0, query.shape[0], rows):
         diff = query[s:s + rows, None, :] - uniq[None, :, :]
@@ -264,12 +269,18 @@ def _keep_near_kth(r, c, v, delta, n_rows, k):
     r is sorted (``np.nonzero`` order) and every row has at least k pairs. The true k-th
     distance is at most ``a_k + delta``, so no true neighbour (or tie) is dropped.
     """
-    top = float(v.max()) + 1.0 if v.size else 1.0
-    order = np.argsort(r * top + np.maximum(v, 0.0), kind="stable")
+    # One sort of r * top + v orders the pairs by row, then by distance. ``top`` scales with
+    # the distances (a fixed offset would round tiny distances away). The key rounds at about
+    # n_rows * top * eps, so the k-th found may be a value that close below the true one:
+    # ``slack`` keeps every pair such a swap could drop (extra pairs cost nothing but time).
+    largest = float(v.max()) if v.size else 0.0
+    top = 2.0 * largest if largest > 0 else 1.0
+    order = np.argsort(r * top + np.clip(v, 0.0, None), kind="stable")
     starts = np.concatenate(([0], np.cumsum(np.bincount(r, minlength=n_rows))[:-1]))
     counts = np.bincount(r, minlength=n_rows)
     kth = v[order[starts + np.minimum(k, counts) - 1]]
-    keep = v <= (kth + 2 * delta)[r]
+    slack = 4.0 * (n_rows + 1) * top * np.finfo(np.float64).eps
+    keep = v <= (kth + 2 * delta)[r] + slack
     return r[keep], c[keep]
 
 

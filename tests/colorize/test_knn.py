@@ -91,6 +91,32 @@ def test_k_above_the_distinct_rows_on_the_sweep_path():
     check(np.vstack([distinct, distinct]), rng.normal(size=(12000, 9)) * 20, 500)
 
 
+@pytest.mark.parametrize("scale", [1e-9, 1e-6, 1e6])
+def test_tiny_and_huge_scales_on_the_sweep_path(scale):
+    # 3000 x 2000 pairs take the sweep; its sort key once used a fixed offset of 1, which
+    # rounded distances around 1e-12 away (wrong neighbours, or an IndexError)
+    rng = np.random.default_rng(5)
+    check(rng.normal(size=(3000, 9)) * scale, rng.normal(size=(2000, 9)) * scale, 6)
+
+
+def test_brute_force_memory_does_not_grow_with_the_row_width():
+    # few distinct rows take the brute-force path for any number of queries; its chunks once
+    # held (rows, u, d) differences sized for (rows, u), 1 GiB here
+    import tracemalloc
+
+    rng = np.random.default_rng(2)
+    train = rng.normal(size=(96, 27))
+    query = rng.normal(size=(50_000, 27))
+    tracemalloc.start()
+    try:
+        idx, _ = nearest(train, query, 6)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 200 * 2**20, f"{peak / 2**20:.0f} MiB"
+    np.testing.assert_array_equal(idx[:200], reference(train, query[:200], 6)[0])
+
+
 def test_float32_and_uint8_inputs():
     rng = np.random.default_rng(3)
     train = rng.integers(0, 256, size=(2000, 9), dtype=np.uint8)
