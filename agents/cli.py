@@ -36,7 +36,6 @@ import argparse
 import math
 import sys
 import time
-from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +47,7 @@ from colorize.halves import (MIN_HEIGHT, MIN_WIDTH, ProtocolError, check_protoco
 from colorize.io import (
     ImageError,
     OutputError,
-    atomic_path,
+    atomic_paths,
     check_output_files,
     ensure_output_dir,
     is_grayscale,
@@ -363,12 +362,11 @@ def _figure_title(agent_name, metrics):
 
 def write_outputs(paths, output, panels, title, record):
     """Write the three files: each goes to a temporary file first, and the renames happen only
-    once all three are complete, so a failed write (a full disk) changes none of them.
-    OutputError on any failure; a rename that itself fails (a result file made immutable)
-    is named, and the files renamed before it are then already new."""
+    once all three are complete (:func:`colorize.io.atomic_paths`), so a failed write (a full
+    disk), a failed rename (a result file made immutable) or an interrupt leaves all three as
+    they were. OutputError on any failure, naming a rename that failed."""
     try:
-        with ExitStack() as stack:
-            tmp = {key: stack.enter_context(atomic_path(path)) for key, path in paths.items()}
+        with atomic_paths(paths) as tmp:
             write_png(tmp["image"], output)
             comparison_figure(tmp["compare"], panels, title=title)
             write_json(tmp["json"], record)

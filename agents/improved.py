@@ -77,7 +77,7 @@ from agents.improved_model import ARCHITECTURES, build_model, pad_to_multiple, p
 from colorize.chroma_bins import ChromaBins
 from colorize.color import check_0_255, chroma_to_rgb, rgb_to_chroma, rgb_to_gray
 from colorize.edge_aware import propagate_from_left, smooth_chroma
-from colorize.io import MAX_NAME_BYTES
+from colorize.io import MAX_NAME_BYTES, long_name_in
 from colorize.metrics import gray_level_chroma_table
 from nn import Adam, NNError, ReduceLROnPlateau, StateDictError, fit
 from nn.backend import array_module_for, to_numpy
@@ -697,9 +697,15 @@ def _check_save_path(path, inputs, outputs):
     input files are never overwritten, so a model with new decoding settings is saved under a
     new name) or something that is not a regular file (a device, a pipe). Paths are compared
     after following symbolic links."""
+    if path.endswith(os.sep) or (os.altsep and path.endswith(os.altsep)):
+        raise UsageError(f"--save-model {path} names a folder (it ends with a separator); give "
+                         "a file name such as model.npz")
     if len(os.fsencode(os.path.basename(path))) > MAX_NAME_BYTES:
         raise UsageError(f"--save-model {path}: the name is longer than {MAX_NAME_BYTES} bytes; "
                          "give a shorter one such as model.npz")
+    if long_name_in(path) is not None:
+        raise UsageError(f"--save-model {path}: a folder name in it is longer than "
+                         f"{MAX_NAME_BYTES} bytes")
     if os.path.isdir(path):
         raise UsageError(f"--save-model {path} is a directory; give a file name such as model.npz")
     if os.path.exists(path) and not os.path.isfile(path):

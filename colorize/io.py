@@ -55,6 +55,7 @@ import json
 import math
 import os
 import secrets
+import signal
 import tempfile
 import threading
 import warnings
@@ -108,6 +109,9 @@ def _pillow_limits(max_pixels):
 def _check_path(path):
     """Refuse a path that is missing, a directory, unreadable or empty, before Pillow sees it."""
     p = Path(os.fsdecode(path))
+    if long_name_in(p) is not None:
+        raise ImageError(f"image file '{p}' does not exist (a name in it is longer than "
+                         f"{MAX_NAME_BYTES} bytes)")
     if not p.exists():
         raise ImageError(f"image file '{p}' does not exist")
     if p.is_dir():
@@ -423,24 +427,87 @@ def atomic_path(path):
         with atomic_path("out/a.png") as tmp:
             Image.fromarray(rgb).save(tmp)
     """
-    target = Path(path)
-    if not target.parent.is_dir():
-        # named here: the writer's error would name the hidden temporary file instead
-        raise FileNotFoundError(errno.ENOENT, "No such folder", str(target.parent))
-    tmp = target.with_name(f".{target.stem[:TEMP_STEM_CHARS]}.{secrets.token_hex(6)}.tmp"
-                           f"{target.suffix}")
+    with atomic_paths({"file": path}) as tmp:
+        yield tmp["file"]
+
+
+def _temporary_name(target, kind="tmp"):
+    return target.with_name(f".{target.stem[:TEMP_STEM_CHARS]}.{secrets.token_hex(6)}.{kind}"
+                            f"{target.suffix}")
+
+
+@contextmanager
+def atomic_paths(paths):
+    """:func:`atomic_path` for files that belong together: yields ``{key: temporary path}``
+    for the dict ``{key: path}``, and only once the block has written every one are they
+    renamed over their targets, in the dict's order. Ctrl-C and SIGTERM are held back during
+    the renames (they take effect right after), and if a rename fails, the files already
+    replaced get their old contents back (kept as hard links; a file that did not exist is
+    removed). So the set is all old or all new, never a mix, as long as the file system takes
+    hard links. On any exception the temporary files are removed.
+    """
+    targets = {key: Path(p) for key, p in paths.items()}
+    for target in targets.values():
+        if not target.parent.is_dir():
+            # named here: the writer's error would name the hidden temporary file instead
+            raise FileNotFoundError(errno.ENOENT, "No such folder", str(target.parent))
+    tmps = {key: _temporary_name(target) for key, target in targets.items()}
     try:
-        yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
+        yield tmps
+        for tmp in tmps.values():
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+        with _signals_held():
+            _replace_all(tmps, targets)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        for tmp in tmps.values():
+            tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(target.parent)
+    for folder in {target.parent for target in targets.values()}:
+        _fsync_dir(folder)
+
+
+@contextmanager
+def _signals_held():
+    """Hold back SIGINT and SIGTERM (POSIX; elsewhere a no-op) until the block is done."""
+    block = getattr(signal, "pthread_sigmask", None)
+    if block is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = block(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        block(signal.SIG_SETMASK, previous)
+
+
+def _replace_all(tmps, targets):
+    """``os.replace`` each temporary file over its target; on a failure, undo those done."""
+    # (target, backup): the old contents as a hard link, None where there was no file, False
+    # where no link could be made
+    done, backups = [], []
+    try:
+        for key, target in targets.items():
+            backup = None
+            if target.exists():
+                backup = _temporary_name(target, "old")
+                try:
+                    os.link(target, backup)
+                    backups.append(backup)
+                except OSError:
+                    backup = False
+            os.replace(tmps[key], target)
+            done.append((target, backup))
+    except BaseException:
+        for target, backup in reversed(done):
+            if backup is None:
+                target.unlink(missing_ok=True)
+            elif backup:
+                os.replace(backup, target)
+        raise
+    finally:
+        for backup in backups:
+            backup.unlink(missing_ok=True)
 
 
 def _as_uint8_image(img):
@@ -527,11 +594,24 @@ def ensure_output_file(path):
     return path
 
 
+def long_name_in(path):
+    """The first name in ``path`` (a folder's or the file's) longer than ``MAX_NAME_BYTES``,
+    or None. No such path can exist, and asking whether it does raises an OSError in some
+    Python versions (``Path.exists`` in 3.11), so callers check this first."""
+    for part in Path(path).parts:
+        if len(os.fsencode(part)) > MAX_NAME_BYTES:
+            return part
+    return None
+
+
 def _check_name_length(path):
     if len(os.fsencode(path.name)) > MAX_NAME_BYTES:
         raise OutputError(f"cannot write {path}: its name is longer than {MAX_NAME_BYTES} "
                           "bytes; choose a shorter one (or rename the input photo it comes "
                           "from)")
+    if long_name_in(path) is not None:
+        raise OutputError(f"cannot write {path}: a folder name in it is longer than "
+                          f"{MAX_NAME_BYTES} bytes")
 
 
 def check_output_files(paths, inputs=()):
@@ -551,7 +631,9 @@ def check_output_files(paths, inputs=()):
             raise OutputError(f"cannot write {path}: it is not a regular file (a device or a "
                               "pipe), and writing would replace it; choose another --out")
         for source, what in inputs:
-            if path.exists() and Path(source).exists() and path.resolve() == Path(source).resolve():
+            # a source with a name too long cannot exist (the read refuses it later)
+            if (path.exists() and long_name_in(source) is None and Path(source).exists()
+                    and path.resolve() == Path(source).resolve()):
                 raise OutputError(f"writing {path} would overwrite the input {what}; "
                                   "choose another --out")
 
@@ -559,6 +641,9 @@ def check_output_files(paths, inputs=()):
 def missing_folders(folder):
     """``folder`` and those of its ancestors that do not exist yet, innermost first: what a
     command is about to create, so that a refused run can remove exactly that again."""
+    if long_name_in(folder) is not None:
+        raise OutputError(f"output folder '{folder}': a name in it is longer than "
+                          f"{MAX_NAME_BYTES} bytes, which no file system takes")
     missing = []
     for path in (Path(folder), *Path(folder).parents):
         if path.exists():

@@ -12,10 +12,37 @@ and ``nn.gradcheck`` are commands too); the agents' shared options are in
 """
 
 import argparse
+import contextlib
+import os
+import signal
 import sys
+import threading
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, what the shell reports for a killed command
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away
+
+
+class Terminated(BaseException):
+    """SIGTERM (``kill``, ``timeout``) raised as an exception, so that cleanup code runs as it
+    does for Ctrl-C: temporary files and folders the command created are removed."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_raises():
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class UsageError(ValueError):
@@ -57,12 +84,27 @@ def non_negative_int(text):
 def run_command(body, errors=()):
     """Call ``body()`` and return its exit status; a :class:`UsageError` or one of ``errors``
     (exception classes) becomes one line ``error: ...`` on stderr and status 2, Ctrl-C the
-    line ``error: interrupted`` and status 130 (the shell's code for SIGINT)."""
+    line ``error: interrupted`` and status 130 (the shell's code for SIGINT), SIGTERM
+    ``error: terminated`` and 143. A closed stdout (``... | head``) ends the command quietly
+    with 141, as SIGPIPE ends other tools; text stdout cannot encode (a file name that is not
+    valid UTF-8) is written with backslash escapes instead of failing."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     try:
-        return body()
+        with _sigterm_raises():
+            return body()
     except (UsageError, *errors) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Terminated:
+        print("error: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
+    except BrokenPipeError:
+        # Python would report the pipe again when it flushes stdout at exit
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE

@@ -18,6 +18,7 @@ weight of the first layer inside the body of the third layer of a Sequential is
 gradients of the latest ``backward``.
 """
 
+import contextlib
 import errno
 import os
 import tempfile
@@ -286,6 +287,8 @@ def save_npz(path, arrays):
             np.savez(handle, **arrays)
         os.replace(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        # gone already when the interrupt came right after the rename: the save succeeded
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
         raise
     return path

@@ -768,3 +768,130 @@ def test_propagate_in_model_mode_says_it_is_ignored(tmp_path, trained_model):
                      trained_model, "--propagate", "1e3")
     assert result.returncode == 0, result.stderr
     assert "--propagate" in result.stderr and "ignored" in result.stderr
+
+
+def _result_paths(folder):
+    return {k: folder / f"p_basic{s}" for k, s in
+            [("image", ".png"), ("compare", "_compare.png"), ("json", ".json")]}
+
+
+def test_a_failed_rename_puts_back_the_results_already_replaced(tmp_path, monkeypatch):
+    # the last of the three renames fails: the two before it are undone, so the folder holds
+    # the old results, all of them, and no temporary file or kept old copy
+    import errno
+
+    from agents import cli
+    from colorize.io import OutputError
+
+    paths = _result_paths(tmp_path)
+    for path in paths.values():
+        path.write_bytes(b"old " + path.name.encode())
+    real_replace = os.replace
+    renamed = []
+
+    def last_one_immutable(src, dst):
+        if str(dst) in map(str, paths.values()):
+            renamed.append(dst)
+            if len(renamed) == 3:
+                raise PermissionError(errno.EPERM, "Operation not permitted", str(src), None, str(dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", last_one_immutable)
+    rgb = colour_photo()
+    with pytest.raises(OutputError, match="cannot replace"):
+        cli.write_outputs(paths, rgb, [("original", rgb)], "t", {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths.values())
+    assert all(p.read_bytes() == b"old " + p.name.encode() for p in paths.values())
+
+
+def test_ctrl_c_during_the_renames_takes_effect_after_the_last_one(tmp_path, monkeypatch):
+    import signal
+
+    from agents import cli
+
+    paths = _result_paths(tmp_path)
+    for path in paths.values():
+        path.write_bytes(b"old")
+    real_replace = os.replace
+    renamed = []
+
+    def interrupted(src, dst):
+        real_replace(src, dst)
+        if str(dst) in map(str, paths.values()):
+            renamed.append(dst)
+            if len(renamed) == 1:
+                signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    rgb = colour_photo()
+    with pytest.raises(KeyboardInterrupt):
+        cli.write_outputs(paths, rgb, [("original", rgb)], "t", {"new": True})
+    assert json.loads(paths["json"].read_text()) == {"new": True}
+    assert all(p.read_bytes() != b"old" for p in paths.values())
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths.values())
+
+
+def test_sigterm_cleans_up_like_ctrl_c(tmp_path):
+    import signal
+    import time
+
+    big = tmp_path / "big.png"
+    Image.fromarray(colour_photo(256, 192)).save(big)
+    out = tmp_path / "new" / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "agents.improved", str(big), "--out", str(out)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)  # past the imports, into the training
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines()[-1] == "error: terminated"
+    assert "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.png"]  # new/out removed
+
+
+def test_a_closed_stdout_ends_quietly_after_the_results_are_written(photo, tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "agents.basic", str(photo), "--out", str(tmp_path)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # like `| head -0`: the reader is gone before the summary is printed
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert "Traceback" not in err and "Broken pipe" not in err
+    assert (tmp_path / "photo_basic.json").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file names are bytes")
+def test_a_file_name_that_is_not_utf8_prints_on_a_strict_stdout(tmp_path):
+    name = os.fsdecode(b"bad\xff.png")
+    Image.fromarray(colour_photo()).save(tmp_path / name)
+    result = subprocess.run([sys.executable, "-m", "agents.basic", name, "--out", "o"],
+                            cwd=tmp_path, capture_output=True,
+                            env={**os.environ, "PYTHONIOENCODING": "utf-8:strict",
+                                 "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    assert b"bad\\udcff" in result.stdout  # the odd byte written as an escape
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+@pytest.mark.parametrize("flag", ["IMAGE", "--out", "--reference", "--save-model", "--load-model"])
+def test_a_folder_name_over_255_bytes_is_one_error_line(agent, flag, photo, tmp_path):
+    if agent == "basic" and flag in ("--save-model", "--load-model"):
+        pytest.skip("the basic agent has no model files")
+    long = tmp_path / ("a" * 300) / "x.png"
+    args = {"IMAGE": [long], "--out": [photo, "--out", long.parent],
+            "--reference": [photo, "--reference", long],
+            "--save-model": [photo, "--save-model", long.with_suffix(".npz")],
+            "--load-model": [photo, "--load-model", long.with_suffix(".npz")]}[flag]
+    if flag != "--out":
+        args += ["--out", tmp_path / "out"]
+    result = run_cli(agent, *args)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+    assert not (tmp_path / "out").exists()
+
+
+def test_save_model_ending_in_a_separator_is_refused_before_training(photo, tmp_path):
+    result = run_cli("improved", photo, "--save-model", f"{tmp_path / 'newdir'}{os.sep}",
+                     "--out", tmp_path / "out")
+    assert result.returncode == 2
+    assert "names a folder" in result.stderr and result.stderr.count("\n") == 1
+    assert not (tmp_path / "out").exists()

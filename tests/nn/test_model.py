@@ -198,3 +198,20 @@ def test_sequential_backward_refuses_a_dout_of_another_shape():
         with pytest.raises(ValueError, match=r"needs dout of shape \(2, 3\)"):
             model.backward(wrong)
     assert model.backward(loss.backward()).shape == x.shape
+
+
+def test_an_interrupt_right_after_the_save_is_an_interrupt(tmp_path, monkeypatch):
+    # the temporary file is gone once renamed; cleaning it up must not turn Ctrl-C into an
+    # error about a missing file
+    from nn.layers import base
+
+    real_replace = os.replace
+
+    def replaced_then_interrupted(src, dst):
+        real_replace(src, dst)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(base.os, "replace", replaced_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        base.save_npz(tmp_path / "m.npz", {"w": np.zeros(3)})
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
