@@ -20,7 +20,7 @@ from pathlib import Path
 
 from colorize.bundled import bundled_images_dir
 from colorize.halves import ProtocolError
-from colorize.io import (ImageError, OutputError, atomic_path, check_output_files,
+from colorize.io import (ImageError, OutputError, atomic_paths, check_output_files,
                          ensure_output_dir, missing_folders, remove_empty_folders)
 from nn.backend import DeviceError
 from nn.cli import OneLineParser, UsageError, non_negative_int, run_command
@@ -131,16 +131,17 @@ def build(args):
     ensure_output_dir(figures_dir)
     log(f"report: {len(photos)} photos at {settings.max_side} px, seed {settings.seed}, {device}")
 
-    written = []
+    # The figures and REPORT.md are written to temporary files and replace the old ones all
+    # together at the end: an interrupted or failed build leaves the earlier report whole,
+    # never its text beside new figures.
+    targets = {name: figures_dir / name for name in _figure_names(photos)}
+    targets["REPORT.md"] = report_path
     try:
-        runs = [run_photo(path, loaded[path], settings, log=log) for path in photos]
-        text = _figures_and_text(args, settings, mode, device, runs, figures_dir, written, started)
-        with atomic_path(report_path) as tmp:
-            tmp.write_text(text, encoding="utf-8")
+        with atomic_paths(targets) as tmp:
+            runs = [run_photo(path, loaded[path], settings, log=log) for path in photos]
+            text = _figures_and_text(args, settings, mode, device, runs, figures_dir, tmp, started)
+            tmp["REPORT.md"].write_text(text, encoding="utf-8")
     except BaseException:
-        # a build that does not end in a report leaves none of its figures behind
-        for path in written:
-            path.unlink(missing_ok=True)
         remove_empty_folders(created)
         raise
     log(f"wrote {report_path} in {time.perf_counter() - started:.0f} s")
@@ -165,15 +166,11 @@ def _figure_names(photos):
     return list(owners)
 
 
-def _figures_and_text(args, settings, mode, device, runs, figures_dir, written, started):
-    """Draw the figures (the paths of new ones appended to ``written``), run the checks and
+def _figures_and_text(args, settings, mode, device, runs, figures_dir, tmp, started):
+    """Draw the figures (each to its temporary file ``tmp[name]``), run the checks and
     benchmarks, and return the text of REPORT.md."""
     def figure(draw, name, *data):
-        path = figures_dir / name
-        new = not path.exists()
-        draw(path, *data)
-        if new:  # a figure of an earlier report is replaced, never removed by the cleanup
-            written.append(path)
+        draw(tmp[name], *data)
         return f"figures/{name}"
 
     figures = {}
@@ -183,7 +180,7 @@ def _figures_and_text(args, settings, mode, device, runs, figures_dir, written, 
                              figure(errors_figure, errors_name, run))
     for key, draw in (("k_curves", k_curves_figure), ("loss_curves", loss_curves_figure)):
         figures[key] = figure(draw, SHARED_FIGURES[key][0], runs)
-    log(f"figures written to {figures_dir}")
+    log(f"figures drawn for {figures_dir}")
 
     rows = benchmarks.gradient_checks()
     log(f"gradient checks: {len(rows)} cases, worst relative error {max(r[2] for r in rows):.1e}")

@@ -348,13 +348,15 @@ def test_a_build_that_fails_midway_leaves_no_figures_or_folders(failing, interru
     assert main(["--quick", "--no-bench", "--images", str(images), "--out", str(out)]) == status
     assert message in capsys.readouterr().err
     assert not (tmp_path / "parent").exists()  # the figures, out/, and the parent it made
-    # into an existing report folder: the figures of the earlier report stay
+    # into an existing report folder: the earlier report stays whole, its figures unchanged
+    # (new figures beside the old text would disagree with its tables)
     figures = tmp_path / "old" / "figures"
     figures.mkdir(parents=True)
     (figures / "a.png").write_bytes(b"earlier figure")
     (figures.parent / "REPORT.md").write_text("earlier report")
     assert main(["--quick", "--no-bench", "--images", str(images), "--out", str(figures.parent)]) == status
-    assert (figures / "a.png").exists() and (figures.parent / "REPORT.md").read_text() == "earlier report"
+    assert (figures / "a.png").read_bytes() == b"earlier figure"
+    assert (figures.parent / "REPORT.md").read_text() == "earlier report"
     assert sorted(p.name for p in figures.iterdir()) == ["a.png"]
 
 
@@ -385,6 +387,29 @@ def test_prose_numbers_without_sign_errors_divisions_by_zero_or_mixed_photo_sets
                      "improved:unet-l2": {"psnr": 24.0, "photos": 6}}}
     assert "improved:dilated" not in variants_verdict(data)
     assert "improved:default's (25.00 dB)" in variants_verdict(data)
+    assert "1.00 dB above the next, improved:unet-l2" in variants_verdict(data)
+    assert "spread" not in variants_verdict(data)  # one seed: no spread to give
+    data["mean"].update({"improved:default, seed 1": {"psnr": 24.2, "photos": 6},
+                         "improved:default, seed 2": {"psnr": 24.6, "photos": 6}})
+    assert "3 seeds alone spread over 0.80 dB" in variants_verdict(data)
+
+
+def test_the_validation_curve_is_compared_with_the_right_half_at_every_k():
+    from types import SimpleNamespace
+
+    from report.write import auto_prose
+
+    def run(name, validation, hindsight):
+        scores = {"basic": {"psnr": 20.0, "rmse": 1.0}, "basic_auto": {"psnr": 21.0}}
+        return SimpleNamespace(name=name, scores=scores, auto={
+            "k": [2, 3, 4, 5], "chosen": 3, "rule": "smallest k within 2 %",
+            "validation_rmse": validation, "hindsight_rmse": hindsight})
+
+    # coffee's strip lies above its right half everywhere but at the chosen k
+    runs = [run("coffee", [10, 8, 7.5, 7], [9, 8.5, 7, 6]), run("chelsea", [5, 4, 3, 2], [6, 5, 4, 3])]
+    text = " ".join(auto_prose(runs))
+    assert "above the right half's on coffee at 3 of the 4 values of k" in text
+    assert "chelsea at" not in text
 
 
 def test_saturated_mask_marks_the_fraction_even_on_a_flat_image():
