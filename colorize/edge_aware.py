@@ -18,7 +18,11 @@ Here the premise refines a prediction ``u0`` instead of propagating scribbles: m
     E(u) = sum_r c_r (u_r - u0_r)^2 + lam * |(I - W) u|^2
 
 (``c`` a per-pixel confidence, 1 by default). Its minimiser solves the symmetric positive
-definite system ``(C + lam (I - W)^T (I - W)) u = C u0``, solved matrix-free by conjugate
+definite system ``(C + lam (I - W)^T (I - W)) u = C u0``: the normal equations of the
+paper's least-squares problem, which the published code solves with the scribbles as hard
+constraints of ``(I - W) u = 0`` instead; being normal equations, their condition number is
+about the square of that system's, which is why float32 conjugate gradients need many steps
+at a large ``lam``. It is solved matrix-free by conjugate
 gradients: ``W`` is applied as 8 shifted, weighted copies of the image, ``W^T`` as the same
 copies shifted back, so on NumPy nothing larger than a few images is held; on CuPy the 8
 neighbours of every pixel are gathered at once (about 8 image-sized planes per channel, and
@@ -44,8 +48,9 @@ from .color import rgb_to_chroma, rgb_to_gray
 
 OFFSETS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0))
 VARIANCE_FLOOR = 4.0
-"""Floor on the window variance of gray (0..255 units): a flat window still gets a finite
-sigma, so smoothing does not stop in flat regions."""
+"""Floor on the window variance of gray (0..255 units), this project's own rule: without a
+floor a flat window's weights are 0 / 0. The authors' published code floors sigma
+differently (relative to the window's smallest gray difference, and at 2e-6)."""
 
 
 def shift(a, dy, dx):
