@@ -2,12 +2,15 @@
 
 ``python -m agents.basic [IMAGE] [--colors K|auto] [--neighbors N] ...``
 
-How it colours, exactly as the project pins the coursework down (README, "What this is"):
+How it colours: this list is the project's reading of the coursework, pinned down.
 
-1. k-means (seeded k-means++, several restarts, Lloyd to convergence) finds ``colors``
-   representative colours among the training pixels; every training pixel takes the label of
-   its nearest representative colour.
-2. Every pixel of the training image gets its 3x3 gray patch (edge-replicated borders).
+1. k-means on the training pixels' RGB (seeded greedy k-means++, ``kmeans.RESTARTS`` = 4
+   restarts, Lloyd until no label changes, the lowest inertia kept) finds ``colors``
+   representative colours; every training pixel takes the label of its nearest one.
+2. Gray is ``0.21 R + 0.72 G + 0.07 B`` (no rounding). Every pixel of the training image gets
+   its 3x3 gray patch, and so does every pixel of the gray image to colour, each image patched
+   on its own with edge-replicated borders (under the left/right protocol a test patch at the
+   seam repeats the test half's first column; it takes no pixel of the training half).
 3. For each pixel to colour, the ``neighbors`` training patches nearest in Euclidean distance
    on the 9 gray values are found exactly, ordered by (distance, training index).
 4. Vote: the representative colour that occurs most often among the neighbours wins. When
@@ -22,7 +25,7 @@ validation strip, the agent is trained on the rest for every k in ``AUTO_COLORS`
 strip's colour error (RGB RMSE) is measured. The neighbours do not depend on k, so they are
 found once and only the palette and the vote are redone per k. The rule: the smallest k whose
 validation error is within ``AUTO_TOLERANCE`` (5 %) of the best; more colours than that buy no
-measurable accuracy and make the vote noisier. The whole curve is kept for the report.
+measurable accuracy. The whole curve is kept for the report.
 """
 
 import sys
@@ -41,7 +44,10 @@ COLORS = 5
 NEIGHBORS = 6
 """The coursework's number of nearest patches that vote (``--neighbors``' default)."""
 AUTO_COLORS = tuple(range(2, 17))
+"""``--colors auto``: the numbers of colours tried."""
 AUTO_TOLERANCE = 0.05
+"""``--colors auto`` takes the smallest k whose validation error is within this share of the
+lowest one."""
 AUTO_STRIP_FRACTION = 0.25
 """``--colors auto``: the share of the training columns, nearest the test half, held out to
 choose k (the improved agent has its own strip, ``agents.improved_data.VALIDATION_FRACTION``)."""
@@ -58,6 +64,7 @@ def vote(neighbor_labels, n_colors):
     counts = (neighbor_labels[:, :, None] == xp.arange(n_colors)[None, None, :]).sum(axis=1)
     top = counts.max(axis=1, keepdims=True)
     votes_per_neighbor = xp.take_along_axis(counts, neighbor_labels, axis=1)
+    # argmax of a boolean row is its first True: the nearest neighbour holding a top colour
     first_tied = xp.argmax(votes_per_neighbor == top, axis=1)
     return xp.take_along_axis(neighbor_labels, first_tied[:, None], axis=1)[:, 0]
 
@@ -136,7 +143,6 @@ class BasicAgent:
             self.n_colors = int(self.colors)
         pixels = rgb.reshape(-1, 3).astype("float32")
         self.centers, self.labels = kmeans(pixels, self.n_colors, seed=self.seed)
-        self.train_shape = rgb.shape[:2]
         self.train_patches = gray_patches(rgb_to_gray(rgb))
         return self
 
@@ -165,15 +171,12 @@ class BasicAgent:
         return to_numpy(self.centers[winners].reshape(gray.shape + (3,)))
 
     def training_output(self, left_rgb):
-        """The training half in its representative colours (H, W, 3) float."""
+        """``left_rgb`` (H, W, 3) in the representative colours, each pixel in its nearest one
+        (float): for the training half, the labels k-means ended with."""
         if self.train_patches is None:
             raise RuntimeError("training_output called before fit")
-        xp = self.xp
-        left = xp.asarray(left_rgb)
-        if left.shape[:2] == self.train_shape:
-            labels = self.labels
-        else:
-            labels = palette_labels(left.reshape(-1, 3).astype("float32"), self.centers)
+        left = self.xp.asarray(left_rgb)
+        labels = palette_labels(left.reshape(-1, 3).astype("float32"), self.centers)
         return to_numpy(self.centers[labels].reshape(left.shape[:2] + (3,)))
 
     def summary(self):

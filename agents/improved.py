@@ -8,7 +8,8 @@ reruns the comparison):
 1. **Spaces.** Input: the gray image (normalised) and the per-gray-lookup chroma of the
    training image as a prior (:mod:`agents.improved_data`; coarse-context planes are an
    option, off by default: over seeds 0-2 on the six benchmark photos they raised coffee by
-   0.35 dB and lowered the mean by 0.23 dB, 24.81 against 25.04).
+   0.35 dB and lowered the mean by 0.23 dB, 24.81 against 25.04, measured under the earlier
+   whole-photo resize: see ``DEFAULTS``).
    Output: the gray-preserving chroma ``(u, v)`` of :mod:`colorize.color`; the colour is
    rebuilt as ``gray + u e1 + v e2``, so the output's gray equals the input gray exactly (up
    to the gamut shrink of ``chroma_to_rgb``), whatever the network says.
@@ -22,13 +23,14 @@ reruns the comparison):
    benchmark photos the same trained networks scored 0.38 dB higher mean PSNR at 0.7 and
    still kept 0.8x the truth's colourfulness (``python -m agents.bench_improved`` re-decodes
    every trained network at several temperatures). ``l2`` / ``l1`` / ``smooth_l1``: chroma
-   regression, faster to train (2 output channels instead of one per bin), 0.24 dB lower
+   regression, faster to train (2 output channels instead of one per bin), 0.28 dB lower
    mean PSNR there. ``saturation`` scales the decoded chroma (1 = as predicted).
 4. **Training.** Random crops of the training image's columns left of the validation strip,
    left-right flips; the strip (the 20 % of columns nearest the test half) is scored each
    epoch with the whole training image as context; early stopping restores the best epoch.
 5. **Colourizing.** The network's outputs for the image and its mirror image are averaged
-   (+0.08 dB mean PSNR on the benchmark photos without propagation, +0.00 with it).
+   (+0.06 dB mean PSNR on the benchmark photos without propagation, -0.02 with it: a wash,
+   kept because it makes the prediction symmetric under mirroring).
    Under the left/right protocol the training half lies just left of the test half, so its
    true colours are known there: they serve as the scribbles of Levin, Lischinski and
    Weiss's colorization by optimisation, propagated across the seam and along regions of
@@ -41,7 +43,7 @@ reruns the comparison):
    strength judged over the strip's width, 26 columns at 256 px, and then used across the
    whole test half, 128 columns: the farther from the seam, the less the known colours
    reach, so the choice is a proxy, not a measurement on the test half). On
-   the benchmark photos this adds 0.78 dB mean PSNR, and the seam disappears. Without known
+   the benchmark photos this adds 0.77 dB mean PSNR, and the seam disappears. Without known
    neighbours (a reference photo) the chroma is only refined by the same gray-guided
    smoothing, weakly (``refine``).
 6. **Full resolution.** Chroma is predicted at a working size with the training image's
@@ -120,7 +122,12 @@ DEFAULTS = {
 steps each); ``lr``: Adam's learning rate. Smaller and larger values than the defaults did
 worse, one setting changed at a time, as mean PSNR on the six benchmark photos at 256 px over
 seeds 0-2 (:mod:`agents.bench_improved`'s photos and scoring, one BLAS thread; the defaults
-give 25.04 dB): ``lr`` 1e-3 / 4e-3 gave 24.29 / 24.75, ``width`` 8 / 12 gave 24.62 / 24.71,
+give 25.04 dB there). These sweeps, and the other one-setting figures in this package's
+docstrings that compare with 25.04, ran before 2026-11-29, when the benchmark still resized
+each photo whole before cutting it, so that the right half's first columns blended into the
+validation strip and into the known colours at the seam; with each half resized on its own
+the defaults give 24.93 dB (24.75 to 25.13 per seed), and the sweeps were not rerun:
+``lr`` 1e-3 / 4e-3 gave 24.29 / 24.75, ``width`` 8 / 12 gave 24.62 / 24.71,
 ``crop`` 32 gave 24.42, ``batch_size`` 4 gave 24.61, ``plateau`` 0 / 5 gave 24.80 / 24.86 and
 ``neighbors`` 1 / 9 gave 24.66 / 24.94, ``prior`` off 24.83 and ``arch`` ``"dilated"`` 24.16
 (wider networks, larger crops and larger batches did worse in earlier measurements);
@@ -143,7 +150,8 @@ PROPAGATE_GRID = (0.0, 1e2, 1e3, 1e4, 1e5, 1e6)
 steps, and the weaker strengths stop earlier on the residual test (chelsea at a quarter of
 its size, zero chroma guess: 117, 272, 870 and 1000 steps for 1e2 to 1e5); above 1e5 the cap
 grows by sqrt(10) per decade (:func:`colorize.edge_aware.propagation_iterations`: 3163 at
-1e6). Adding 1e6 raised the benchmark photos' mean PSNR by 0.20 / 0.25 / 0.23 dB (seeds 0 / 1 / 2). With every system
+1e6). Adding 1e6 raised the benchmark photos' mean PSNR by 0.20 / 0.25 / 0.23 dB (seeds 0 / 1 / 2;
+measured under the earlier whole-photo resize, see ``DEFAULTS``). With every system
 solved exactly, adding 1e7 as well gained less than 1e6 alone (the strip then picks 1e7 for
 coffee, which does better at 1e6), and half-decade steps (3e5, 3e6) +0.07 / -0.01 dB for
 1.7 times the steps."""

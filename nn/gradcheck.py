@@ -116,10 +116,14 @@ def check_layer(layer, x, seed=0, h=1e-3):
     """Worst relative error of ``backward`` for the input and every parameter.
 
     Returns ``{"x": err, "<param name>": err, ...}``. ``x`` is copied to float64; the layer
-    (and its sub-layers) are cast to float64 in place. Raises ValueError when backward leaves a
-    parameter's gradient unset or of another shape than the parameter, or returns a dx of
-    another shape than x.
+    (and its sub-layers) are cast to float64 in place. Before the numbers, the layer contract
+    of :mod:`nn.layers.base` is checked, since the stencil cannot see a breach of it: raises
+    ValueError when backward leaves a parameter's gradient unset or of another shape than the
+    parameter, returns a dx of another shape than x, changes ``dout`` in place, adds to
+    ``grads`` instead of overwriting them (a second backward gives other gradients), or, for a
+    layer with float32 parameters (the default), turns float32 input into another dtype.
     """
+    _check_keeps_float32(layer, x)
     layer.astype(np.float64)
     x = np.array(x, dtype=np.float64)
     # A stream of its own ([seed, 1], not seed): with the plain seed, an input drawn first from
@@ -134,14 +138,45 @@ def check_layer(layer, x, seed=0, h=1e-3):
         layer.reset_rng()
         return np.array(layer.forward(x), dtype=np.float64), upstream
 
-    layer.reset_rng()
-    layer.forward(x)
-    dx = layer.backward(upstream.copy())
-    analytic = _analytic_gradients(layer, x, dx)
+    analytic = None
+    for attempt in ("first", "second"):
+        layer.reset_rng()
+        layer.forward(x)
+        sent = upstream.copy()
+        dx = layer.backward(sent)
+        if not np.array_equal(sent, upstream):
+            raise ValueError("backward changed dout in place; it must leave the upstream "
+                             "gradient as it was (another layer may still read it)")
+        gradients = _analytic_gradients(layer, x, dx)
+        if analytic is not None:
+            for name, grad in gradients.items():
+                if not np.allclose(grad, analytic[name], rtol=1e-9, atol=0.0):
+                    raise ValueError(f"a second backward gave another gradient of {name!r}: "
+                                     "backward must overwrite grads, not add to them")
+        analytic = gradients
     errors = {"x": relative_error(dx, numerical_gradient(f, x, h))}
     for name, param, _ in layer.parameters():
         errors[name] = relative_error(analytic[name], numerical_gradient(f, param, h))
     return errors
+
+
+def _check_keeps_float32(layer, x):
+    """ValueError if a layer with float32 parameters (or none) gives float32 input another
+    dtype in forward, dx or a gradient (NumPy 2 promotes float32 * a float64 scalar to
+    float64, which would then spread through a whole network)."""
+    if any(np.asarray(param).dtype != np.float32 for _, param, _ in layer.parameters()):
+        return
+    x32 = np.asarray(x).astype(np.float32)
+    layer.reset_rng()
+    y = layer.forward(x32)
+    dx = layer.backward(np.ones(np.shape(y), dtype=np.float32))
+    found = [("forward's output", np.asarray(y).dtype), ("dx", np.asarray(dx).dtype)]
+    found += [(f"the gradient of {name!r}", np.asarray(grad).dtype)
+              for name, _, grad in layer.parameters() if grad is not None]
+    for what, dtype in found:
+        if dtype != np.float32:
+            raise ValueError(f"float32 input gave {what} of dtype {dtype}; a layer keeps its "
+                             "input's dtype (cast float64 constants with x.dtype)")
 
 
 def check_loss(loss, pred, target, h=1e-3):

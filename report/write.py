@@ -567,9 +567,9 @@ def auto_prose(runs):
                       f"k = {COLORS} column differs from the basic agent's RMSE in the score "
                       f"tables (rounded, as a PNG stores it) by up to {_fmt(rounding)}.")
     if strip_higher:
-        where = ", ".join(f"{name} at {n} of the {len(ks)} values of k"
-                          for name, n in strip_higher.items())
-        lines[-1] += (f" The validation error lies above the right half's on {where}: the strip "
+        counts = _names([f"{n} ({name})" for name, n in strip_higher.items()])
+        lines[-1] += (f" The validation error lies above the right half's at {counts} of the "
+                      f"{len(ks)} values of k: the strip "
                       "is a narrow band of the photo with its own content, so its level differs "
                       "from the right half's even where the shape of the curve agrees.")
     return lines
@@ -869,7 +869,7 @@ def p_answers(build, config):
     lines += ["", "### P4. Training, and how overfitting is avoided", ""]
     lines.append(
         f"The basic agent has little to overfit: k-means has {COLORS} x 3 numbers, and the vote "
-        f"takes a majority vote of {NEIGHBORS} neighbours instead of copying the single nearest one. "
+        f"is a majority of {NEIGHBORS} neighbours instead of a copy of the single nearest one. "
         "Its one capacity "
         "knob, k, is chosen on held-out columns (the bonus curve): more colours help less "
         "and less, and the tolerance of the rule keeps the palette no larger than the "

@@ -11,6 +11,15 @@ A layer is a forward/backward pair (the CS231n contract, as a class):
 - ``training`` switches train / eval behaviour (dropout, batch-norm); ``train()`` / ``eval()``
   set it recursively.
 
+Writing a layer: call ``super().__init__()`` first (it creates ``params``, ``grads``,
+``buffers`` and ``training``); parameters are arrays (0-d allowed), float32 by default; use
+``xp = get_array_module(x)`` rather than ``np`` so the layer also runs on CuPy; a layer that
+draws random numbers overrides ``reset_rng`` (gradient checks need every forward to draw the
+same). :func:`nn.errors.saved_by_forward` and :func:`nn.errors.checked_upstream` give clear
+errors for a backward called before forward or with a ``dout`` of the wrong shape.
+:func:`nn.gradcheck.check_layer` checks a new layer against this contract and its gradients
+against centred differences.
+
 Containers are layers whose ``children()`` are other layers; names compose with dots, so the
 weight of the first layer inside the body of the third layer of a Sequential is
 ``"2.body.0.W"``. ``parameters()`` walks that tree and yields ``(name, param, grad)``, reading

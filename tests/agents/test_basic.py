@@ -157,3 +157,17 @@ def test_a_shrunk_photo_is_learnt_from_its_left_half_only(tmp_path):
         assert out.shape == (21, 64, 3)
         lefts.append(split_halves(out)[0])
     assert np.array_equal(lefts[0], lefts[1])
+
+
+def test_training_output_maps_the_image_it_is_given():
+    # the training half comes out in the labels k-means gave it; another image of the same
+    # shape comes out in its own nearest colours, not in the training half's
+    left = textured_image(32, 24)
+    agent = BasicAgent(colors=4, seed=0, device="cpu").fit(left)
+    np.testing.assert_array_equal(agent.training_output(left).reshape(-1, 3),
+                                  agent.centers[agent.labels])
+    other = 255 - left
+    nearest_centre = np.argmin(((other.reshape(-1, 1, 3).astype(float) - agent.centers[None]) ** 2)
+                               .sum(axis=2), axis=1)
+    np.testing.assert_array_equal(agent.training_output(other).reshape(-1, 3),
+                                  agent.centers[nearest_centre])
