@@ -159,7 +159,7 @@ def test_gradient_check_refuses_a_missing_or_misshapen_gradient(mistake, message
         check_layer(_Scale(3, mistake), x)
 
 
-class _Scale(nn.layers.base.Layer):
+class _TimesA(nn.Layer):
     """y = a x with a trainable (1,) a; the variants below break the contract one way each."""
 
     def __init__(self):
@@ -175,21 +175,21 @@ class _Scale(nn.layers.base.Layer):
         return dout * self.params["a"]
 
 
-class _MutatesDout(_Scale):
+class _MutatesDout(_TimesA):
     def backward(self, dout):
         self.grads["a"] = np.array([(dout * self._x).sum()], dtype=dout.dtype)
         dout *= self.params["a"]
         return dout
 
 
-class _AddsToGrads(_Scale):
+class _AddsToGrads(_TimesA):
     def backward(self, dout):
         previous = self.grads.get("a", 0)
         self.grads["a"] = previous + np.array([(dout * self._x).sum()], dtype=dout.dtype)
         return dout * self.params["a"]
 
 
-class _UpcastsToFloat64(_Scale):
+class _UpcastsToFloat64(_TimesA):
     def forward(self, x):
         self._x = x
         return x * self.params["a"] * np.float64(1.0)
@@ -197,7 +197,7 @@ class _UpcastsToFloat64(_Scale):
 
 def test_check_layer_catches_breaches_of_the_contract_that_the_stencil_cannot_see():
     x = np.random.default_rng(0).standard_normal((3, 4))
-    errors = check_layer(_Scale(), x)
+    errors = check_layer(_TimesA(), x)
     assert max(errors.values()) < TOLERANCE
     for layer, fragment in ((_MutatesDout(), "changed dout in place"),
                             (_AddsToGrads(), "overwrite grads, not add"),
