@@ -363,8 +363,9 @@ def _figure_title(agent_name, metrics):
 def write_outputs(paths, output, panels, title, record):
     """Write the three files: each goes to a temporary file first, and the renames happen only
     once all three are complete (:func:`colorize.io.atomic_paths`), so a failed write (a full
-    disk), a failed rename (a result file made immutable) or an interrupt leaves all three as
-    they were. OutputError on any failure, naming a rename that failed."""
+    disk), a failed rename (a result file made immutable) or an interrupt before the renames
+    leaves all three as they were; an interrupt during the renames takes effect after them,
+    with all three new. OutputError on any failure, naming a rename that failed."""
     try:
         with atomic_paths(paths) as tmp:
             write_png(tmp["image"], output)

@@ -62,8 +62,10 @@ def resize_halves(img, size_hw, *, resample=None):
     Resizing the whole photo would not do: the filter (Lanczos reaches 3 pixels on each side at
     the output's scale) blends the test half's first columns into the training half's last
     ones, so its colours would reach the training and validation data, and the training
-    colours would reach the test half's truth. ``img``: ``(H, W)`` or ``(H, W, C)``, at least 2
-    columns wide; ``w`` must be at least 2; ``resample``: as in :func:`colorize.io.resize_to`.
+    colours would reach the test half's truth. For an odd width the two halves' scales differ
+    slightly (101 -> 64 columns: 32 / 50 and 32 / 51). ``img``: ``(H, W)`` or ``(H, W, C)``, at
+    least 2 columns wide; ``w`` must be at least 2; ``resample``: as in
+    :func:`colorize.io.resize_to`.
     """
     h, w = (int(s) for s in size_hw)
     if img.shape[1] < 2 or w < 2:

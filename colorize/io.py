@@ -47,6 +47,8 @@ file and what is wrong; the command lines print it as ``error: ...``.
 Writing goes through :func:`atomic_path`: the data are written to a hidden temporary file in
 the destination folder and renamed over the destination with ``os.replace`` only once complete,
 so an interrupt or a crash leaves either the old file or the new one, never a partial file.
+Files that belong together (an agent's three results, a report and its figures) go through
+:func:`atomic_paths`, which renames them as a group.
 """
 
 import errno
@@ -59,6 +61,7 @@ import signal
 import tempfile
 import threading
 import warnings
+import contextlib
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -109,10 +112,11 @@ def _pillow_limits(max_pixels):
 def _check_path(path):
     """Refuse a path that is missing, a directory, unreadable or empty, before Pillow sees it."""
     p = Path(os.fsdecode(path))
-    if long_name_in(p) is not None:
-        raise ImageError(f"image file '{p}' does not exist (a name in it is longer than "
-                         f"{MAX_NAME_BYTES} bytes)")
-    if not p.exists():
+    try:
+        exists = p.exists()
+    except OSError as exc:  # Python 3.11 raises for a name too long for the system
+        raise ImageError(f"image file '{p}' cannot be read ({exc.strerror or exc})") from None
+    if not exists:
         raise ImageError(f"image file '{p}' does not exist")
     if p.is_dir():
         raise ImageError(f"'{p}' is a directory, not an image file")
@@ -357,9 +361,10 @@ def resize_to(img, size_hw, *, resample=None):
 
 
 def max_side_size(shape, max_side):
-    """The ``(h, w)`` that :func:`resize_max_side` shrinks an image of ``shape`` to, or None
-    when its longer side is at most ``max_side`` already. The aspect ratio is kept (each side
-    rounded, at least 1 pixel)."""
+    """The ``(h, w)`` that shrinks an image of ``shape`` so that its longer side is at most
+    ``max_side`` pixels (``--max-side``), or None when it is that small already. The aspect
+    ratio is kept (each side rounded, at least 1 pixel). Resize with :func:`resize_to`, or, a
+    photo for the left/right protocol, with :func:`colorize.halves.resize_halves`."""
     if isinstance(max_side, bool) or not isinstance(max_side, (int, np.integer)) or max_side < 1:
         raise ValueError(f"max_side must be a positive integer, got {max_side!r}")
     h, w = (int(s) for s in shape[:2])
@@ -368,26 +373,6 @@ def max_side_size(shape, max_side):
         return None
     scale = max_side / longest
     return max(1, round(h * scale)), max(1, round(w * scale))
-
-
-def resize_max_side(img, max_side):
-    """Shrink ``img`` so that its longer side is at most ``max_side`` pixels.
-
-    The aspect ratio is kept (each side rounded, at least 1 pixel). Images already small
-    enough are returned unchanged (same object). A photo for the left/right protocol is shrunk
-    half by half instead: :func:`colorize.halves.resize_halves`.
-
-    Args:
-        img: ``(H, W)`` gray (uint8 or float) or ``(H, W, 3)`` uint8/float array.
-        max_side: positive int.
-
-    Returns:
-        ``(resized_img, resized)`` where ``resized`` tells whether anything changed.
-    """
-    size = max_side_size(img.shape, max_side)
-    if size is None:
-        return img, False
-    return resize_to(img, size), True
 
 
 def _fsync_dir(folder):
@@ -441,10 +426,11 @@ def atomic_paths(paths):
     """:func:`atomic_path` for files that belong together: yields ``{key: temporary path}``
     for the dict ``{key: path}``, and only once the block has written every one are they
     renamed over their targets, in the dict's order. Ctrl-C and SIGTERM are held back during
-    the renames (they take effect right after), and if a rename fails, the files already
-    replaced get their old contents back (kept as hard links; a file that did not exist is
-    removed). So the set is all old or all new, never a mix, as long as the file system takes
-    hard links. On any exception the temporary files are removed.
+    the renames, so an interrupt then takes effect just after the last one (all files new).
+    If a rename fails, the files already replaced get their old contents back (kept as hard
+    links until the renames are done; a file that did not exist is removed), so the set is all
+    old or all new, never a mix, wherever the file system lets us link the old files (it may
+    not: then that file cannot be put back). On any exception the temporary files are removed.
     """
     targets = {key: Path(p) for key, p in paths.items()}
     for target in targets.values():
@@ -482,32 +468,45 @@ def _signals_held():
 
 
 def _replace_all(tmps, targets):
-    """``os.replace`` each temporary file over its target; on a failure, undo those done."""
-    # (target, backup): the old contents as a hard link, None where there was no file, False
-    # where no link could be made
+    """``os.replace`` each temporary file over its target; on a failure, undo those done.
+
+    The last rename needs no copy of its old file: after it nothing can fail.
+    """
+    # (target, backup): the old file as a hard link (of a symbolic link itself, not of what it
+    # points to), None where there was nothing, False where no link could be made
     done, backups = [], []
+    last = len(targets) - 1
     try:
-        for key, target in targets.items():
+        for i, (key, target) in enumerate(targets.items()):
             backup = None
-            if target.exists():
+            if os.path.lexists(target) and i < last:
                 backup = _temporary_name(target, "old")
                 try:
-                    os.link(target, backup)
+                    os.link(target, backup, follow_symlinks=False)
                     backups.append(backup)
-                except OSError:
+                except (OSError, NotImplementedError):  # no linkat() on some systems
                     backup = False
+            elif os.path.lexists(target):
+                backup = False
             os.replace(tmps[key], target)
             done.append((target, backup))
     except BaseException:
-        for target, backup in reversed(done):
-            if backup is None:
-                target.unlink(missing_ok=True)
-            elif backup:
-                os.replace(backup, target)
+        _undo(done)
         raise
     finally:
         for backup in backups:
             backup.unlink(missing_ok=True)
+
+
+def _undo(done):
+    """Put back the old files of ``done`` (see :func:`_replace_all`), each on its own, so that
+    one that fails does not keep the others from being restored."""
+    for target, backup in reversed(done):
+        with contextlib.suppress(OSError):
+            if backup is None:
+                target.unlink(missing_ok=True)
+            elif backup:
+                os.replace(backup, target)
 
 
 def _as_uint8_image(img):
@@ -594,6 +593,15 @@ def ensure_output_file(path):
     return path
 
 
+def _exists(path):
+    """``Path(path).exists()``, False for a path the system refuses to look up (a name too
+    long: Python 3.11 raises there); reading such a path fails later with its own message."""
+    try:
+        return Path(path).exists()
+    except OSError:
+        return False
+
+
 def long_name_in(path):
     """The first name in ``path`` (a folder's or the file's) longer than ``MAX_NAME_BYTES``,
     or None. No such path can exist, and asking whether it does raises an OSError in some
@@ -631,8 +639,7 @@ def check_output_files(paths, inputs=()):
             raise OutputError(f"cannot write {path}: it is not a regular file (a device or a "
                               "pipe), and writing would replace it; choose another --out")
         for source, what in inputs:
-            # a source with a name too long cannot exist (the read refuses it later)
-            if (path.exists() and long_name_in(source) is None and Path(source).exists()
+            if (path.exists() and _exists(source)
                     and path.resolve() == Path(source).resolve()):
                 raise OutputError(f"writing {path} would overwrite the input {what}; "
                                   "choose another --out")

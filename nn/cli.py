@@ -35,8 +35,11 @@ def _raise_terminated(signum, frame):
 
 @contextlib.contextmanager
 def _sigterm_raises():
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set from the main thread
+    # signal handlers can only be set from the main thread; a SIGTERM ignored by whoever
+    # started the command (as nohup does with SIGHUP) stays ignored
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is signal.SIG_IGN):
+        yield
         return
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
@@ -93,7 +96,11 @@ def run_command(body, errors=()):
             stream.reconfigure(errors="backslashreplace")
     try:
         with _sigterm_raises():
-            return body()
+            status = body()
+            # a closed pipe shows only when the buffered summary is flushed: flush here,
+            # where it can be caught, not at exit
+            sys.stdout.flush()
+            return status
     except (UsageError, *errors) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -106,5 +113,7 @@ def run_command(body, errors=()):
     except BrokenPipeError:
         # Python would report the pipe again when it flushes stdout at exit
         with contextlib.suppress(OSError, ValueError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
         return EXIT_BROKEN_PIPE

@@ -124,7 +124,8 @@ def build(args):
             raise UsageError(f"{path.name}: {exc}") from None
     out, figures_dir = Path(args.out), Path(args.out) / "figures"
     report_path = out / "REPORT.md"
-    check_output_files([report_path] + [figures_dir / name for name in _figure_names(photos)],
+    figure_names = _figure_names(photos)
+    check_output_files([report_path] + [figures_dir / name for name in figure_names],
                        [(path, "photo") for path in photos])
     created = missing_folders(figures_dir)
     ensure_output_dir(out)
@@ -134,7 +135,7 @@ def build(args):
     # The figures and REPORT.md are written to temporary files and replace the old ones all
     # together at the end: an interrupted or failed build leaves the earlier report whole,
     # never its text beside new figures.
-    targets = {name: figures_dir / name for name in _figure_names(photos)}
+    targets = {name: figures_dir / name for name in figure_names}
     targets["REPORT.md"] = report_path
     try:
         with atomic_paths(targets) as tmp:

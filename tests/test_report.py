@@ -406,7 +406,8 @@ def test_the_validation_curve_is_compared_with_the_right_half_at_every_k():
             "validation_rmse": validation, "hindsight_rmse": hindsight})
 
     # coffee's strip lies above its right half everywhere but at the chosen k
-    runs = [run("coffee", [10, 8, 7.5, 7], [9, 8.5, 7, 6]), run("chelsea", [5, 4, 3, 2], [6, 5, 4, 3])]
+    runs = [run("coffee", [10, 8, 7.5, 7], [9, 8.5, 7, 6]),
+            run("chelsea", [5, 4, 3, 2], [6, 5, 4, 3])]
     text = " ".join(auto_prose(runs))
     assert "above the right half's at 3 (coffee) of the 4 values of k" in text
     assert "chelsea" not in text

@@ -793,7 +793,8 @@ def test_a_failed_rename_puts_back_the_results_already_replaced(tmp_path, monkey
         if str(dst) in map(str, paths.values()):
             renamed.append(dst)
             if len(renamed) == 3:
-                raise PermissionError(errno.EPERM, "Operation not permitted", str(src), None, str(dst))
+                raise PermissionError(errno.EPERM, "Operation not permitted", str(src), None,
+                                      str(dst))
         real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", last_one_immutable)
@@ -823,9 +824,14 @@ def test_ctrl_c_during_the_renames_takes_effect_after_the_last_one(tmp_path, mon
                 signal.raise_signal(signal.SIGINT)
 
     monkeypatch.setattr(os, "replace", interrupted)
+    # Python's own Ctrl-C handler, even where the tests run with SIGINT ignored (a background job)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     rgb = colour_photo()
-    with pytest.raises(KeyboardInterrupt):
-        cli.write_outputs(paths, rgb, [("original", rgb)], "t", {"new": True})
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            cli.write_outputs(paths, rgb, [("original", rgb)], "t", {"new": True})
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert json.loads(paths["json"].read_text()) == {"new": True}
     assert all(p.read_bytes() != b"old" for p in paths.values())
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths.values())
@@ -840,7 +846,11 @@ def test_sigterm_cleans_up_like_ctrl_c(tmp_path):
     out = tmp_path / "new" / "out"
     proc = subprocess.Popen([sys.executable, "-m", "agents.improved", str(big), "--out", str(out)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(4)  # past the imports, into the training
+    # the output folder appears once the inputs are accepted, inside the command's handlers
+    deadline = time.monotonic() + 60
+    while not out.is_dir() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # into the training
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
@@ -850,8 +860,11 @@ def test_sigterm_cleans_up_like_ctrl_c(tmp_path):
 
 
 def test_a_closed_stdout_ends_quietly_after_the_results_are_written(photo, tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "agents.basic", str(photo), "--out", str(tmp_path)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # buffered stdout, as Python has it by default: the broken pipe shows only at the flush
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    proc = subprocess.Popen([sys.executable, "-m", "agents.basic", str(photo), "--out",
+                             str(tmp_path)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
     proc.stdout.close()  # like `| head -0`: the reader is gone before the summary is printed
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141, err

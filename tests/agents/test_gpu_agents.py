@@ -14,15 +14,16 @@ from agents.improved import ImprovedAgent
 from colorize.chroma_bins import ChromaBins
 from colorize.color import rgb_to_chroma, rgb_to_gray
 from colorize.edge_aware import NeighbourGraph, affinity_weights, propagate_from_left, smooth_chroma
-from colorize.halves import split_halves
-from colorize.io import read_rgb, resize_max_side
+from colorize.halves import resize_halves, split_halves
+from colorize.io import max_side_size, read_rgb
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.gpu
 
 
 def _photo(side=96):
-    return resize_max_side(read_rgb(ROOT / "images" / "coffee.png"), side)[0]
+    rgb = read_rgb(ROOT / "images" / "coffee.png")
+    return resize_halves(rgb, max_side_size(rgb.shape, side))
 
 
 def test_basic_agent_gpu_matches_cpu():

@@ -358,23 +358,24 @@ def test_a_noisy_or_faintly_tinted_gray_scan_is_gray_and_a_muted_photo_is_not():
     assert not io.is_grayscale(muted.astype(np.uint8))
 
 
-def test_resize_max_side():
+def test_max_side_size_and_resize_to():
     rgb = _rgb(40, 100)
-    out, resized = io.resize_max_side(rgb, 50)
-    assert resized and out.shape == (20, 50, 3) and out.dtype == np.uint8
-    same, resized = io.resize_max_side(rgb, 100)
-    assert not resized and same is rgb
+    assert io.max_side_size(rgb.shape, 50) == (20, 50)
+    assert io.max_side_size(rgb.shape, 100) is None
+    assert io.max_side_size((3, 1000), 10) == (1, 10)  # at least 1 pixel
+    out = io.resize_to(rgb, (20, 50))
+    assert out.shape == (20, 50, 3) and out.dtype == np.uint8
+    assert io.resize_to(rgb, (40, 100)) is rgb
     g = np.random.default_rng(0).random((40, 100)).astype(np.float32) * 255
-    out, resized = io.resize_max_side(g, 25)
-    assert resized and out.shape == (10, 25) and out.dtype == np.float32
-    g8 = g.astype(np.uint8)
-    out, _ = io.resize_max_side(g8, 25)
+    out = io.resize_to(g, io.max_side_size(g.shape, 25))
+    assert out.shape == (10, 25) and out.dtype == np.float32
+    out = io.resize_to(g.astype(np.uint8), (10, 25))
     assert out.shape == (10, 25) and out.dtype == np.uint8
     # A constant image stays constant (filter weights sum to one).
-    flat, _ = io.resize_max_side(np.full((30, 60, 3), 77, np.uint8), 20)
-    assert (flat == 77).all()
-    with pytest.raises(ValueError):
-        io.resize_max_side(rgb, 0)
+    assert (io.resize_to(np.full((30, 60, 3), 77, np.uint8), (10, 20)) == 77).all()
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError):
+            io.max_side_size(rgb.shape, bad)
 
 
 def test_resize_to_float_chroma():
@@ -523,3 +524,41 @@ def test_writing_into_a_missing_folder_names_that_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="No such folder") as info:
         io.write_png(tmp_path / "nodir" / "a.png", np.zeros((4, 4, 3), np.uint8))
     assert info.value.filename == str(tmp_path / "nodir")
+
+
+def test_atomic_paths_undo_restores_every_file_it_can(tmp_path, monkeypatch):
+    # three targets: an old file, a symbolic link that points nowhere, a new name; the third
+    # rename fails, and the first two come back as they were, the link as a link
+    import errno
+    from pathlib import Path
+
+    first, dangling, fresh = tmp_path / "a.txt", tmp_path / "b.txt", tmp_path / "c.txt"
+    first.write_text("old a")
+    dangling.symlink_to(tmp_path / "nowhere")
+    real_replace = os.replace
+
+    def third_fails(src, dst):
+        if Path(dst) == fresh:
+            raise PermissionError(errno.EPERM, "Operation not permitted", str(src), None,
+                                  str(dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", third_fails)
+    with pytest.raises(PermissionError):
+        with io.atomic_paths({"a": first, "b": dangling, "c": fresh}) as tmp:
+            for path in tmp.values():
+                path.write_text("new")
+    assert first.read_text() == "old a"
+    assert dangling.is_symlink() and os.readlink(dangling) == str(tmp_path / "nowhere")
+    assert not fresh.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
+
+
+def test_atomic_path_makes_no_copy_of_the_file_it_replaces(tmp_path, monkeypatch):
+    target = tmp_path / "a.txt"
+    target.write_text("old")
+    links = []
+    monkeypatch.setattr(os, "link", lambda *args, **kwargs: links.append(args))
+    with io.atomic_path(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new" and links == []

@@ -192,7 +192,7 @@ class _AddsToGrads(_TimesA):
 class _UpcastsToFloat64(_TimesA):
     def forward(self, x):
         self._x = x
-        return x * self.params["a"] * np.float64(1.0)
+        return x * self.params["a"] * np.ones(1)  # a float64 array: float64 on any NumPy
 
 
 def test_check_layer_catches_breaches_of_the_contract_that_the_stencil_cannot_see():
