@@ -210,6 +210,8 @@ class BasicAgent:
             "chosen": chosen,
             "rule": f"smallest k within {AUTO_TOLERANCE:.0%} of the lowest validation RMSE",
             "validation_columns": strip,
+            # on a tiny photo the columns left of the strip can hold fewer patches than that
+            "neighbors": min(self.neighbors, rgb.shape[0] * (width - strip)),
         }
         return chosen, curve
 

@@ -80,6 +80,11 @@ def test_auto_colors_finds_the_number_of_colours():
     assert agent.n_colors == 4
     curve = agent.summary()["auto"]
     assert curve["chosen"] == 4 and len(curve["k"]) == len(curve["validation_rmse"])
+    assert curve["neighbors"] == 6
+    # a photo so small that the columns left of the strip hold fewer patches than neighbours:
+    # the curve says how many voted
+    tiny = BasicAgent(colors="auto", neighbors=20, seed=0, device="cpu").fit(left[:4, :6])
+    assert tiny.summary()["auto"]["neighbors"] == 4 * 4  # 2 of the 6 columns are the strip
 
 
 def test_color_sweep_error_drops_once_all_colours_are_there():
