@@ -51,6 +51,7 @@ Files that belong together (an agent's three results, a report and its figures) 
 :func:`atomic_paths`, which renames them as a group.
 """
 
+import contextlib
 import errno
 import io
 import json
@@ -61,7 +62,6 @@ import signal
 import tempfile
 import threading
 import warnings
-import contextlib
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -478,16 +478,16 @@ def _replace_all(tmps, targets):
     last = len(targets) - 1
     try:
         for i, (key, target) in enumerate(targets.items()):
-            backup = None
-            if os.path.lexists(target) and i < last:
-                backup = _temporary_name(target, "old")
+            existed = os.path.lexists(target)
+            backup = False if existed else None
+            if existed and i < last:
+                link = _temporary_name(target, "old")
                 try:
-                    os.link(target, backup, follow_symlinks=False)
-                    backups.append(backup)
+                    os.link(target, link, follow_symlinks=False)
+                    backups.append(link)
+                    backup = link
                 except (OSError, NotImplementedError):  # no linkat() on some systems
-                    backup = False
-            elif os.path.lexists(target):
-                backup = False
+                    pass
             os.replace(tmps[key], target)
             done.append((target, backup))
     except BaseException:
@@ -604,8 +604,8 @@ def _exists(path):
 
 def long_name_in(path):
     """The first name in ``path`` (a folder's or the file's) longer than ``MAX_NAME_BYTES``,
-    or None. No such path can exist, and asking whether it does raises an OSError in some
-    Python versions (``Path.exists`` in 3.11), so callers check this first."""
+    or None. No such path can be written, and asking whether it exists raises an OSError in
+    some Python versions (``Path.exists`` in 3.11), so the output checks test this first."""
     for part in Path(path).parts:
         if len(os.fsencode(part)) > MAX_NAME_BYTES:
             return part
