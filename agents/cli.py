@@ -221,8 +221,9 @@ def _working_copy(args, rgb, what, kind="protocol", result=None):
 
 
 def run_protocol(agent, args, rgb):
-    """Left half trains, right half is coloured; returns (image, output, metrics, timings), where
-    image is the photo at the size it was coloured at (the output's size)."""
+    """Left half trains, right half is coloured; returns (image, output, metrics, timings,
+    panels), where image is the photo at the size it was coloured at (the output's size) and
+    panels those of the comparison figure."""
     # a loaded model is not trained again: it colours at full resolution, so no working copy
     pretrained = getattr(agent, "pretrained", False)
     work = (rgb if pretrained
@@ -252,7 +253,12 @@ def run_protocol(agent, args, rgb):
     _, right_out = split_halves(output)
     metrics = {"right": score(right_full, right_out), "baselines": baseline_scores(full)}
     timings = {"fit_s": fitted - start, "colorize_s": coloured - fitted}
-    return full, output, metrics, timings
+    gray_right = np.repeat(np.rint(rgb_to_gray(right_full)).astype(np.uint8)[..., None], 3, axis=2)
+    panels = [("original", full),
+              ("what the agent is given:\nleft half in colour, right half in gray",
+               compose_halves(left_full, gray_right)),
+              (f"{agent.name} agent:\nright half coloured", output)]
+    return full, output, metrics, timings, panels
 
 
 def run_reference(agent, args, rgb):
@@ -296,7 +302,11 @@ def _colour_whole(agent, args, rgb, ref_work):
 
     metrics = {"image": None if is_grayscale(target) else score(target, output)}
     timings = {"fit_s": fitted - start, "colorize_s": coloured - fitted}
-    return target, output, metrics, timings
+    panels = ([] if ref_work is None else [(f"learnt from: {Path(args.reference).name}", ref_work)])
+    if metrics["image"] is not None:
+        panels.append(("original", target))
+    panels += [("gray input", rgb_to_gray(target)), (f"{agent.name} agent", output)]
+    return target, output, metrics, timings, panels
 
 
 def input_files(args):
@@ -349,18 +359,22 @@ def summary_table(agent_name, metrics):
     return "\n".join(lines)
 
 
-def _figure_title(agent_name, metrics):
+def _figure_title(agent_name, metrics, shape):
+    """The comparison figure's title: what was scored, at which size (the scores are those of
+    the JSON), or why there are none."""
+    h, w = shape[:2]
     scores = metrics.get("right") or metrics.get("image")
     if scores is None:
-        return f"{agent_name} agent"
-    where = "right half" if "right" in metrics else "image"
+        return f"{agent_name} agent, {w} x {h} (a gray photo: no true colours, no scores)"
+    where = (f"right half of the {w} x {h} photo" if "right" in metrics
+             else f"the whole {w} x {h} photo")
     psnr = scores["psnr"]
     psnr_text = "inf" if not math.isfinite(psnr) else f"{psnr:.2f} dB"
     return (f"{agent_name} agent, {where}: PSNR {psnr_text}, SSIM {scores['ssim']:.3f}, "
             f"CIEDE2000 {scores['delta_e2000']:.2f}")
 
 
-def write_outputs(paths, output, panels, title, record):
+def write_outputs(paths, output, panels, title, record, seam=None):
     """Write the three files: each goes to a temporary file first, and the renames happen only
     once all three are complete (:func:`colorize.io.atomic_paths`), so a failed write (a full
     disk), a failed rename (a result file made immutable) or an interrupt before the renames
@@ -369,7 +383,7 @@ def write_outputs(paths, output, panels, title, record):
     try:
         with atomic_paths(paths) as tmp:
             write_png(tmp["image"], output)
-            comparison_figure(tmp["compare"], panels, title=title)
+            comparison_figure(tmp["compare"], panels, title=title, seam=seam)
             write_json(tmp["json"], record)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
@@ -413,13 +427,11 @@ def _run(args, agent_name, make_agent):
         notice(args, "note: --propagate spreads the known colours of the left half; an IMAGE "
                      "coloured whole by a loaded model has none, so it is ignored")
     if whole:
-        processed, output, metrics, timings = run_reference(agent, args, rgb)
+        processed, output, metrics, timings, panels = run_reference(agent, args, rgb)
     else:
         _require_colour(rgb, args.image, "image", pretrained=getattr(agent, "pretrained", False))
-        processed, output, metrics, timings = run_protocol(agent, args, rgb)
+        processed, output, metrics, timings, panels = run_protocol(agent, args, rgb)
 
-    gray = rgb_to_gray(processed)
-    panels = [("original", processed), ("gray input", gray), (f"{agent.name} agent", output)]
     timings["total_s"] = time.perf_counter() - total_start
     record = {
         "agent": agent.name,
@@ -439,7 +451,9 @@ def _run(args, agent_name, make_agent):
         record["loaded_model"] = str(loaded)
     if saved:
         record["files"]["model"] = str(saved)
-    write_outputs(paths, output, panels, _figure_title(agent.name, metrics), record)
+    seam = output.shape[1] // 2 if "right" in metrics else None
+    write_outputs(paths, output, panels, _figure_title(agent.name, metrics, output.shape), record,
+                  seam=seam)
     flush_notices(args)
     print(summary_table(agent.name, metrics))
     if not args.quiet:

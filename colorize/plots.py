@@ -56,13 +56,20 @@ def _display_image(image):
     raise ValueError(f"a panel must be an (H, W, 3) or (H, W) image, got shape {a.shape}")
 
 
+def draw_seam(ax, x):
+    """The protocol's seam at column boundary ``x`` (data coordinates): black dashes over a
+    white line, visible on dark and light pixels alike."""
+    ax.axvline(x, color="white", linewidth=1.6)
+    ax.axvline(x, color="black", linestyle=(0, (4, 4)), linewidth=1.0)
+
+
 def _text_inches(text, points):
     """Rough width of one line of ``text`` at ``points``: a glyph is about 0.6 em wide on
     average, and a point is 1/72 inch."""
     return len(text) * 0.6 * points / 72
 
 
-def comparison_figure(path, panels, title=None):
+def comparison_figure(path, panels, title=None, seam=None):
     """Save a row of captioned images side by side.
 
     Args:
@@ -73,6 +80,8 @@ def comparison_figure(path, panels, title=None):
             CIEDE2000 error map) it is drawn from 0 to its 99th percentile with a colour bar.
             Captions may span several lines (scores under a name).
         title: optional title above the row.
+        seam: optional column (of every panel) where the left/right protocol cuts: drawn as a
+            dashed line before it.
 
     Returns:
         ``path``.
@@ -109,6 +118,8 @@ def comparison_figure(path, panels, title=None):
             shown = ax.imshow(image, cmap=cmap, vmin=0, vmax=max(top, 1e-6), interpolation="antialiased")
             bar = fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02)
             bar.ax.tick_params(labelsize=TICK_SIZE)
+        if seam is not None:
+            draw_seam(ax, seam - 0.5)
         ax.set_xlabel(caption, fontsize=CAPTION_SIZE)
         ax.set_xticks([])
         ax.set_yticks([])

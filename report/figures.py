@@ -1,10 +1,12 @@
 """The report's figures: two per photo (outputs; error maps), the k curves, the loss curves.
 
 Drawn with matplotlib's object API on an Agg canvas (as :mod:`colorize.plots` does), written
-atomically as optimised RGB PNG. The photo figures show the images at their working-size
-pixels (one image pixel per figure pixel for a 256-px photo, so files stay small and nothing is
-resampled), and every error map of one photo shares one colour scale,
-so a darker map means a smaller error (per-map scales would make all maps look alike).
+atomically as optimised RGB PNG. The photo figures show the images at about their
+working-size pixels (nearest-neighbour, so pixels stay sharp; the layout rounds panel sizes, so
+some image pixels take two figure pixels), and every error map of one photo shares one colour
+scale, so a darker map means a smaller error (per-map scales would make all maps look alike);
+the scale's top differs between photos (each photo's 99th percentile, larger errors drawn at
+the top colour), so compare maps within a figure, not across figures.
 """
 
 import math
@@ -17,7 +19,7 @@ from PIL import Image
 
 from colorize.color import rgb_to_gray
 from colorize.io import atomic_path
-from colorize.plots import error_map
+from colorize.plots import draw_seam, error_map
 from report.experiments import LABELS
 
 DPI = 100
@@ -27,6 +29,8 @@ TICK_SIZE = 9
 ERROR_CMAP = "magma"
 PANEL_MIN_INCHES = 2.5
 ERROR_METHODS = (("gray_lookup", "gray lookup"), ("basic", "basic agent"), ("improved", "improved agent"))
+LOSS_NAMES = {"cls": "cross-entropy over chroma bins", "l2": "chroma MSE", "l1": "chroma L1",
+              "smooth_l1": "chroma smooth L1"}
 
 
 def _new_figure(width, height):
@@ -76,7 +80,7 @@ def outputs_figure(path, run):
             _missing(ax, caption)
             continue
         ax.imshow(image, interpolation="nearest")
-        ax.axvline(w // 2 - 0.5, color="white", linestyle="--", linewidth=0.8)
+        draw_seam(ax, w // 2 - 0.5)
         _bare(ax, _score_caption(caption, scores) if scores else caption)
     fig.suptitle(f"{run.name}, {w} x {h}: the left half trains, the right half is coloured",
                  fontsize=TITLE_SIZE)
@@ -103,7 +107,8 @@ def errors_figure(path, run):
             continue
         shown = ax.imshow(maps[key], cmap=ERROR_CMAP, vmin=0, vmax=vmax, interpolation="nearest")
         _bare(ax, f"{name}\nmean {maps[key].mean():.1f}")
-    bar = fig.colorbar(shown, ax=list(axes[1:]), fraction=0.04, pad=0.02)
+    bar = fig.colorbar(shown, ax=list(axes[1:]), fraction=0.04, pad=0.02, extend="max")
+    bar.set_label("CIEDE2000 per pixel (this photo's scale)", fontsize=TICK_SIZE)
     bar.ax.tick_params(labelsize=TICK_SIZE)
     fig.suptitle(f"{run.name}: CIEDE2000 error on the right half", fontsize=TITLE_SIZE)
     return _save(fig, path)
@@ -136,7 +141,7 @@ def k_curves_figure(path, runs):
         ax.set_ylabel("RGB RMSE", fontsize=CAPTION_SIZE)
         ax.tick_params(labelsize=TICK_SIZE)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=TICK_SIZE - 1, frameon=False)
+        ax.legend(fontsize=TICK_SIZE - 1, frameon=True, framealpha=0.9)
     for ax in axes[len(runs):]:
         ax.set_visible(False)
     fig.suptitle("basic agent: colour error against the number of colours", fontsize=TITLE_SIZE)
@@ -153,7 +158,7 @@ def loss_curves_figure(path, runs):
     for ax, run in zip(axes, trained):
         hist = run.improved["training"]
         epochs = np.arange(1, len(hist["train_loss"]) + 1)
-        ax.plot(epochs, hist["train_loss"], label="training (crops of the left half)")
+        ax.plot(epochs, hist["train_loss"], label="training (crops, batch statistics)")
         if hist["val_loss"]:
             ax.plot(epochs, hist["val_loss"], label="validation strip of the left half")
         best = hist["best_epoch"]
@@ -163,11 +168,15 @@ def loss_curves_figure(path, runs):
         ax.set_xlabel("epoch", fontsize=CAPTION_SIZE)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         loss = run.improved.get("config", {}).get("loss")
-        ax.set_ylabel(f"loss ({loss})" if loss else "loss", fontsize=CAPTION_SIZE)
+        ax.set_ylabel(LOSS_NAMES.get(loss, f"loss ({loss})" if loss else "loss"),
+                      fontsize=CAPTION_SIZE)
         ax.tick_params(labelsize=TICK_SIZE)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=TICK_SIZE - 1, frameon=False)
+        ax.legend(fontsize=TICK_SIZE - 1, frameon=True, framealpha=0.9)
     for ax in axes[len(trained):]:
         ax.set_visible(False)
-    fig.suptitle("improved agent: loss per epoch", fontsize=TITLE_SIZE)
+    # the two curves are measured differently (see the report's text): their gap is not
+    # overfitting by itself, and the title says so where the figure is seen alone
+    fig.suptitle("improved agent: loss per epoch (training and validation are measured "
+                 "differently; compare each curve's course)", fontsize=TITLE_SIZE)
     return _save(fig, path)

@@ -908,3 +908,13 @@ def test_save_model_ending_in_a_separator_is_refused_before_training(photo, tmp_
     assert result.returncode == 2
     assert "names a folder" in result.stderr and result.stderr.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_the_figure_title_says_what_was_scored_and_at_which_size():
+    from agents.cli import _figure_title
+
+    scores = {"psnr": 25.0, "ssim": 0.9, "delta_e2000": 5.0}
+    assert "right half of the 480 x 320 photo: PSNR 25.00 dB" in _figure_title(
+        "basic", {"right": scores}, (320, 480, 3))
+    assert "the whole 480 x 320 photo" in _figure_title("basic", {"image": scores}, (320, 480))
+    assert "no scores" in _figure_title("improved", {"image": None}, (320, 480, 3))

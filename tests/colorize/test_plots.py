@@ -158,3 +158,14 @@ def test_no_pyplot_and_no_backend_switch(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_seam_is_drawn_on_every_panel_at_its_column(tmp_path, monkeypatch):
+    saved = _saved_figures(monkeypatch)
+    flat = np.full((20, 40, 3), 128, np.uint8)
+    plots.comparison_figure(tmp_path / "seam.png", [("a", flat), ("b", flat)], seam=20)
+    for ax in saved[0].axes:
+        seams = [line.get_xdata()[0] for line in ax.get_lines()]
+        assert seams and all(x == 19.5 for x in seams)  # between columns 19 and 20
+    plots.comparison_figure(tmp_path / "none.png", [("a", flat)])
+    assert not saved[1].axes[0].get_lines()
