@@ -247,7 +247,8 @@ def summarize(results):
                 rows.append({**r, "colour_ratio": ratio})
         summary[name] = {k: _mean(rows, k)
                          for k in ("psnr", "ssim", "delta_e2000", "colour_ratio", "seconds")}
-        summary[name]["photos"] = len(rows)
+        # the photos the PSNR mean is over (an exact result's infinite PSNR is null, left out)
+        summary[name]["photos"] = sum(r.get("psnr") is not None for r in rows)
     results["mean"] = summary
     return results
 
@@ -291,16 +292,29 @@ def _variant_settings(part):
 
 
 def check_mergeable(paths, parts):
-    """UsageError when two runs cannot be joined: photos of different widths, or a variant
-    name that stands for different settings (its scores would be mixed in one row)."""
+    """UsageError when two runs cannot be joined: photos of different widths, runs with
+    different BLAS thread counts (they train to slightly different weights), a photo whose
+    pixels differ between runs (another resize, another file: its size or its baselines,
+    which depend on nothing else, differ), or a variant name that stands for different
+    settings (its scores would be mixed in one row)."""
     width_path, width = None, None
-    seen = {}
+    seen, photo_seen = {}, {}
     for path, part in zip(paths, parts):
         if width_path is None:
-            width_path, width = path, part.get("width")
+            width_path, width, threads = path, part.get("width"), part.get("blas_threads")
         elif part.get("width") != width:
             raise UsageError(f"--merge: {width_path} has photos {width} px wide but {path} "
                              f"{part.get('width')} px; join runs of one --width")
+        elif part.get("blas_threads") != threads:
+            raise UsageError(f"--merge: {width_path} ran with {threads} BLAS threads but {path} "
+                             f"with {part.get('blas_threads')}; join runs of one thread count")
+        for stem, entry in part["photos"].items():
+            fingerprint = (entry.get("size"), entry["baselines"])
+            if stem in photo_seen and photo_seen[stem][1] != fingerprint:
+                raise UsageError(f"--merge: photo {stem!r} differs between {photo_seen[stem][0]} "
+                                 f"and {path} (size or baseline scores); join runs of the same "
+                                 "photos, resized the same way")
+            photo_seen.setdefault(stem, (path, fingerprint))
         for name, settings in _variant_settings(part).items():
             if name not in seen:
                 seen[name] = (path, settings)

@@ -97,17 +97,14 @@ def pad_to_multiple(x, multiple):
 
 def predict(model, x, multiple):
     """Eval-mode output of ``model`` for (N, C, H, W) ``x`` of any size (padded and cropped)."""
-    was_training = model.training
-    model.eval()
-    try:
+    with model.evaluating():
         h, w = x.shape[2:]
         return model.forward(pad_to_multiple(x, multiple))[:, :, :h, :w]
-    finally:
-        model.train(was_training)
 
 
 def predict_tiled(model, x, multiple, tile=256, margin=48):
-    """Eval-mode output for one large (1, C, H, W) ``x``, computed tile by tile.
+    """Eval-mode output for a large (N, C, H, W) ``x`` (the agent passes one image, N = 1),
+    computed tile by tile.
 
     Each ``tile`` x ``tile`` block is predicted with ``margin`` pixels of context on every
     side (cut away afterwards), so memory stays bounded by one tile's activations whatever
@@ -128,7 +125,7 @@ def predict_tiled(model, x, multiple, tile=256, margin=48):
             y1, x1 = min(h, top + tile + margin), min(w, left + tile + margin)
             part = predict(model, x[:, :, y0:y1, x0:x1], multiple)
             if out is None:
-                out = xp.empty((1, part.shape[1], h, w), dtype=part.dtype)
+                out = xp.empty((x.shape[0], part.shape[1], h, w), dtype=part.dtype)
             bottom, right = min(h, top + tile), min(w, left + tile)
             out[:, :, top:bottom, left:right] = part[:, :, top - y0:bottom - y0, left - x0:right - x0]
     return out

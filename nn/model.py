@@ -6,6 +6,8 @@ ResNet block is ``Residual(Sequential(Conv2D, BatchNorm2D, ReLU, Conv2D))``. Whe
 feeds two paths, backward adds the two gradients (the multivariate chain rule).
 """
 
+import copy
+
 import numpy as np
 
 from nn.backend import array_module_for, get_array_module
@@ -69,6 +71,9 @@ class Sequential(Layer):
         return f"Sequential(\n{body}\n)"
 
     def forward(self, x):
+        # unset until every layer has run: after a failed forward, backward says "before
+        # forward" instead of running on what the layers saved from two different calls
+        self._out_shape = None
         for layer in self.layers:
             x = layer.forward(x)
         self._out_shape = x.shape
@@ -91,27 +96,25 @@ class Sequential(Layer):
         """A Keras-like table: layer, output shape, parameter count; and the totals.
 
         With ``input_shape`` (per sample, without the batch axis, e.g. ``(1, 64, 64)``) the
-        output shapes are found by running one zero sample through the layers in eval mode
-        (the training flag is restored afterwards, running statistics are not touched);
-        without it the shape column is left out.
+        output shapes are found by running one zero sample through a copy of the model in eval
+        mode, so the model itself is not touched (its modes, its running statistics, and what
+        a forward saved for the next backward all stay); without it the shape column is left
+        out.
         """
         rows = []
         x = None
-        was_training = self.training
+        probe = self
         if input_shape is not None:
-            self.eval()
+            probe = copy.deepcopy(self).eval()
             if isinstance(input_shape, (int, np.integer)):
                 input_shape = (input_shape,)  # summary(4) for a model of 4 input features
             x = self._zeros((1,) + tuple(input_shape), dtype)
-        try:
-            for i, layer in enumerate(self.layers):
-                shape = ""
-                if x is not None:
-                    x = layer.forward(x)
-                    shape = _shape_str(("N",) + tuple(x.shape[1:]))
-                rows.append((f"{i}: {type(layer).__name__}", shape, layer.num_parameters()))
-        finally:
-            self.train(was_training)
+        for i, layer in enumerate(probe.layers):
+            shape = ""
+            if x is not None:
+                x = layer.forward(x)
+                shape = _shape_str(("N",) + tuple(x.shape[1:]))
+            rows.append((f"{i}: {type(layer).__name__}", shape, layer.num_parameters()))
         rows.append(("total", "", self.num_parameters()))
         w0 = max(len("layer"), *(len(r[0]) for r in rows))
         w1 = max(len("output shape"), *(len(r[1]) for r in rows))
@@ -172,6 +175,7 @@ class SkipConcat(Layer):
 
     def __init__(self, body, axis=1):
         super().__init__()
+        _refuse_reused("SkipConcat", [body])
         self.body, self.axis = body, int(axis)
 
     def children(self):

@@ -85,18 +85,14 @@ def evaluate(model, loss, x, y, batch_size):
     weights, so there the result moves a little with ``batch_size``; with the whole set in one
     batch it is exact.
     """
-    was_training = model.training
-    model.eval()
     device = model.device
     total, count = 0.0, 0
-    try:
+    with model.evaluating():
         for start in range(0, len(x), batch_size):
             idx = np.arange(start, min(start + batch_size, len(x)))
             xb, yb = to_device(_take(x, idx), device), to_device(_take(y, idx), device)
             total = total + loss.forward(model.forward(xb), yb) * len(idx)
             count += len(idx)
-    finally:
-        model.train(was_training)
     return float(total) / count
 
 

@@ -237,32 +237,38 @@ def test_a_complete_run_replaces_out_and_removes_the_partial_file(tmp_path, monk
     assert not (tmp_path / "variants.json.partial").exists()
 
 
-def _write_run(path, stem, width=256, variants=None, defaults=None):
+def _write_run(path, stem, width=256, variants=None, defaults=None, threads=1, gray_psnr=20.0):
     """A minimal result file of agents.bench_improved, for one photo."""
-    entry = {"size": [8, width], "baselines": {}, "agents": {"improved:default": FAKE_SCORES}}
+    entry = {"size": [8, width], "baselines": {"gray": {**FAKE_SCORES, "psnr": gray_psnr}},
+             "agents": {"improved:default": FAKE_SCORES}}
     path.write_text(json.dumps({
         "width": width, "variants": {"default": {}} if variants is None else variants,
         "command": f"python -m agents.bench_improved --only {stem}",
         "agent_defaults": {"epochs": 30} if defaults is None else defaults,
-        "blas_threads": 1, "photos": {stem: entry}}))
+        "blas_threads": threads, "photos": {stem: entry}}))
     return str(path)
 
 
-@pytest.mark.parametrize("other, names", [
-    ({"width": 128}, ["256", "128"]),
-    ({"variants": {"default": {"epochs": 10}}}, ["'default'", "epochs 30 vs 10"]),
-    ({"defaults": {"epochs": 20}}, ["'default'", "epochs 30 vs 20"]),
+@pytest.mark.parametrize("other, stem, names", [
+    ({"width": 128}, "rocket", ["256", "128"]),
+    ({"variants": {"default": {"epochs": 10}}}, "rocket", ["'default'", "epochs 30 vs 10"]),
+    ({"defaults": {"epochs": 20}}, "rocket", ["'default'", "epochs 30 vs 20"]),
+    ({"threads": 2}, "rocket", ["1 BLAS threads", "with 2"]),
+    # the same photo resized another way (its baselines differ): rows would mix two photos
+    ({"gray_psnr": 20.5}, "coffee", ["photo 'coffee' differs"]),
 ])
-def test_merge_joins_only_runs_of_one_width_and_the_same_settings(tmp_path, capsys, other, names):
+def test_merge_joins_only_runs_of_one_width_and_the_same_settings(tmp_path, capsys, other, stem,
+                                                                   names):
     first = _write_run(tmp_path / "a.json", "coffee")
     same = _write_run(tmp_path / "b.json", "chelsea")
+    rerun = _write_run(tmp_path / "r.json", "coffee")  # the same photo again: its rows join
     merged = tmp_path / "merged.json"
-    assert bench_improved.main(["--merge", first, same, "--out", str(merged)]) == 0
+    assert bench_improved.main(["--merge", first, same, rerun, "--out", str(merged)]) == 0
     assert sorted(json.loads(merged.read_text())["photos"]) == ["chelsea", "coffee"]
     merged.unlink()
     capsys.readouterr()
 
-    differs = _write_run(tmp_path / "c.json", "rocket", **other)
+    differs = _write_run(tmp_path / "c.json", stem, **other)
     assert bench_improved.main(["--merge", first, differs, "--out", str(merged)]) == 2
     err = capsys.readouterr().err
     _one_error_line(err)

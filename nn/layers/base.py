@@ -121,6 +121,24 @@ class Layer:
         """Evaluation mode (dropout off, batch-norm uses running statistics); returns ``self``."""
         return self.train(False)
 
+    @contextlib.contextmanager
+    def evaluating(self):
+        """``with layer.evaluating():`` evaluation mode for the block; afterwards every layer
+        has its own flag back (``train(was_training)`` would instead give all of them the
+        top's, undoing a batch-norm frozen in eval mode while the rest trains)."""
+        modes = [(layer, layer.training) for layer in self._self_and_descendants()]
+        self.eval()
+        try:
+            yield self
+        finally:
+            for layer, mode in modes:
+                layer.training = mode
+
+    def _self_and_descendants(self):
+        yield self
+        for _, child in self.children():
+            yield from child._self_and_descendants()
+
     def reset_rng(self):
         """Restart every random stream from its seed (dropout); used by gradient checks."""
         for _, child in self.children():

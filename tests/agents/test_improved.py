@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import nn
 from nn.cli import UsageError
 from agents.cli import main as cli_main
 from agents.improved import (DEFAULTS, PROPAGATE_GRID, ImprovedAgent, build_improved_parser,
@@ -271,6 +272,22 @@ def test_tiled_prediction_matches_whole_image_inside():
     for tile, margin in ((64, 50), (62, 48), (66, 46)):
         np.testing.assert_allclose(predict_tiled(model, big, 4, tile=tile, margin=margin),
                                    predict(model, big, 4), atol=1e-4)
+    # a batch of two large images, tile by tile: each as on its own
+    pair = np.concatenate([big, big[:, :, ::-1]])
+    both = predict_tiled(model, pair, 4, tile=64, margin=50)
+    assert both.shape == (2, 2, 203, 221)
+    np.testing.assert_allclose(both[1:], predict_tiled(model, pair[1:], 4, tile=64, margin=50))
+
+
+def test_prediction_leaves_each_layers_mode_as_it_was():
+    # a batch-norm frozen in eval mode while the rest trains stays frozen after predict
+    model = build_model("unet", 1, 2, 4, seed=0).train()
+    frozen = [layer for layer in model._self_and_descendants()
+              if isinstance(layer, nn.BatchNorm2D)][0].eval()
+    x = np.zeros((1, 1, 400, 40), np.float32)
+    predict(model, x, 4)
+    predict_tiled(model, x, 4, tile=64, margin=40)
+    assert model.training and not frozen.training
 
 
 def test_masked_losses_score_only_known_pixels():

@@ -215,3 +215,32 @@ def test_an_interrupt_right_after_the_save_is_an_interrupt(tmp_path, monkeypatch
     with pytest.raises(KeyboardInterrupt):
         base.save_npz(tmp_path / "m.npz", {"w": np.zeros(3)})
     assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
+
+
+def test_summary_between_forward_and_backward_changes_no_gradient():
+    rng = np.random.default_rng(0)
+    model = nn.Sequential(nn.Conv2D(3, 4, 3, padding=1, rng=0), nn.BatchNorm2D(4), nn.ReLU())
+    x = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
+    dout = rng.standard_normal((2, 4, 8, 8)).astype(np.float32)
+    model.forward(x)
+    clean = model.backward(dout), model[0].grads["W"].copy()
+    model.forward(x)
+    model.summary((3, 16, 20))  # another shape, in eval mode
+    assert model.training and model[1].training
+    np.testing.assert_array_equal(model.backward(dout), clean[0])
+    np.testing.assert_array_equal(model[0].grads["W"], clean[1])
+
+
+def test_a_failed_forward_leaves_nothing_for_backward():
+    # a backward after it would mix what the layers saved in two different calls
+    model = nn.Sequential(nn.Dense(3, 2, rng=0), nn.Dense(2, 1, rng=0))
+    model.forward(np.zeros((1, 3), np.float32))
+    with pytest.raises(ValueError):
+        model.forward(np.zeros((1, 4), np.float32))
+    with pytest.raises(RuntimeError, match="before"):
+        model.backward(np.zeros((1, 1), np.float32))
+
+
+def test_skip_concat_takes_a_layer_only():
+    with pytest.raises(TypeError):
+        nn.SkipConcat("abc")
