@@ -42,8 +42,10 @@ replaced only once every photo is done, then the ``.partial`` file is removed. S
 interrupted or failed run leaves an earlier ``--out`` as it was, and its finished photos in
 ``<out>.partial``.
 
-``--merge`` joins files of the same photo width whose variants of the same name have the same
-settings (the agent's defaults included); anything else is refused, with what differs.
+``--merge`` joins files of the same photo width and BLAS thread count whose variants of the same
+name have the same settings (the agent's defaults included) and whose photos of the same name
+are the same pixels (the same size and baseline scores); anything else is refused, with what
+differs.
 
 ``--out`` defaults to ``data/improved_variants.json`` in ``python -m report``'s default folder,
 where the report reads it: ``report/data/`` of the project in a checkout,
@@ -247,8 +249,8 @@ def summarize(results):
                 rows.append({**r, "colour_ratio": ratio})
         summary[name] = {k: _mean(rows, k)
                          for k in ("psnr", "ssim", "delta_e2000", "colour_ratio", "seconds")}
-        # the photos the PSNR mean is over (an exact result's infinite PSNR is null, left out)
-        summary[name]["photos"] = sum(r.get("psnr") is not None for r in rows)
+        # the photos the row covers (a mean leaves out a null score: an exact result's PSNR)
+        summary[name]["photos"] = len(rows)
     results["mean"] = summary
     return results
 
@@ -421,7 +423,9 @@ def build_parser():
                         help="seeds of the 'default' variant (default: 0); the other variants "
                              "run with seed 0")
     parser.add_argument("--merge", nargs="+", metavar="JSON",
-                        help="join the JSON files of earlier runs into --out and stop")
+                        help="join the JSON files of earlier runs into --out and stop (runs "
+                             "of one width and BLAS thread count, the same settings per variant "
+                             "name and the same pixels per photo)")
     return parser
 
 

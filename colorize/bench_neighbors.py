@@ -89,7 +89,8 @@ def sklearn_estimators():
         from sklearn.neighbors import NearestNeighbors
     except ImportError:
         raise UsageError("this benchmark compares with scikit-learn, which is not installed "
-                         "(pip install scikit-learn; in a checkout, pip install -e '.[test]')") from None
+                         "(pip install scikit-learn; in a checkout, pip install -e '.[test]')"
+                         ) from None
     return KMeans, NearestNeighbors
 
 

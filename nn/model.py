@@ -92,6 +92,15 @@ class Sequential(Layer):
             dout = layer.backward(dout)
         return dout
 
+    def _probe_copy(self):
+        """A copy with the weights but without what the layers saved for backward (their
+        private arrays, by the engine's convention ``self._x`` and the like), which after a
+        training forward can be hundreds of times larger than the weights."""
+        saved = {id(value): None for layer in self._self_and_descendants()
+                 for name, value in vars(layer).items()
+                 if name.startswith("_") and hasattr(value, "nbytes")}
+        return copy.deepcopy(self, saved)
+
     def summary(self, input_shape=None, dtype=np.float32):
         """A Keras-like table: layer, output shape, parameter count; and the totals.
 
@@ -105,7 +114,7 @@ class Sequential(Layer):
         x = None
         probe = self
         if input_shape is not None:
-            probe = copy.deepcopy(self).eval()
+            probe = self._probe_copy().eval()
             if isinstance(input_shape, (int, np.integer)):
                 input_shape = (input_shape,)  # summary(4) for a model of 4 input features
             x = self._zeros((1,) + tuple(input_shape), dtype)

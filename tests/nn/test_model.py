@@ -244,3 +244,25 @@ def test_a_failed_forward_leaves_nothing_for_backward():
 def test_skip_concat_takes_a_layer_only():
     with pytest.raises(TypeError):
         nn.SkipConcat("abc")
+
+
+def test_summary_does_not_copy_what_forward_saved_for_backward(monkeypatch):
+    import copy
+
+    model = nn.Sequential(nn.Conv2D(1, 4, 3, padding=1, rng=0), nn.ReLU())
+    model.forward(np.zeros((8, 1, 64, 64), np.float32))
+    copied = []
+    real_deepcopy = copy.deepcopy
+
+    def watching(obj, memo=None):
+        result = real_deepcopy(obj, memo)
+        # as copied, before the probe's own forward fills them again
+        copied.append((result[0]._x, result[1]._mask, result[0].params["W"]))
+        return result
+
+    monkeypatch.setattr(copy, "deepcopy", watching)
+    model.summary((1, 8, 8))
+    saved_x, saved_mask, weights = copied[0]
+    assert saved_x is None and saved_mask is None  # the saved arrays stay behind
+    assert model[0]._x.shape == (8, 1, 64, 64)
+    np.testing.assert_array_equal(weights, model[0].params["W"])
