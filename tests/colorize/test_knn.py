@@ -11,16 +11,17 @@ from colorize.knn import nearest
 IMAGES = __import__("pathlib").Path(__file__).resolve().parents[2] / "images"
 
 
-def reference(train, query, k):
-    """Loop-free but obvious: all float64 distances, each row ordered by (distance, index)."""
-    train = np.asarray(train, dtype=np.float64)
-    query = np.asarray(query, dtype=np.float64)
-    d2 = np.empty((query.shape[0], train.shape[0]))
-    for s in range(0, query.shape[0], 32):
-        diff = query[s:s + 32, None, :] - train[None, :, :]
-        d2[s:s + 32] = np.einsum("qnd,qnd->qn", diff, diff)
-    idx = np.array([np.lexsort((np.arange(train.shape[0]), row))[:k] for row in d2])
-    return idx, np.take_along_axis(d2, idx, axis=1)
+reference = knn.nearest_reference
+
+
+def test_the_reference_is_the_definition_on_a_hand_made_case():
+    # distances to query 0: 1, 0, 1, 4 (rows 0 and 2 tie: the lower index first)
+    train = np.array([[1.0, 0.0], [0.0, 0.0], [-1.0, 0.0], [0.0, 2.0]])
+    idx, d2 = reference(train, np.zeros((1, 2)), 3)
+    np.testing.assert_array_equal(idx, [[1, 0, 2]])
+    np.testing.assert_array_equal(d2, [[0.0, 1.0, 1.0]])
+    with pytest.raises(ValueError):
+        reference(train, np.zeros((1, 2)), 5)
 
 
 def gray_patches(gray):
