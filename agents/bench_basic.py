@@ -6,7 +6,8 @@
 First the kNN and k-means comparison of ``colorize.bench_neighbors`` (ratios ours / theirs in
 the same run, scikit-learn needed), then the whole protocol on the same photo: k-means palette
 on the left half, exact 3x3 kNN vote on the right half, with the time of each phase. The goal
-of the project is under 10 s for a 512-px-wide photo on 2 CPU cores.
+of the project is under 10 s for a 512-px-wide photo on 2 CPU cores. With ``--device gpu`` an
+untimed run comes first (it compiles CuPy's kernels).
 """
 
 import sys
@@ -51,6 +52,10 @@ def main(argv=None):
         rgb = load_photo(args.photo, args.width)
         if not args.skip_oracles:
             compare(rgb, args.photo.stem, args.repeats)
+        if device == "gpu":
+            # untimed: the first run compiles CuPy's kernels and grows its memory pool, which
+            # the CPU run never pays
+            time_agent(rgb, device)
         best = None
         for _ in range(args.repeats):
             result = time_agent(rgb, device)
@@ -58,8 +63,8 @@ def main(argv=None):
                 best = result
         fit_s, colorize_s, right_psnr = best
         h, w = rgb.shape[:2]
-        # The goal is stated for one width; at another width it would mislead.
-        goal = f" (goal < {GOAL_SECONDS} s)" if w == GOAL_WIDTH else ""
+        # The goal is stated for one width on 2 CPU cores; elsewhere it would mislead.
+        goal = f" (goal < {GOAL_SECONDS} s)" if w == GOAL_WIDTH and device == "cpu" else ""
         print(f"basic agent on {args.photo.stem} {w}x{h} ({device}): fit {fit_s:.2f} s, colorize "
               f"{colorize_s:.2f} s, total {fit_s + colorize_s:.2f} s{goal}; right-half PSNR "
               f"{right_psnr:.2f} dB")

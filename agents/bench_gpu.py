@@ -19,13 +19,14 @@ printed to stderr as soon as it is taken, as progress.
 
 import sys
 import time
+from pathlib import Path
 
 from agents.bench_basic import time_agent
 from agents.improved import ImprovedAgent
 from colorize.bench_neighbors import load_photo
 from colorize.bundled import bundled_image
 from colorize.halves import split_halves
-from colorize.io import ImageError, OutputError, ensure_output_file, write_json
+from colorize.io import ImageError, OutputError, ensure_output_file, folders_removed_on_failure, write_json
 from nn.backend import describe_device, gpu_unavailable_reason
 from nn.bench import time_engine
 from nn.cli import OneLineParser, positive_int, run_command
@@ -70,13 +71,18 @@ def main(argv=None):
     parser.add_argument("--epochs", type=positive_int, default=5, metavar="N",
                         help="improved-agent epochs (default 5)")
     parser.add_argument("--out", metavar="FILE.json", help="also write the table as JSON to this file")
+    coffee = bundled_image("coffee.png")
 
     def body():
         args = parser.parse_args(argv)
-        coffee = bundled_image("coffee.png")
+        if args.out is None:
+            return measure(args)
+        with folders_removed_on_failure(Path(args.out).parent):
+            ensure_output_file(args.out, [(coffee, "photo (the bundled coffee.png)")])
+            return measure(args)
+
+    def measure(args):
         photo_1024, photo_512 = load_photo(coffee, 1024), load_photo(coffee, 512)
-        if args.out is not None:
-            ensure_output_file(args.out)
         # Not resolve_device's DeviceError: it is worded for a --device option this command
         # does not have.
         no_gpu_reason = gpu_unavailable_reason()

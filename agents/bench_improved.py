@@ -68,7 +68,7 @@ from colorize.bench_neighbors import load_photo as load_resized
 from colorize.bundled import bundled_images_dir
 from colorize.color import chroma_to_rgb, rgb_to_chroma, rgb_to_gray
 from colorize.halves import split_halves
-from colorize.io import ImageError, OutputError, ensure_output_file, write_json
+from colorize.io import ImageError, OutputError, ensure_output_file, folders_removed_on_failure, write_json
 from colorize.metrics import baseline_predictions, score
 from nn.bench import blas_threads
 from nn.cli import OneLineParser, UsageError, non_negative_int, run_command
@@ -444,9 +444,11 @@ def run(args, given):
         except (ValueError, TypeError) as exc:
             # Each --set value alone was checked while parsing; this catches combinations.
             raise UsageError(f"variant {name}: {exc}") from None
-    photos = {p.stem: load_photo(p, args.width) for p in photo_paths(args.photos, args.only)}
-    ensure_output_file(args.out)
-    partial = ensure_output_file(partial_path(args.out))  # its name is 8 bytes longer
+    paths = photo_paths(args.photos, args.only)
+    photos = {p.stem: load_photo(p, args.width) for p in paths}
+    inputs = [(p, "photo") for p in paths]
+    ensure_output_file(args.out, inputs)
+    partial = ensure_output_file(partial_path(args.out), inputs)  # its name is 8 bytes longer
 
     results = {"width": args.width, "variants": variants,
                "command": "python -m agents.bench_improved " + " ".join(given),
@@ -492,9 +494,10 @@ def main(argv=None):
 
     def body():
         args = parser.parse_args(argv)
-        if args.merge:
-            return merge(args.merge, args.out)
-        return run(args, argv if argv is not None else sys.argv[1:])
+        with folders_removed_on_failure(Path(args.out).parent):
+            if args.merge:
+                return merge(args.merge, args.out)
+            return run(args, argv if argv is not None else sys.argv[1:])
 
     return run_command(body, (ImageError, OutputError))
 

@@ -50,11 +50,10 @@ from colorize.io import (
     atomic_paths,
     check_output_files,
     ensure_output_dir,
+    folders_removed_on_failure,
     is_grayscale,
     max_side_size,
-    missing_folders,
     read_rgb,
-    remove_empty_folders,
     resize_to,
     write_json,
     write_png,
@@ -399,12 +398,8 @@ def run(args, agent_name, make_agent):
     The output folder is created early, so that an unusable ``--out`` is refused before any
     training; if the run then fails, the folders it created are removed again (when still empty).
     """
-    created = missing_folders(args.out)
-    try:
+    with folders_removed_on_failure(args.out):
         return _run(args, agent_name, make_agent)
-    except BaseException:
-        remove_empty_folders(created)
-        raise
 
 
 def _run(args, agent_name, make_agent):

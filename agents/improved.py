@@ -321,7 +321,7 @@ class ImprovedAgent:
         scaled by ``saturation``), on the agent's device."""
         cfg = self.config
         xp = self.xp
-        x = xp.asarray(input_planes(np.asarray(gray, dtype=np.float32), cfg["rows"],
+        x = xp.asarray(input_planes(np.asarray(to_numpy(gray), dtype=np.float32), cfg["rows"],
                                     self.prior_table, cfg["context"])[None])
         multiple = size_multiple(cfg["arch"])
         out = predict_tiled(self.model, x, multiple)

@@ -36,9 +36,9 @@ unscaled targets would take Adam (steps of about ``lr``) thousands of steps to r
 
 
 def _valid_pixels(target):
-    """(N, 1, H, W) bool mask of pixels whose chroma is known."""
+    """(N, 1, H, W) bool mask of pixels whose chroma is known (both values finite)."""
     xp = get_array_module(target)
-    return xp.isfinite(target[:, :1])
+    return xp.isfinite(target).all(axis=1, keepdims=True)
 
 
 class ChromaRegressionLoss:

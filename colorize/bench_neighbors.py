@@ -23,10 +23,11 @@ from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image
 
 from colorize.bundled import bundled_images_dir
-from colorize.halves import MIN_HEIGHT, MIN_WIDTH, resize_halves
+from colorize.halves import MIN_HEIGHT, MIN_WIDTH, ProtocolError, check_protocol_size, resize_halves
 from colorize.io import ImageError, read_rgb
 from colorize.kmeans import inertia, kmeans
 from colorize.knn import nearest
+from nn.bench import blas_threads
 from nn.cli import OneLineParser, UsageError, int_at_least, positive_int, run_command
 
 NEIGHBORS = 6
@@ -71,13 +72,28 @@ def bench_width(text):
     return value
 
 
+MAX_BENCH_PIXELS = 4096 * 3072
+"""The most pixels a benchmark resizes a photo to: ``MAX_BENCH_WIDTH`` at 4:3. A tall photo
+would otherwise reach far more at a given width."""
+
+
 def load_photo(path, width, resample=Image.Resampling.BICUBIC):
     """RGB uint8 of the image file ``path`` resized to ``width`` columns, aspect kept (but at
     least 8 rows, the protocol's minimum), each half on its own
-    (:func:`colorize.halves.resize_halves`). Raises ImageError for a file that cannot be read."""
+    (:func:`colorize.halves.resize_halves`). Raises ImageError for a file that cannot be read,
+    one smaller than the protocol's 8 x 8 pixels, or one whose resized copy would exceed
+    ``MAX_BENCH_PIXELS``."""
     rgb = read_rgb(path)
+    try:
+        check_protocol_size(rgb.shape)
+    except ProtocolError as exc:
+        raise ImageError(f"{path}: {exc}") from None
     h, w = rgb.shape[:2]
     height = max(MIN_HEIGHT, round(h * width / w))
+    if height * width > MAX_BENCH_PIXELS:
+        raise ImageError(f"{path}: resized to {width} columns it would be {width} x {height} "
+                         f"pixels, more than a benchmark takes ({MAX_BENCH_PIXELS:,}); give a "
+                         "smaller --width")
     return resize_halves(rgb, (height, width), resample=resample)
 
 
@@ -109,13 +125,26 @@ def _best_time(fn, repeat):
 
 
 def compare(rgb, label, repeat):
-    """Time our kNN and k-means against scikit-learn's on ``rgb`` and print the table."""
+    """Time our kNN and k-means against scikit-learn's on ``rgb`` and print the table.
+
+    scikit-learn runs with as many threads (OpenMP and BLAS, through threadpoolctl, which it
+    depends on) as NumPy's BLAS has here, so that the ratios compare like with like: its
+    k-means would otherwise take every core whatever ``OPENBLAS_NUM_THREADS`` says.
+    """
     KMeans, NearestNeighbors = sklearn_estimators()
+    from threadpoolctl import threadpool_limits
+
+    threads = blas_threads()
+    with threadpool_limits(limits=threads):
+        _compare(rgb, label, repeat, KMeans, NearestNeighbors, threads)
+
+
+def _compare(rgb, label, repeat, KMeans, NearestNeighbors, threads):
     h, w = rgb.shape[:2]
     gray = rgb.astype(np.float64) @ np.array([0.21, 0.72, 0.07])
     train, query = _patches(gray[:, : w // 2]), _patches(gray[:, w // 2:])
-    print(f"{label} resized to {w}x{h}: kNN k={NEIGHBORS} on {train.shape[0]} training x "
-          f"{query.shape[0]} query 3x3 gray patches")
+    print(f"{label} at {w}x{h}, {threads} thread(s) for both: kNN k={NEIGHBORS} on "
+          f"{train.shape[0]} training x {query.shape[0]} query 3x3 gray patches")
 
     ours_t, (idx, d2) = _best_time(lambda: nearest(train, query, NEIGHBORS), repeat)
     rows = [("knn ours (exact, index ties)", ours_t, "")]
@@ -141,7 +170,7 @@ def compare(rgb, label, repeat):
                  f"ours/theirs {ours_t / t:5.2f}  inertia ratio {_ratio(ours_j, model.inertia_)}"))
     print(f"{'case':40s} {'seconds':>8s}  notes")
     for name, seconds, note in rows:
-        print(f"{name:40s} {seconds:8.2f}  {note}")
+        print(f"{name:40s} {seconds:8.3f}  {note}")
 
 
 def _ratio(ours, theirs):

@@ -22,7 +22,9 @@ never spends capacity on colours it cannot have seen.
 - Annealed mean: ``f_T(z) = softmax(logits / T)``, chroma ``= sum_q f_T(z)_q c_q``.
   ``T = 1`` is the mean, ``T -> 0`` the mode; the paper's choice is ``T = 0.38``.
 
-Shapes: chroma values are ``(..., 2)``; class scores follow the engine's ``(N, Q, H, W)``.
+Shapes: :meth:`ChromaBins.fit` and :meth:`ChromaBins.encode_hard` take chroma ``(..., 2)``;
+:meth:`ChromaBins.encode_soft` takes and :meth:`ChromaBins.annealed_mean` returns the engine's
+``(N, 2, H, W)``, and class scores are ``(N, Q, H, W)``.
 Everything that runs per pixel works on NumPy or CuPy through ``get_array_module``; fitting
 the bins (a histogram of one training image) runs on the host.
 """
@@ -40,7 +42,8 @@ class ChromaBins:
     Parameters
     ----------
     centers : (Q, 2) float32 array, the chroma of each class (multiples of ``step``).
-    prior : (Q,) float32 array, the smoothed empirical frequency of each class (sums to 1).
+    prior : (Q,) float32 array, the smoothed empirical frequency of each class; it is scaled
+        to sum to 1 (the rebalancing mix with ``lam / Q`` assumes a distribution).
     step : float, side of a cell of the grid, in chroma units.
     """
 
@@ -58,7 +61,7 @@ class ChromaBins:
         if not prior.sum() > 0:
             raise ValueError("the prior is all zero: it must give the bins some probability")
         self.centers = centers
-        self.prior = prior
+        self.prior = (prior / prior.astype(np.float64).sum()).astype(np.float32)
         self.step = float(step)
 
     @property
@@ -80,6 +83,8 @@ class ChromaBins:
         chroma = np.asarray(to_numpy(chroma), dtype=np.float64)
         if chroma.shape[-1:] != (2,):
             raise ValueError(f"chroma must have shape (..., 2), got {chroma.shape}")
+        if not (step > 0 and math.isfinite(step)):
+            raise ValueError(f"step must be a positive finite number, got {step}")
         if not (smoothing >= 0 and math.isfinite(smoothing)):
             raise ValueError(f"smoothing must be a non-negative finite number, got {smoothing}")
         chroma = chroma.reshape(-1, 2)
@@ -87,7 +92,12 @@ class ChromaBins:
             raise ValueError("cannot fit chroma bins to an empty set of pixels")
         if not np.isfinite(chroma).all():
             raise ValueError("cannot fit chroma bins to NaN or infinite chroma")
-        cells = np.rint(chroma / step).astype(np.int64)
+        cells = np.rint(chroma / step)
+        if not (np.abs(cells) < 2.0**52).all():
+            # far beyond, the cell numbers lose their units digit (and then overflow int64)
+            raise ValueError(f"step {step:g} is too small for chroma as large as "
+                             f"{np.abs(chroma).max():g}: cells would be numbered beyond 2**52")
+        cells = cells.astype(np.int64)
         used, counts = np.unique(cells, axis=0, return_counts=True)
         centers = used.astype(np.float64) * step
         hist = counts / counts.sum()
@@ -117,17 +127,24 @@ class ChromaBins:
         return xp.asarray(self.centers)
 
     def _sq_distances(self, flat):
-        """(N, 2) chroma -> (N, Q) squared distances to the bin centres.
+        """(N, 2) chroma -> (N, Q) float32 squared distances to the bin centres.
 
         Expanded as ``|c|^2 - 2 c.q + |q|^2``: one (N, 2) x (2, Q) product instead of an
-        (N, Q, 2) temporary (encoding runs on every training batch).
+        (N, Q, 2) temporary (encoding runs on every training batch). In float64: chroma
+        reaches about 270, where float32's ``|c|^2`` carries an error of 0.008, so a small
+        distance computed as that difference would lose its last digits (at ``step`` 1 the
+        soft targets moved by up to 0.035, and some pixels kept other bins).
         """
-        centers = self._centers_like(flat)
-        return ((flat * flat).sum(axis=1, keepdims=True) - np.float32(2.0) * (flat @ centers.T)
-                + (centers * centers).sum(axis=1)[None, :])
+        flat = flat.astype(np.float64)
+        centers = self._centers_like(flat).astype(np.float64)
+        d2 = ((flat * flat).sum(axis=1, keepdims=True) - 2.0 * (flat @ centers.T)
+              + (centers * centers).sum(axis=1)[None, :])
+        return d2.astype(np.float32)
 
     def encode_hard(self, chroma):
-        """(..., 2) chroma -> (...) int64 index of the nearest bin centre."""
+        """(..., 2) chroma -> (...) int64 index of the nearest bin centre.
+
+        The chroma must be finite; it is not checked here (a NaN pixel gets some index)."""
         xp = get_array_module(chroma)
         if chroma.shape[-1:] != (2,):
             raise ValueError(f"chroma must have shape (..., 2), got {tuple(chroma.shape)}")
@@ -139,14 +156,18 @@ class ChromaBins:
 
         Each pixel's weight goes to its ``neighbors`` nearest bins with Gaussian weights of
         standard deviation ``sigma`` (default ``step / 2``); ``neighbors = 1`` is one-hot.
+        The chroma must be finite: it is not checked here, since this runs on every training
+        batch, and a NaN pixel gets NaN weights (callers with unknown pixels fill them in
+        first and mask them out, as :class:`agents.improved_losses.ChromaClassLoss` does).
         """
         xp = get_array_module(chroma)
         if chroma.ndim != 4 or chroma.shape[1] != 2:
             raise ValueError(f"chroma must have shape (N, 2, H, W), got {tuple(chroma.shape)}")
         n, _, h, w = chroma.shape
         sigma = self.step / 2.0 if sigma is None else float(sigma)
-        if not (sigma > 0 and math.isfinite(sigma)):
-            raise ValueError(f"sigma must be a positive finite number, got {sigma}")
+        if not (np.float32(2.0 * sigma * sigma) > 0 and math.isfinite(sigma)):
+            raise ValueError(f"sigma must be a positive finite number whose 2 sigma^2 float32 "
+                             f"holds (above about 1e-22), got {sigma}")
         if int(neighbors) != neighbors or neighbors < 1:
             raise ValueError(f"neighbors must be a whole number of at least 1, got {neighbors!r}")
         q = self.n_bins
@@ -170,14 +191,24 @@ class ChromaBins:
         return weights.reshape(n, h, w, q).transpose(0, 3, 1, 2)
 
     def annealed_mean(self, logits, temperature=0.38):
-        """(N, Q, H, W) class scores -> (N, 2, H, W) chroma: ``sum_q softmax(z / T)_q c_q``."""
-        if not temperature > 0:
-            raise ValueError(f"temperature must be positive, got {temperature}")
+        """(N, Q, H, W) class scores -> (N, 2, H, W) chroma: ``sum_q softmax(z / T)_q c_q``.
+
+        ``T = inf`` gives the plain mean of the bin centres; a tiny ``T`` the mode (ties
+        shared equally).
+        """
         xp = get_array_module(logits)
         if logits.dtype.kind != "f":
             logits = logits.astype(np.float32)
-        z = logits / logits.dtype.type(temperature)
-        z = z - z.max(axis=1, keepdims=True)
+        if logits.ndim != 4 or logits.shape[1] != self.n_bins:
+            raise ValueError(f"logits must have shape (N, {self.n_bins}, H, W), one score per "
+                             f"bin, got {tuple(logits.shape)}")
+        if not logits.dtype.type(temperature) > 0:
+            raise ValueError(f"temperature must be positive (and above 0 in "
+                             f"{logits.dtype.name}), got {temperature}")
+        # The maximum is subtracted before dividing: z / T could overflow to inf for a small
+        # T, and inf - inf is NaN. Shifted, every score is <= 0 and the largest exactly 0.
+        with np.errstate(over="ignore"):  # -inf, whose exp is the 0 wanted
+            z = (logits - logits.max(axis=1, keepdims=True)) / logits.dtype.type(temperature)
         p = xp.exp(z)
         p /= p.sum(axis=1, keepdims=True)
         centers = self._centers_like(logits).astype(logits.dtype)

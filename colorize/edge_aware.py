@@ -47,6 +47,14 @@ from nn.backend import get_array_module
 from .color import rgb_to_chroma, rgb_to_gray
 
 OFFSETS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0))
+MAX_STRENGTH = 1e9
+"""The largest smoothing strength ``lam``. The conjugate-gradient products grow like
+``lam^2`` in float32: near 1e11 they overflow, the step size becomes 0 and the input comes
+back unchanged without a word (and NaN far above), so strengths past this margin are refused."""
+MAX_GRAY = 1e15
+"""The largest gray magnitude :func:`affinity_weights` takes (gray is on 0..255): the window
+variance sums squares in float32, which overflow for values near 1e19 and would silently give
+"no neighbour" weights."""
 VARIANCE_FLOOR = 4.0
 """Floor on the window variance of gray (0..255 units), this project's own rule: without a
 floor a flat window's weights are 0 / 0. The authors' published code floors sigma
@@ -69,14 +77,17 @@ def affinity_weights(gray):
 
     Neighbours outside the image get weight 0; each pixel's weights sum to 1 (a 1 x 1
     image, whose pixel has no neighbour, gets all zeros). ValueError for another shape or for a
-    NaN or infinite gray level (its weights would silently become "no neighbour").
+    NaN, infinite or huge gray level (beyond ``MAX_GRAY``: its weights would silently become
+    "no neighbour").
     """
     xp = get_array_module(gray)
     if gray.ndim != 2:
         raise ValueError(f"gray must be an (H, W) image, got shape {tuple(gray.shape)}")
-    if not bool(xp.isfinite(gray).all()):
-        raise ValueError("gray holds NaN or infinite values")
     g = gray.astype(np.float32)
+    # NaN fails the comparison too
+    if not bool((xp.abs(g) <= np.float32(MAX_GRAY)).all()):
+        raise ValueError(f"gray holds NaN, infinite or huge values (beyond {MAX_GRAY:g}; gray "
+                         "is on 0..255)")
     ones = xp.ones_like(g)
     count = ones + sum(shift(ones, dy, dx) for dy, dx in OFFSETS)
     mean = (g + sum(shift(g, dy, dx) for dy, dx in OFFSETS)) / count
@@ -169,15 +180,16 @@ def _safe_ratio(num, den, xp):
 
 
 def _check_strength(strength):
-    """ValueError unless ``strength`` is a finite number >= 0 (NaN would pass ``<= 0`` tests
-    and turn the whole solve into NaN). Anything ``float`` takes as a number is one (NumPy
-    scalars and 0-d arrays included); text and booleans are not."""
+    """ValueError unless ``strength`` is a number in ``[0, MAX_STRENGTH]`` (NaN would pass
+    ``<= 0`` tests and turn the whole solve into NaN). Anything ``float`` takes as a number is
+    one (NumPy scalars and 0-d arrays included); text and booleans are not."""
     try:
         value = None if isinstance(strength, (bool, np.bool_, str, bytes)) else float(strength)
     except (TypeError, ValueError):
         value = None
-    if value is None or not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"the smoothing strength must be a finite number >= 0, got {strength!r}")
+    if value is None or not 0 <= value <= MAX_STRENGTH:
+        raise ValueError(f"the smoothing strength must be a number from 0 to {MAX_STRENGTH:g}, "
+                         f"got {strength!r}")
 
 
 def smooth_chroma(gray, chroma, strength=1.0, confidence=None, iterations=100, tol=1e-4,
@@ -191,30 +203,41 @@ def smooth_chroma(gray, chroma, strength=1.0, confidence=None, iterations=100, t
     ``confidence`` (H, W) is ``c`` (default 1 everywhere; must be positive). ``strength = 0``
     returns (finite) ``chroma`` unchanged. ``check_every``: steps between convergence tests
     (default 1 on NumPy, 8 on CuPy, where each test is a device-to-host read). A 1 x 1 image has
-    no neighbour to be smooth with, so it is returned unchanged too. Raises ValueError for a
-    negative or non-finite strength, for chroma and gray that do not share H and W or hold NaN
-    or infinite values, and for a confidence that is not positive and finite everywhere.
+    no neighbour to be smooth with, so it is returned unchanged too. The arrays may mix host
+    and device: they all go where any of them is. Raises ValueError for a strength outside
+    ``[0, MAX_STRENGTH]``, for chroma and gray that do not share H and W or hold NaN or
+    infinite values, for a confidence that is not positive and finite everywhere in float32,
+    and for ``check_every`` below 1.
     """
-    xp = get_array_module(chroma)
+    xp = get_array_module(chroma, gray, confidence)
     _check_strength(strength)
+    if check_every is not None and not (isinstance(check_every, int) and check_every >= 1):
+        raise ValueError(f"check_every must be a whole number of at least 1, got {check_every!r}")
+    chroma, gray = xp.asarray(chroma), xp.asarray(gray)
     if chroma.ndim != 3 or gray.shape != chroma.shape[:2]:
         raise ValueError(f"chroma (H, W, C) and gray (H, W) must share H and W, got chroma "
                          f"{tuple(chroma.shape)} and gray {tuple(gray.shape)}")
+    chroma = chroma.astype(np.float32)
     if not bool(xp.isfinite(chroma).all()):
-        raise ValueError("chroma holds NaN or infinite values")
-    if confidence is not None:
+        raise ValueError("chroma holds NaN or infinite values (in float32)")
+    if confidence is None:
+        c = xp.ones(gray.shape, dtype=np.float32)
+    else:
         if confidence.shape != gray.shape:
             raise ValueError(f"confidence must have the gray's shape {tuple(gray.shape)}, got "
                              f"{tuple(confidence.shape)}")
+        # checked as the solve will use it: 1e39 is finite, but infinite in float32
+        with np.errstate(over="ignore"):  # an overflow shows as inf just below
+            c = xp.asarray(confidence).astype(np.float32)
         # one reduction, so one device-to-host read on CuPy
-        if not bool((xp.isfinite(confidence) & (confidence > 0)).all()):
-            raise ValueError("confidence must be positive and finite everywhere (a zero or "
-                             "negative data weight makes the system singular or indefinite)")
+        if not bool((xp.isfinite(c) & (c > 0)).all()):
+            raise ValueError("confidence must be positive and finite everywhere in float32 (a "
+                             "zero or negative data weight makes the system singular or "
+                             "indefinite)")
     if strength == 0 or gray.size == 1:
-        return chroma.astype(np.float32)
+        return chroma
     # the solve runs on (C, H, W) planes (see NeighbourGraph); the result goes back to (H, W, C)
-    u0 = xp.ascontiguousarray(chroma.astype(np.float32).transpose(2, 0, 1))
-    c = xp.ones(u0.shape[1:], dtype=np.float32) if confidence is None else confidence.astype(np.float32)
+    u0 = xp.ascontiguousarray(chroma.transpose(2, 0, 1))
     c = c[None]
     graph = NeighbourGraph(affinity_weights(gray))
     lam = np.float32(strength)
@@ -266,8 +289,8 @@ result is within 0.04 dB PSNR of the exact solution (a sparse direct solve) afte
 
 
 MAX_PROPAGATE_ITERATIONS = 10_000
-"""No strength gets more CG steps than this (the count for 1e7): a user's ``--propagate 1e12``
-would otherwise ask for three million steps, and float32 CG stalls long before."""
+"""No strength gets more CG steps than this (the count for 1e7): a strength of 1e9 would
+otherwise ask for 100,000 steps, and float32 CG stalls long before."""
 
 
 def propagation_iterations(strength):
@@ -289,20 +312,28 @@ def propagate_from_left(known_rgb, gray, chroma, strength, iterations=None):
     and 1 on the right. Returns the right part, (H, W, C) float32. ``strength = 0`` returns
     ``chroma`` unchanged. ``iterations``: the cap on the CG steps (default
     :func:`propagation_iterations`); the solve stops earlier at a relative residual of 1e-6.
+    ValueError as :func:`smooth_chroma`'s, and for known colours that are not finite.
     """
-    xp = get_array_module(chroma)
-    if known_rgb.shape[0] != gray.shape[0] or gray.shape != chroma.shape[:2]:
-        raise ValueError(f"known colours {tuple(known_rgb.shape)}, gray {tuple(gray.shape)} and "
-                         f"chroma {tuple(chroma.shape)} must share their height (and gray and "
-                         "chroma their width)")
+    xp = get_array_module(chroma, gray, known_rgb)
+    _check_strength(strength)
+    if (known_rgb.ndim != 3 or chroma.ndim != 3 or known_rgb.shape[0] != gray.shape[0]
+            or gray.shape != chroma.shape[:2]):
+        raise ValueError(f"known colours (H, Wk, 3) {tuple(known_rgb.shape)}, gray (H, W) "
+                         f"{tuple(gray.shape)} and chroma (H, W, C) {tuple(chroma.shape)} must "
+                         "share their height (and gray and chroma their width)")
     if strength == 0:
-        return chroma.astype(np.float32)
+        chroma = xp.asarray(chroma).astype(np.float32)
+        if not bool(xp.isfinite(chroma).all()):
+            raise ValueError("chroma holds NaN or infinite values (in float32)")
+        return chroma
     known_rgb = xp.asarray(known_rgb, dtype=np.float32)
+    if not bool(xp.isfinite(known_rgb).all()):
+        raise ValueError("the known colours hold NaN or infinite values")
     width = known_rgb.shape[1]
     both_gray = xp.concatenate([rgb_to_gray(known_rgb).astype(np.float32),
                                 xp.asarray(gray, dtype=np.float32)], axis=1)
     guess = xp.concatenate([rgb_to_chroma(known_rgb).astype(np.float32),
-                            chroma.astype(np.float32)], axis=1)
+                            xp.asarray(chroma).astype(np.float32)], axis=1)
     confidence = xp.ones(both_gray.shape, dtype=np.float32)
     confidence[:, :width] = np.float32(KNOWN_WEIGHT)
     solved = smooth_chroma(both_gray, guess, strength, confidence=confidence,

@@ -574,10 +574,11 @@ def write_json(path, obj):
     return Path(path)
 
 
-def ensure_output_file(path):
+def ensure_output_file(path, inputs=()):
     """Check, before any work, that the file ``path`` can be written: it is not a folder, not
-    a device or a pipe (the atomic write would replace it with a file), and its folder exists
-    or can be created, and is writable (the folder is created).
+    a device or a pipe (the atomic write would replace it with a file), not one of ``inputs``
+    (``(path, what)`` pairs, as for :func:`check_output_files`), and its folder exists or can
+    be created, and is writable (the folder is created).
 
     Raises:
         OutputError: naming the file or its folder.
@@ -588,7 +589,7 @@ def ensure_output_file(path):
     _check_name_length(path)  # before any stat: a name too long makes it fail
     if path.is_dir():
         raise OutputError(f"'{path}' is a folder; give a file name such as results.json")
-    check_output_files([path])
+    check_output_files([path], inputs)
     ensure_output_dir(path.parent)
     return path
 
@@ -664,6 +665,19 @@ def remove_empty_folders(folders):
     for folder in folders:
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
+
+
+@contextlib.contextmanager
+def folders_removed_on_failure(folder):
+    """Run the ``with`` block; if it fails (an error, Ctrl-C, SIGTERM), remove again the
+    folders on the way to ``folder`` that did not exist before it and are still empty, so that
+    a refused or interrupted command leaves no empty folders behind."""
+    created = missing_folders(folder)
+    try:
+        yield
+    except BaseException:
+        remove_empty_folders(created)
+        raise
 
 
 def ensure_output_dir(path):

@@ -60,7 +60,7 @@ all on the device (``_nearest_device``; it runs on NumPy too, which is how CI te
 
 import numpy as np
 
-from nn.backend import get_array_module
+from nn.backend import get_array_module, to_numpy
 
 _RANK_WINDOW = 48       # the upper bound looks at this many neighbours in each sort order,
 _RANK_WINDOW_PER_K = 8  # or at this many times k, if more
@@ -136,8 +136,8 @@ def nearest_reference(train, query, k):
     as :func:`nearest`; it holds an (m, n) distance matrix, so it is for reading, small
     problems and tests (which check the fast paths against it), not for photos.
     """
-    train = np.asarray(train, dtype=np.float64)
-    query = np.asarray(query, dtype=np.float64)
+    train = np.asarray(to_numpy(train), dtype=np.float64)
+    query = np.asarray(to_numpy(query), dtype=np.float64)
     _check(train, query, k)
     k = int(k)
     d2 = np.empty((query.shape[0], train.shape[0]))

@@ -9,7 +9,7 @@ pixels (with class weights and integer targets it divides by the sum of the targ
 
 import numpy as np
 
-from nn.backend import get_array_module
+from nn.backend import get_array_module, to_numpy
 from nn.errors import saved_by_forward
 from nn.layers.activations import log_softmax
 from nn.layers.base import floating
@@ -126,7 +126,8 @@ class SoftmaxCrossEntropyLoss(Loss):
       ``L = sum_i w[t_i] (-log p_i[t_i]) / sum_i w[t_i]`` over samples and pixels ``i``: the
       weighted mean, normalised by the sum of the targets' weights, as PyTorch does (without
       weights the denominator is the count). Indices are range-checked on the CPU only (a
-      check on the GPU would synchronise every step);
+      check on the GPU would synchronise every step): there an index out of range wraps
+      around, as CuPy's indexing does, and picks another class without an error;
     - soft targets (probabilities) shaped like the logits:
       ``L = mean_i sum_c w_c t_ic (-log p_ic)``, normalised by the count of samples and pixels,
       as PyTorch does for probability targets.
@@ -139,7 +140,7 @@ class SoftmaxCrossEntropyLoss(Loss):
     """
 
     def __init__(self, weights=None):
-        self.weights = None if weights is None else np.asarray(weights)
+        self.weights = None if weights is None else np.asarray(to_numpy(weights))
 
     def __repr__(self):
         return f"SoftmaxCrossEntropyLoss(weights={None if self.weights is None else 'given'})"

@@ -21,7 +21,7 @@ from pathlib import Path
 from colorize.bundled import bundled_images_dir
 from colorize.halves import ProtocolError
 from colorize.io import (ImageError, OutputError, atomic_paths, check_output_files,
-                         ensure_output_dir, missing_folders, remove_empty_folders)
+                         ensure_output_dir, folders_removed_on_failure)
 from nn.backend import DeviceError
 from nn.cli import OneLineParser, UsageError, non_negative_int, run_command
 from report import DEFAULT_OUT, IN_CHECKOUT, PROJECT_ROOT, RECORDED_DATA, benchmarks
@@ -127,24 +127,20 @@ def build(args):
     figure_names = _figure_names(photos)
     check_output_files([report_path] + [figures_dir / name for name in figure_names],
                        [(path, "photo") for path in photos])
-    created = missing_folders(figures_dir)
-    ensure_output_dir(out)
-    ensure_output_dir(figures_dir)
-    log(f"report: {len(photos)} photos at {settings.max_side} px, seed {settings.seed}, {device}")
-
     # The figures and REPORT.md are written to temporary files and replace the old ones all
     # together at the end: an interrupted or failed build leaves the earlier report whole,
     # never its text beside new figures.
     targets = {name: figures_dir / name for name in figure_names}
     targets["REPORT.md"] = report_path
-    try:
+    with folders_removed_on_failure(figures_dir):
+        ensure_output_dir(out)
+        ensure_output_dir(figures_dir)
+        log(f"report: {len(photos)} photos at {settings.max_side} px, seed {settings.seed}, "
+            f"{device}")
         with atomic_paths(targets) as tmp:
             runs = [run_photo(path, loaded[path], settings, log=log) for path in photos]
             text = _figures_and_text(args, settings, mode, device, runs, figures_dir, tmp, started)
             tmp["REPORT.md"].write_text(text, encoding="utf-8")
-    except BaseException:
-        remove_empty_folders(created)
-        raise
     log(f"wrote {report_path} in {time.perf_counter() - started:.0f} s")
     return 0
 

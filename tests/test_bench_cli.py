@@ -70,6 +70,10 @@ BAD_ARGUMENTS = [
     ("agents.bench_gpu", ["--epochs", "0"]),
     ("agents.bench_gpu", ["--out", "{tmp}/notes.txt/out.json"]),
     ("agents.bench_gpu", ["--out", "{tmp}"]),
+    # a photo the protocol cannot cut, and one whose resized copy would not fit in memory
+    ("colorize.bench_neighbors", ["--photo", "{tmp}/one.png", "--width", "8"]),
+    ("agents.bench_basic", ["--photo", "{tmp}/one.png", "--width", "8"]),
+    ("colorize.bench_neighbors", ["--photo", "{tmp}/tall.png", "--width", "4096"]),
 ]
 
 
@@ -88,6 +92,8 @@ def test_bad_arguments_give_one_error_line_and_status_2_before_any_work(
         tmp_path, monkeypatch, capsys, command, argv):
     (tmp_path / "notes.txt").write_text("not an image\n")
     (tmp_path / "no_baselines.json").write_text('{"photos": {"x": {"agents": {}}}}')
+    Image.new("RGB", (1, 1)).save(tmp_path / "one.png")
+    Image.new("RGB", (8, 2000)).save(tmp_path / "tall.png")
     os.mkfifo(tmp_path / "pipe.json")  # an atomic write would replace it with a file
     # Default outputs would land in tmp_path (bench_improved's is the project's report/data/
     # in a checkout), so "nothing written" covers them too.
@@ -149,7 +155,7 @@ def test_photo_may_be_a_path_and_the_goal_is_shown_only_at_its_width(capsys):
     pytest.importorskip("sklearn")
     coffee = str(bundled_image("coffee.png"))
     assert bench_neighbors.main(["--photo", coffee, "--width", "8"]) == 0
-    assert "coffee resized to 8x8" in capsys.readouterr().out
+    assert "coffee at 8x8, " in capsys.readouterr().out
     assert bench_basic.main(["--photo", coffee, "--width", "16", "--skip-oracles"]) == 0
     out = capsys.readouterr().out
     assert "basic agent on coffee 16x" in out and "goal" not in out
@@ -166,6 +172,28 @@ def test_bench_gpu_says_why_there_is_no_gpu_and_writes_its_json(tmp_path, monkey
     assert printed.err.count(": cpu 1.000 s\n") == 3  # progress, one line per workload
     rows = json.loads(out_file.read_text())["rows"]
     assert [row["cpu_s"] for row in rows] == [1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("command, argv", [
+    ("agents.bench_gpu", []),
+    ("agents.bench_improved", ["--photos", "bundled", "--only", "coffee", "--no-mlp"]),
+])
+def test_out_may_not_be_a_photo_the_benchmark_reads(capsys, command, argv):
+    coffee = bundled_image("coffee.png")
+    before = coffee.read_bytes()
+    assert COMMANDS[command].main([*argv, "--out", str(coffee)]) == 2
+    assert "would overwrite the input photo" in capsys.readouterr().err
+    assert coffee.read_bytes() == before
+
+
+def test_an_interrupted_bench_gpu_removes_the_folders_it_made_for_out(tmp_path, monkeypatch, capsys):
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bench_gpu, "conv_seconds", interrupted)
+    assert bench_gpu.main(["--out", str(tmp_path / "new" / "sub" / "gpu.json")]) == 130
+    assert capsys.readouterr().err.endswith("error: interrupted\n")
+    assert _files(tmp_path) == []
 
 
 def test_bench_gpu_times_the_gpu_after_an_untimed_warm_up():

@@ -18,18 +18,21 @@ from nn.layers.base import Layer, floating, positive_sizes, shape_of
 from nn.workspace import scratch
 
 
-def _shared_matmul(a, b, out=None):
+def _shared_matmul(a, b, into_columns=False):
     """``a @ b[n]`` for every n: ``a: (M, K)``, ``b: (N, K, P)`` -> ``(N, M, P)``.
 
     On NumPy, a stacked matmul with a broadcast operand does not reach BLAS (measured about
     20x slower for conv-sized operands), so the batch is looped with one GEMM per sample;
-    CuPy's stacked matmul is a batched cuBLAS call and is used as is. ``out``: an (N, M, P)
-    array to write into (NumPy; CuPy allocates from its pool).
+    CuPy's stacked matmul is a batched cuBLAS call and is used as is. ``into_columns``: on
+    NumPy, write the product into the shared column scratch (:func:`_column_buffer`; the
+    caller's columns must be dead by then); CuPy allocates from its pool either way, so no
+    scratch is made for it there.
     """
     if get_array_module(b) is not np:
         return a @ b
-    if out is None:
-        out = np.empty((b.shape[0], a.shape[0], b.shape[2]), dtype=np.result_type(a, b))
+    shape = (b.shape[0], a.shape[0], b.shape[2])
+    dtype = np.result_type(a, b)
+    out = scratch("columns", shape, dtype, np) if into_columns else np.empty(shape, dtype)
     for n in range(b.shape[0]):
         np.matmul(a, b[n], out=out[n])
     return out
@@ -144,7 +147,7 @@ class Conv2D(Layer):
             dx[:, :, ::sh, ::sw] = dcols.reshape(n, self.in_channels, *dout.shape[2:])
             return dx
         # the columns are dead once dW is formed: their buffer takes their gradient
-        dcols = _shared_matmul(w2.T, d2, out=_column_buffer((n, w2.shape[1], d2.shape[2]), d2))
+        dcols = _shared_matmul(w2.T, d2, into_columns=True)
         kh, kw = self.kernel_size
         dcols = dcols.reshape(n, self.in_channels, kh, kw, *dout.shape[2:])
         return col2im(dcols, x.shape, self.kernel_size, self.stride, self.padding, self.dilation)
@@ -211,7 +214,7 @@ class ConvTranspose2D(Layer):
         kh, kw = self.kernel_size
         w2 = self.params["W"].reshape(self.in_channels, -1)
         cols = _shared_matmul(w2.T, x.reshape(n, self.in_channels, h * w),
-                              out=_column_buffer((n, w2.shape[1], h * w), x)).reshape(
+                              into_columns=True).reshape(
             n, self.out_channels, kh, kw, h, w)
         y = col2im(cols, self.output_shape(x.shape), self.kernel_size, self.stride,
                    self.padding, self.dilation)

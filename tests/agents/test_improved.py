@@ -310,6 +310,12 @@ def test_masked_losses_score_only_known_pixels():
     full = ChromaClassLoss(bins).forward(logits[..., 5:], target[..., 5:])
     assert np.isclose(cls.forward(logits, masked), full, rtol=1e-5)
     assert np.all(cls.backward()[..., :5] == 0)
+    # a pixel counts only when both of its chroma values are known (NaN in the second value
+    # alone made the class loss NaN)
+    second = target.copy()
+    second[:, 1, :, :5] = np.nan
+    assert np.isclose(cls.forward(logits, second), full, rtol=1e-5)
+    assert np.isclose(loss.forward(pred, second), expected, rtol=1e-5)
 
 
 def test_data_pipeline_shapes_and_flips():

@@ -148,3 +148,46 @@ def test_chroma_that_is_not_pairs_is_refused_rather_than_regrouped():
 def test_an_all_zero_prior_is_refused():
     with pytest.raises(ValueError, match="all zero"):
         ChromaBins(np.zeros((3, 2)), np.zeros(3), 10)
+
+
+def test_a_prior_that_does_not_sum_to_one_is_scaled_so_rebalancing_is_unchanged():
+    centers = np.array([[0, 0], [10, 0]], np.float32)
+    raw = ChromaBins(centers, np.array([3, 1], np.float32), 10)
+    unit = ChromaBins(centers, np.array([0.75, 0.25], np.float32), 10)
+    np.testing.assert_allclose(raw.prior, [0.75, 0.25])
+    np.testing.assert_allclose(raw.rebalance_weights(0.5), unit.rebalance_weights(0.5), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype, temperature", [(np.float32, 1e-40), (np.float16, 1e-4)])
+def test_annealed_mean_at_a_tiny_temperature_is_the_mode_not_nan(dtype, temperature):
+    """Dividing before subtracting the maximum gave inf - inf = NaN."""
+    bins = ChromaBins(np.array([[0, 0], [10, 0]], np.float32), np.array([0.5, 0.5], np.float32), 10)
+    logits = np.array([0.0, 50.0], dtype).reshape(1, 2, 1, 1)
+    np.testing.assert_array_equal(bins.annealed_mean(logits, temperature).ravel(), [10, 0])
+    with pytest.raises(ValueError, match="one score per bin"):
+        bins.annealed_mean(np.zeros((1, 3, 1, 1), np.float32), 1.0)
+
+
+def test_soft_targets_of_saturated_chroma_at_a_fine_step_match_float64():
+    """|c|^2 - 2 c.q + |q|^2 in float32 lost the small distances near |c| = 250."""
+    rng = np.random.default_rng(0)
+    chroma = rng.uniform(150, 260, (400, 2))
+    bins = ChromaBins.fit(chroma, 1.0)
+    centers = bins.centers.astype(np.float64)
+    got = bins.encode_soft(chroma.T.reshape(1, 2, 20, 20).astype(np.float32), 5)
+    got = got.reshape(bins.n_bins, 400).T
+    c32 = chroma.astype(np.float32).astype(np.float64)
+    d2 = ((c32[:, None, :] - centers[None]) ** 2).sum(axis=2)
+    keep = np.argsort(d2, axis=1, kind="stable")[:, :5]
+    expected = np.zeros_like(d2)
+    rows = np.arange(400)[:, None]
+    expected[rows, keep] = np.exp(-(d2[rows, keep] - d2[rows, keep[:, :1]]) / (2 * 0.5**2))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def test_fit_refuses_a_step_too_small_to_number_the_cells():
+    with pytest.raises(ValueError, match="too small"):
+        ChromaBins.fit(np.array([[100.0, -100.0]]), 1e-17)
+    with pytest.raises(ValueError, match="step"):
+        ChromaBins.fit(np.array([[100.0, -100.0]]), 0.0)

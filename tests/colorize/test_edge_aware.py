@@ -6,6 +6,7 @@ import pytest
 from colorize.color import chroma_to_rgb
 from colorize.edge_aware import (
     OFFSETS,
+    MAX_STRENGTH,
     PROPAGATE_ITERATIONS,
     NeighbourGraph,
     _safe_ratio,
@@ -161,7 +162,7 @@ def test_propagation_refuses_halves_of_different_heights():
 def test_propagation_steps_grow_with_the_square_root_of_the_strength():
     assert propagation_iterations(0.0) == propagation_iterations(1e5) == PROPAGATE_ITERATIONS
     assert propagation_iterations(1e6) == 3163
-    assert propagation_iterations(1e7) == propagation_iterations(1e12) == 10000
+    assert propagation_iterations(1e7) == propagation_iterations(MAX_STRENGTH) == 10000
 
 
 @pytest.mark.parametrize("strength", [1e3, 1e6])
@@ -228,14 +229,14 @@ def test_a_one_pixel_image_is_left_as_it_is_not_nan():
 
 
 @pytest.mark.parametrize("strength", [-1.0, float("nan"), float("inf"), "1", True, None])
-def test_a_strength_that_is_not_a_finite_non_negative_number_is_refused(strength):
+def test_a_strength_that_is_not_a_number_in_range_is_refused(strength):
     gray = np.zeros((4, 4), np.float32)
     chroma = np.zeros((4, 4, 2), np.float32)
-    with pytest.raises(ValueError, match="finite number >= 0"):
+    with pytest.raises(ValueError, match="must be a number from 0 to"):
         smooth_chroma(gray, chroma, strength)
-    with pytest.raises(ValueError, match="finite number >= 0"):
+    with pytest.raises(ValueError, match="must be a number from 0 to"):
         propagate_from_left(np.zeros((4, 2, 3), np.float32), gray, chroma, strength)
-    with pytest.raises(ValueError, match="finite number >= 0"):
+    with pytest.raises(ValueError, match="must be a number from 0 to"):
         propagation_iterations(strength)
 
 
@@ -274,3 +275,42 @@ def test_smoothing_refuses_mismatched_shapes_and_values_that_are_not_numbers():
         smooth_chroma(bad_gray, chroma)
     with pytest.raises(ValueError, match=r"\(H, W\)"):
         affinity_weights(np.zeros((3, 3, 3)))
+
+
+def test_strengths_beyond_what_float32_conjugate_gradients_hold_are_refused():
+    """Near 1e11 the CG products overflowed and the input came back unchanged, silently."""
+    gray, chroma, _ = _scene()
+    assert not np.allclose(smooth_chroma(gray, chroma + 5, MAX_STRENGTH, iterations=5), chroma + 5)
+    for call in (lambda s: smooth_chroma(gray, chroma, s),
+                 lambda s: propagate_from_left(np.zeros((32, 4, 3)), gray, chroma, s),
+                 propagation_iterations):
+        with pytest.raises(ValueError, match="from 0 to 1e"):
+            call(MAX_STRENGTH * 10)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"check_every": 0}, "check_every"),
+    ({"confidence": np.full((32, 40), 1e39)}, "in float32"),
+    ({"confidence": np.full((32, 40), 1e-50)}, "in float32"),
+])
+def test_smoothing_checks_its_settings_as_the_solve_uses_them(kwargs, message):
+    gray, chroma, _ = _scene()
+    with pytest.raises(ValueError, match=message):
+        smooth_chroma(gray, chroma, 1.0, **kwargs)
+
+
+def test_a_gray_too_large_for_float32_squares_is_refused_not_read_as_flat():
+    gray, chroma, _ = _scene()
+    with pytest.raises(ValueError, match="huge"):
+        smooth_chroma(gray * np.float32(1e18), chroma, 1.0)
+
+
+def test_propagation_names_non_finite_known_colours_and_checks_at_strength_zero():
+    gray, chroma, _ = _scene()
+    known = np.zeros((32, 4, 3))
+    known[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="known colours"):
+        propagate_from_left(known, gray, chroma, 10.0)
+    chroma[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="chroma holds NaN"):
+        propagate_from_left(np.zeros((32, 4, 3)), gray, chroma, 0.0)

@@ -39,14 +39,19 @@ def test_layer_forward_backward_parity(layer, training):
     dx_cpu = cpu.backward(dout)
     grads_cpu = {name: np.array(g) for name, _, g in cpu.parameters()}
     gpu = layer.to("gpu")
-    y_gpu = gpu.forward(to_device(x, "gpu"))
-    dx_gpu = gpu.backward(to_device(dout, "gpu"))
-    assert y_gpu.dtype == np.float32 and dx_gpu.dtype == np.float32
-    np.testing.assert_allclose(to_numpy(y_gpu), y_cpu, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(to_numpy(dx_gpu), dx_cpu, rtol=1e-4, atol=1e-5)
-    for name, _, g in gpu.parameters():
-        np.testing.assert_allclose(to_numpy(g), grads_cpu[name], rtol=1e-4, atol=1e-4, err_msg=name)
-    layer.to("cpu")
+    try:
+        y_gpu = gpu.forward(to_device(x, "gpu"))
+        dx_gpu = gpu.backward(to_device(dout, "gpu"))
+        assert y_gpu.dtype == np.float32 and dx_gpu.dtype == np.float32
+        np.testing.assert_allclose(to_numpy(y_gpu), y_cpu, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(to_numpy(dx_gpu), dx_cpu, rtol=1e-4, atol=1e-5)
+        for name, _, g in gpu.parameters():
+            np.testing.assert_allclose(to_numpy(g), grads_cpu[name], rtol=1e-4, atol=1e-4,
+                                       err_msg=name)
+    finally:
+        # the layer object is shared by the next parametrization: a failure here must not
+        # leave it on the GPU, where that case would fail for this one's reason
+        layer.to("cpu")
 
 
 def test_dropout_on_gpu_is_seeded_and_inverted():
