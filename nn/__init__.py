@@ -12,7 +12,7 @@ from nn.layers import (BatchNorm2D, Conv2D, ConvTranspose2D, Dense, Dropout, Fla
                        LeakyReLU, MaxPool2D, ReLU, Reshape, Sigmoid, Softmax, Tanh, Upsample2D)
 from nn.losses import L1Loss, MSELoss, SmoothL1Loss, SoftmaxCrossEntropyLoss
 from nn.model import Residual, Sequential, SkipConcat
-from nn.optim import SGD, Adam, CosineLR, ReduceLROnPlateau, StepLR
+from nn.optim import SGD, Adam, CosineLR, ReduceLROnPlateau, StepLR, WeightAverage
 from nn.train import fit
 
 __all__ = [
@@ -20,6 +20,6 @@ __all__ = [
     "Dropout", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "Flatten", "Reshape",
     "Sequential", "Residual", "SkipConcat",
     "MSELoss", "L1Loss", "SmoothL1Loss", "SoftmaxCrossEntropyLoss",
-    "SGD", "Adam", "StepLR", "CosineLR", "ReduceLROnPlateau",
+    "SGD", "Adam", "StepLR", "CosineLR", "ReduceLROnPlateau", "WeightAverage",
     "fit", "NNError", "DeviceError", "StateDictError", "TrainingDivergedError",
 ]

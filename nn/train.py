@@ -1,4 +1,5 @@
-"""The fit loop: shuffled minibatches, validation, early stopping, best-weights restore.
+"""The fit loop: shuffled minibatches, validation, early stopping, best-weights restore,
+and optionally a moving average of the weights.
 
 Shuffling is done on the host with a seeded ``numpy.random.Generator``, so the CPU and the GPU
 visit the samples in the same order. Data may be NumPy or CuPy arrays; each batch is moved to
@@ -9,6 +10,7 @@ the progress bar only, every ``log_every`` steps), so the GPU is not stalled eve
 import math
 import sys
 import time
+from contextlib import nullcontext
 
 import numpy as np
 
@@ -16,6 +18,7 @@ from nn.backend import get_array_module, to_device
 from nn.errors import TrainingDivergedError
 from nn.im2col import is_real_number, is_whole_number
 from nn.model import walk
+from nn.optim import WeightAverage
 
 
 def _take(data, idx):
@@ -106,7 +109,7 @@ def _progress_bar(total, enabled):
 
 def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=None, y_val=None,
         patience=None, min_delta=0.0, restore_best=True, seed=0, shuffle=True, schedule=None,
-        augment=None, progress=True, log_every=20):
+        augment=None, progress=True, log_every=20, ema_decay=None):
     """Train ``model`` with minibatches; return a history dict.
 
     x_train: (n, ...), y_train: (n, ...) (NumPy or CuPy). Each epoch visits every sample once
@@ -123,6 +126,13 @@ def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=N
     or not training stopped early, and before a divergence is raised). ``schedule`` is
     stepped once per epoch with the monitored loss. The progress bar (tqdm, on stderr) shows
     the running loss; it is off with ``progress=False`` or when stderr is not a terminal.
+
+    ``ema_decay`` (a number in [0, 1), or None): keep an exponential moving average of the
+    weights (:class:`nn.WeightAverage`, updated after every step); the validation loss, and
+    so early stopping, the schedule and the best weights kept, are then those of the
+    averaged weights, and the model ends with averaged weights (the best epoch's with a
+    validation set and ``restore_best``, else the last). Training itself goes on from the
+    live weights.
 
     Raises ``TrainingDivergedError`` when the training or the validation loss becomes NaN or
     infinite; its ``history`` holds the epochs run until then.
@@ -151,6 +161,7 @@ def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=N
     has_val = x_val is not None
     if has_val:
         _check_data(x_val, y_val, "val")
+    average = None if ema_decay is None else WeightAverage(model, ema_decay)
     trained = getattr(optimizer, "model", model)
     if not any(trained is part for part in walk(model)):
         raise ValueError("the optimizer was built for a model that is not this one nor part of "
@@ -179,6 +190,8 @@ def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=N
                 value = loss.forward(model.forward(xb), yb)
                 model.backward(loss.backward())
                 optimizer.step()
+                if average is not None:
+                    average.update()
                 total = total + value * len(idx)
                 if bar is not None:
                     bar.update(1)
@@ -189,9 +202,13 @@ def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=N
             train_loss = float(total) / n
             _check_finite(train_loss, epoch, optimizer.lr)
             monitored = train_loss
-            if has_val:
-                monitored = evaluate(model, loss, x_val, y_val, batch_size)
-                _check_finite(monitored, epoch, optimizer.lr, "val")
+            with _averaged_weights(average):
+                if has_val:
+                    monitored = evaluate(model, loss, x_val, y_val, batch_size)
+                    _check_finite(monitored, epoch, optimizer.lr, "val")
+                improved = monitored < history["best_loss"] - min_delta
+                if improved and has_val and restore_best:
+                    best_state = model.state_dict()
             # only complete epochs enter the history (a divergence raises before this)
             history["train_loss"].append(train_loss)
             history["lr"].append(optimizer.lr)
@@ -201,11 +218,8 @@ def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=N
                     bar.set_postfix_str(f"epoch {epoch + 1}/{epochs} loss {train_loss:.4g} "
                                         f"val {monitored:.4g}")
             history["epochs_run"] = epoch + 1
-            improved = monitored < history["best_loss"] - min_delta
             if improved:
                 history["best_loss"], history["best_epoch"], waited = monitored, epoch, 0
-                if has_val and restore_best:
-                    best_state = model.state_dict()
             else:
                 waited += 1
             if schedule is not None:
@@ -228,5 +242,15 @@ def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=N
             bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)
+    elif average is not None:
+        with average.swapped_in():
+            averaged = model.state_dict()
+        model.load_state_dict(averaged)
     history["seconds"] = time.perf_counter() - started
     return history
+
+
+def _averaged_weights(average):
+    """The averaged weights in the model for a ``with`` block, or (no average) a block that
+    changes nothing."""
+    return nullcontext() if average is None else average.swapped_in()

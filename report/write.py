@@ -745,6 +745,10 @@ def improved_p1(runs, config):
                    f"temperature {config.get('temperature')}")
     schedule = (f", the rate halved once {config.get('plateau') + 1} epochs in a row have not "
                 f"improved the validation loss" if config.get("plateau") else "")
+    if config.get("ema_decay"):
+        schedule += (f"; the weights are also averaged over the steps (an exponential moving "
+                     f"average, decay {config.get('ema_decay'):g}), and the averaged weights are "
+                     "the ones validated, kept and used")
     return (f"**Improved agent.** *Input space*: whole images, as planes: "
             f"{_input_planes_text(config)}. {output}. *Model space*: {arch}; width "
             f"{config.get('width')} channels, {params_text}. *Loss*: {loss}. *Learning*: Adam "

@@ -431,7 +431,8 @@ def test_propagate_with_a_reference_says_what_it_does(tiny_photo, tmp_path, caps
     ("epochs", 2.5, "whole number"), ("epochs", True, "whole number"),
     ("epochs", float("inf"), "whole number"), ("width", 4.5, "whole number"),
     ("rows", "no", "true or false"), ("bank_size", 1e9, "at most 4096"),
-    ("lr", "0.1", "finite number")])
+    ("lr", "0.1", "finite number"), ("ema_decay", 1.0, r"lie in \[0, 1\)"),
+    ("ema_decay", -0.5, r"lie in \[0, 1\)")])
 def test_settings_of_the_wrong_kind_are_refused_before_training(option, value, fragment):
     # they used to pass int() / bool() and fail mid-training, or (rows="no") mean yes
     with pytest.raises(ValueError, match=f"{option} must .*{fragment}"):
@@ -470,10 +471,12 @@ def test_a_model_file_with_switches_saved_as_0_and_1_loads(tmp_path):
     arrays = dict(np.load(tmp_path / "m.npz"))
     meta = json.loads(str(arrays["meta"]))
     meta["config"].update(prior=1, flip_average=0)  # what older versions' Python API allowed
+    del meta["config"]["ema_decay"]  # written before the weight average existed
     arrays["meta"] = np.array(json.dumps(meta))
     np.savez(tmp_path / "old.npz", **arrays)
     loaded = ImprovedAgent.load(tmp_path / "old.npz", device="cpu")
     assert loaded.config["prior"] is True and loaded.config["flip_average"] is False
+    assert loaded.config["ema_decay"] == 0.0 and DEFAULTS["ema_decay"] > 0
 
 
 def test_known_colours_and_training_images_that_cannot_work_are_refused():

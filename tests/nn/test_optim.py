@@ -211,3 +211,27 @@ def test_a_learning_rate_that_is_not_a_non_negative_number_is_refused(lr):
 def test_numpy_numbers_and_0d_arrays_are_learning_rates():
     for lr in (np.float32(0.5), np.array(0.5), 0.5):
         assert nn.Adam(nn.Sequential(nn.Dense(2, 2)), lr).lr == 0.5
+
+
+def test_weight_average_swaps_the_average_in_and_puts_the_live_weights_back():
+    layer = nn.Dense(2, 1, rng=np.random.default_rng(0))
+    avg = nn.WeightAverage(layer, 0.5)
+    first = layer.params["W"].copy()
+    with avg.swapped_in():  # nothing averaged yet: the model's own weights
+        np.testing.assert_array_equal(layer.params["W"], first)
+    avg.update()
+    layer.params["W"] += 1.0
+    avg.update()
+    # d_1 = 2 / 11 and d_2 = 3 / 12 (the warm-up, below 0.5):
+    # (d_2 (1 - d_1) w + (1 - d_2) (w + 1)) / (1 - d_1 d_2) = w + (1 - d_2) / (1 - d_1 d_2)
+    with pytest.raises(RuntimeError):
+        with avg.swapped_in():
+            np.testing.assert_allclose(layer.params["W"], first + 0.75 / (1 - 6 / 132), rtol=1e-6)
+            raise RuntimeError("a failed evaluation")
+    np.testing.assert_array_equal(layer.params["W"], first + 1.0)
+
+
+@pytest.mark.parametrize("decay", [1.0, -0.1, float("nan"), True, "0.9"])
+def test_weight_average_refuses_a_decay_outside_0_to_1(decay):
+    with pytest.raises(ValueError, match="decay"):
+        nn.WeightAverage(nn.Dense(2, 1), decay)

@@ -219,3 +219,72 @@ def test_a_last_batch_of_one_joins_the_one_before_so_batch_norm_can_train():
     nn.fit(model, nn.MSELoss(), nn.SGD(model, lr=0.01), x, y, epochs=1, batch_size=4,
            augment=augment, progress=False)  # 4 + 4 + 1 used to fail in BatchNorm2D
     assert sizes == [4, 5]
+
+
+class _Recording(nn.SGD):
+    """SGD that keeps a copy of the parameters after every step."""
+
+    def __init__(self, model, lr):
+        super().__init__(model, lr)
+        self.trajectory = []
+
+    def step(self):
+        super().step()
+        self.trajectory.append(self.model.state_dict())
+
+
+def _ema(states, decay):
+    """Bias-corrected exponential moving average of every entry of ``states``, by definition:
+    step i (from 1) has decay d_i = min(decay, (1 + i) / (10 + i)) and weight
+    (1 - d_i) d_(i+1) ... d_t, and the weights are scaled to sum to 1."""
+    d = [min(decay, (1 + i) / (10 + i)) for i in range(1, len(states) + 1)]
+    weights = np.array([(1 - d[i]) * np.prod(d[i + 1:]) for i in range(len(states))])
+    weights /= weights.sum()
+    return {k: sum(w * s[k].astype(np.float64) for w, s in zip(weights, states)) for k in states[0]}
+
+
+def test_a_weight_average_ends_training_with_the_averaged_weights():
+    x, y = _data(64)
+    model = _mlp()
+    opt = _Recording(model, lr=0.1)
+    nn.fit(model, nn.MSELoss(), opt, x, y, epochs=3, batch_size=16, progress=False, ema_decay=0.8)
+    expected = _ema(opt.trajectory, 0.8)
+    for name, value in model.state_dict().items():
+        np.testing.assert_allclose(value, expected[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_with_a_weight_average_the_best_epoch_is_that_of_the_averaged_weights():
+    x, y = _data(64)
+    x_val, y_val = x[:16], -y[:16]
+    model = _mlp()
+    opt = _Recording(model, lr=0.05)
+    history = nn.fit(model, nn.MSELoss(), opt, x[16:], y[16:], epochs=12, batch_size=16,
+                     x_val=x_val, y_val=y_val, progress=False, ema_decay=0.9)
+    steps_per_epoch = 3
+    averaged = [_ema(opt.trajectory[:steps_per_epoch * (e + 1)], 0.9) for e in range(12)]
+    val = [float(((_forward(a, x_val) - y_val) ** 2).mean()) for a in averaged]
+    np.testing.assert_allclose(history["val_loss"], val, rtol=1e-4)
+    best = int(np.argmin(val))
+    assert history["best_epoch"] == best
+    for name, value in model.state_dict().items():
+        np.testing.assert_allclose(value, averaged[best][name], rtol=1e-5, atol=1e-6, err_msg=name)
+    # and training went on from the live weights, not the averaged ones
+    assert not np.allclose(opt.trajectory[-1]["0.W"], averaged[-1]["0.W"])
+
+
+def _forward(state, x):
+    model = _mlp()
+    model.load_state_dict({k: v.astype(np.float32) for k, v in state.items()})
+    return model.forward(x)
+
+
+def test_a_weight_average_of_decay_zero_is_the_plain_run():
+    x, y = _data(64)
+    runs = []
+    for decay in (None, 0.0):
+        model = _mlp()
+        nn.fit(model, nn.MSELoss(), nn.Adam(model, lr=1e-2), x[16:], y[16:], epochs=4,
+               batch_size=16, x_val=x[:16], y_val=y[:16], progress=False, ema_decay=decay)
+        runs.append(model.state_dict())
+    for name in runs[0]:
+        np.testing.assert_array_equal(runs[0][name], runs[1][name], err_msg=name)
