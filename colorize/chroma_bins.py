@@ -165,7 +165,7 @@ class ChromaBins:
             raise ValueError(f"chroma must have shape (N, 2, H, W), got {tuple(chroma.shape)}")
         n, _, h, w = chroma.shape
         sigma = self.step / 2.0 if sigma is None else float(sigma)
-        if not (np.float32(2.0 * sigma * sigma) > 0 and math.isfinite(sigma)):
+        if not (sigma > 0 and math.isfinite(sigma) and np.float32(2.0 * sigma * sigma) > 0):
             raise ValueError(f"sigma must be a positive finite number whose 2 sigma^2 float32 "
                              f"holds (above about 1e-22), got {sigma}")
         if int(neighbors) != neighbors or neighbors < 1:
@@ -196,6 +196,8 @@ class ChromaBins:
         ``T = inf`` gives the plain mean of the bin centres; a tiny ``T`` the mode (ties
         shared equally).
         """
+        if isinstance(temperature, (bool, str, bytes)):
+            raise ValueError(f"temperature must be a number, got {temperature!r}")
         xp = get_array_module(logits)
         if logits.dtype.kind != "f":
             logits = logits.astype(np.float32)

@@ -133,14 +133,15 @@ class WeightAverage:
     far back the average reaches: about ``1 / (1 - decay)`` steps (0 keeps the last parameters
     only). The smaller ``d_t`` of the first steps (the warm-up TensorFlow's moving average
     also uses) keeps a short run's average to its last tenth or so: with the plain ``decay``
-    the first, untrained weights of a run of a few dozen steps would weigh in almost as much
-    as its last.
+    0.95 the first, untrained weights of a run of 24 steps would still weigh 0.31 of its last.
 
     Why: a minibatch optimizer's steps keep jittering around a minimum, the more so the
     larger the learning rate, and their recent average usually lies closer to its centre, so
     it scores better on held-out data than the last step does. Buffers (batch-norm running
-    statistics) are not averaged: they are running averages already, of the live weights'
-    activations.
+    statistics) are not averaged, so the averaged weights are evaluated with the statistics of
+    the live weights' activations, a small mismatch at a window of a few dozen steps
+    (PyTorch's SWA recomputes them in an extra pass, ``update_bn``; some libraries average
+    them like the weights).
 
     ``swapped_in()`` puts the averaged weights into the model for a ``with`` block (to
     evaluate or copy them) and the live ones back after it, so training goes on from where
@@ -151,6 +152,8 @@ class WeightAverage:
         if not callable(getattr(model, "parameters", None)):
             raise TypeError(f"WeightAverage takes the model itself (a Layer or Sequential), "
                             f"not {type(model).__name__}")
+        if getattr(decay, "ndim", None) == 0 and getattr(decay, "dtype", None) is not None:
+            decay = decay.item()  # a 0-d array, np.array(0.9)
         if isinstance(decay, (bool, str)) or not isinstance(decay, numbers.Real) or not 0 <= decay < 1:
             raise ValueError(f"decay must be a number in [0, 1), got {decay!r}")
         self.model, self.decay, self.updates = model, float(decay), 0
@@ -182,14 +185,16 @@ class WeightAverage:
             return
         scale = 1.0 / (1.0 - self.kept)
         live = {}
-        for name, param, _ in self.model.parameters():
-            live[name] = param.copy()
-            param[...] = _like(self.average[name], param) * param.dtype.type(scale)
         try:
+            for name, param, _ in self.model.parameters():
+                live[name] = param.copy()
+                param[...] = _like(self.average[name], param) * param.dtype.type(scale)
             yield self.model
         finally:
+            # only those swapped so far, should a copy fail (out of memory) part way
             for name, param, _ in self.model.parameters():
-                param[...] = live[name]
+                if name in live:
+                    param[...] = live[name]
 
 
 class Schedule:

@@ -128,7 +128,7 @@ def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=N
     the running loss; it is off with ``progress=False`` or when stderr is not a terminal.
 
     ``ema_decay`` (a number in [0, 1), or None): keep an exponential moving average of the
-    weights (:class:`nn.WeightAverage`, updated after every step); the validation loss, and
+    weights the optimizer trains (:class:`nn.WeightAverage`, updated after every step); the validation loss, and
     so early stopping, the schedule and the best weights kept, are then those of the
     averaged weights, and the model ends with averaged weights (the best epoch's with a
     validation set and ``restore_best``, else the last). Training itself goes on from the
@@ -161,12 +161,13 @@ def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=N
     has_val = x_val is not None
     if has_val:
         _check_data(x_val, y_val, "val")
-    average = None if ema_decay is None else WeightAverage(model, ema_decay)
     trained = getattr(optimizer, "model", model)
     if not any(trained is part for part in walk(model)):
         raise ValueError("the optimizer was built for a model that is not this one nor part of "
                          "it: make it with this one, e.g. Adam(model), or its steps would train "
                          "the other model")
+    # the layers the optimizer trains: the others do not change, and stay as they are
+    average = None if ema_decay is None else WeightAverage(trained, ema_decay)
     device = model.device
     order_rng = np.random.default_rng(seed)
     augment_rng = np.random.default_rng([seed, 1])

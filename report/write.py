@@ -602,12 +602,15 @@ def training_prose(runs, config):
         text += (f" On {_names(capped)} the best epoch is the last one allowed: the validation "
                  "loss was still falling, so more epochs might have helped there.")
     if gaps:
+        averaged = (", with the moving average of the weights rather than the weights being "
+                    "trained" if config.get("ema_decay") else "")
         text += (f" At the restored epoch the validation loss is on average {_fmt(_mean(gaps), 3)} "
                  f"above the training loss, and already {_fmt(_mean(first_gaps), 3)} above it "
                  "after the first epoch: the two are not measured alike (the training loss "
                  "averages the epoch's minibatches of crops in training mode, with batch "
                  "statistics; the validation loss is one pass over the whole left half in "
-                 "evaluation mode, scored on the strip), so the gap mixes those differences "
+                 f"evaluation mode{averaged}, scored on the strip), so the gap mixes those "
+                 "differences "
                  "with the strip being unseen; the validation curve's own course is the "
                  "better sign of overfitting.")
     if later:

@@ -103,6 +103,8 @@ def test_fit_refuses_non_finite_chroma():
     ({"sigma": 0.0}, "sigma must be a positive"),
     ({"sigma": float("nan")}, "sigma must be a positive"),
     ({"sigma": float("inf")}, "sigma must be a positive"),
+    ({"sigma": -2.0}, "sigma must be a positive"),
+    ({"sigma": 1e-23}, "sigma must be a positive"),  # 2 sigma^2 is 0 in float32
     ({"neighbors": 0}, "neighbors must be a whole number"),
     ({"neighbors": 2.5}, "neighbors must be a whole number"),
 ])
@@ -166,6 +168,9 @@ def test_annealed_mean_at_a_tiny_temperature_is_the_mode_not_nan(dtype, temperat
     np.testing.assert_array_equal(bins.annealed_mean(logits, temperature).ravel(), [10, 0])
     with pytest.raises(ValueError, match="one score per bin"):
         bins.annealed_mean(np.zeros((1, 3, 1, 1), np.float32), 1.0)
+    for bad in ("0.38", True, 0.0, -1.0):
+        with pytest.raises(ValueError, match="temperature must be"):
+            bins.annealed_mean(logits, bad)
 
 
 def test_soft_targets_of_saturated_chroma_at_a_fine_step_match_float64():
