@@ -85,8 +85,8 @@ VARIANTS = {
     "unet-cls-prior-T0.38": {"arch": "unet", "loss": "cls", "prior": True, "context": False,
                              "temperature": 0.38},
     "dilated-l2-prior": {"arch": "dilated", "loss": "l2", "prior": True, "context": False},
-    "unet-cls-prior-no-ema": {"arch": "unet", "loss": "cls", "prior": True, "context": False,
-                              "ema_decay": 0.0},
+    "unet-cls-prior-ema0.95": {"arch": "unet", "loss": "cls", "prior": True, "context": False,
+                               "ema_decay": 0.95},
 }
 """Variants: architecture x loss x inputs, each on top of the agent's defaults (flip averaging
 and propagation as the defaults say; the re-decodings show them off)."""

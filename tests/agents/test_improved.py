@@ -471,12 +471,10 @@ def test_a_model_file_with_switches_saved_as_0_and_1_loads(tmp_path):
     arrays = dict(np.load(tmp_path / "m.npz"))
     meta = json.loads(str(arrays["meta"]))
     meta["config"].update(prior=1, flip_average=0)  # what older versions' Python API allowed
-    del meta["config"]["ema_decay"]  # written before the weight average existed
     arrays["meta"] = np.array(json.dumps(meta))
     np.savez(tmp_path / "old.npz", **arrays)
     loaded = ImprovedAgent.load(tmp_path / "old.npz", device="cpu")
     assert loaded.config["prior"] is True and loaded.config["flip_average"] is False
-    assert loaded.config["ema_decay"] == 0.0 and DEFAULTS["ema_decay"] > 0
 
 
 def test_known_colours_and_training_images_that_cannot_work_are_refused():
@@ -519,3 +517,12 @@ def test_a_shrunk_photo_trains_on_nothing_of_its_right_half(tmp_path):
         assert info_a[key] == info_b[key], key
     assert weights_a.keys() == weights_b.keys()
     assert all(np.array_equal(weights_a[k], weights_b[k]) for k in weights_a)
+
+
+def test_the_weight_average_option_changes_what_is_validated_not_how_it_trains():
+    rgb = textured_scene(24, 48)
+    plain, averaged = (ImprovedAgent(seed=0, device="cpu", ema_decay=d, **TINY).fit(rgb)
+                       for d in (0.0, 0.9))
+    assert averaged.history["train_loss"] == plain.history["train_loss"]
+    assert averaged.history["val_loss"] != plain.history["val_loss"]
+    assert averaged.summary()["config"]["ema_decay"] == 0.9
