@@ -20,11 +20,11 @@ reruns the comparison):
    (:mod:`colorize.chroma_bins`) with soft targets and class rebalancing, decoded by the
    annealed mean (Zhang, Isola and Efros 2016), which keeps colours vivid where regression
    averages them to sepia. The temperature is 0.7 rather than the paper's 0.38: on the
-   benchmark photos the same trained networks scored 0.38 dB higher mean PSNR at 0.7 and
+   benchmark photos the same trained networks scored 0.45 dB higher mean PSNR at 0.7 and
    still kept 0.8x the truth's colourfulness (``python -m agents.bench_improved`` re-decodes
    every trained network at several temperatures). ``l2`` / ``l1`` / ``smooth_l1``: chroma
-   regression, faster to train (2 output channels instead of one per bin), 0.28 dB lower
-   mean PSNR there. ``saturation`` scales the decoded chroma (1 = as predicted).
+   regression, faster to train (2 output channels instead of one per bin), 0.36 dB lower
+   mean PSNR there (seed 0, :mod:`agents.bench_improved` of 2026-11-29). ``saturation`` scales the decoded chroma (1 = as predicted).
 4. **Training.** Random crops of the training image's columns left of the validation strip,
    left-right flips; the strip (the 20 % of columns nearest the test half) is scored each
    epoch with the whole training image as context; early stopping restores the best epoch.
@@ -32,7 +32,7 @@ reruns the comparison):
    off by default: it helped on held-out photos and hurt on the benchmark's (see
    ``DEFAULTS``).
 5. **Colourizing.** The network's outputs for the image and its mirror image are averaged
-   (+0.06 dB mean PSNR on the benchmark photos without propagation, -0.02 with it: a wash,
+   (+0.06 dB mean PSNR on the benchmark photos without propagation, -0.01 with it: a wash,
    kept because it makes the prediction symmetric under mirroring).
    Under the left/right protocol the training half lies just left of the test half, so its
    true colours are known there: they serve as the scribbles of Levin, Lischinski and
@@ -46,7 +46,7 @@ reruns the comparison):
    strength judged over the strip's width, 26 columns at 256 px, and then used across the
    whole test half, 128 columns: the farther from the seam, the less the known colours
    reach, so the choice is a proxy, not a measurement on the test half). On
-   the benchmark photos this adds 0.77 dB mean PSNR, and the seam disappears. Without known
+   the benchmark photos this adds 0.76 dB mean PSNR, and the seam disappears. Without known
    neighbours (a reference photo) the chroma is only refined by the same gray-guided
    smoothing, weakly (``refine``).
 6. **Full resolution.** Chroma is predicted at a working size with the training image's
@@ -130,7 +130,8 @@ give 25.04 dB there). These sweeps, and the other one-setting figures in this pa
 docstrings that compare with 25.04, ran before 2026-11-29, when the benchmark still resized
 each photo whole before cutting it, so that the right half's first columns blended into the
 validation strip and into the known colours at the seam; with each half resized on its own
-the defaults give 24.93 dB (24.75 to 25.13 per seed), and the sweeps were not rerun:
+the defaults gave 24.93 dB (24.75 to 25.13 per seed), and 24.97 dB (24.78 to 25.21) since the
+soft targets' distances are computed in float64 (2026-11-29); the sweeps were not rerun:
 ``lr`` 1e-3 / 4e-3 gave 24.29 / 24.75, ``width`` 8 / 12 gave 24.62 / 24.71,
 ``crop`` 32 gave 24.42, ``batch_size`` 4 gave 24.61, ``plateau`` 0 / 5 gave 24.80 / 24.86 and
 ``neighbors`` 1 / 9 gave 24.66 / 24.94, ``prior`` off 24.83 and ``arch`` ``"dilated"`` 24.16
