@@ -105,3 +105,41 @@ def test_command_line_runs_on_the_gpu(agent, tmp_path):
     assert result.returncode == 0, result.stderr
     record = json.loads((tmp_path / f"chelsea_{agent}.json").read_text())
     assert record["device"].startswith("gpu")
+
+
+def test_regression_loss_trains_on_gpu_like_on_cpu():
+    left, _ = split_halves(_photo())
+    cpu = ImprovedAgent(seed=0, device="cpu", loss="l2", epochs=2, patience=3).fit(left)
+    gpu = ImprovedAgent(seed=0, device="gpu", loss="l2", epochs=2, patience=3).fit(left)
+    np.testing.assert_allclose(gpu.history["train_loss"], cpu.history["train_loss"], rtol=1e-2)
+
+
+def test_a_model_trained_on_the_gpu_saves_and_colours_on_the_cpu(tmp_path):
+    left, right = split_halves(_photo())
+    gray = rgb_to_gray(right)
+    gpu = ImprovedAgent(seed=0, device="gpu", epochs=2, save_path=tmp_path / "m.npz").fit(left)
+    cpu = ImprovedAgent.load(tmp_path / "m.npz", device="cpu")
+    np.testing.assert_allclose(cpu.colorize(gray), gpu.colorize(gray), atol=0.5)
+
+
+def test_tiled_prediction_on_gpu_matches_cpu():
+    from agents.improved_model import build_model, predict_tiled, size_multiple
+    from nn.backend import to_device, to_numpy
+
+    x = np.random.default_rng(0).standard_normal((1, 2, 400, 416)).astype(np.float32)
+    model = build_model("unet", 2, 3, 8, seed=0)
+    model.eval()
+    cpu = predict_tiled(model, x, size_multiple("unet"))
+    gpu = predict_tiled(model.to("gpu"), to_device(x, "gpu"), size_multiple("unet"))
+    np.testing.assert_allclose(to_numpy(gpu), cpu, rtol=1e-3, atol=1e-4)
+
+
+def test_kmeans_with_fewer_colours_than_clusters_on_gpu():
+    import cupy
+
+    from colorize.kmeans import kmeans
+
+    points = np.repeat(np.array([[0, 0, 0], [255, 0, 0], [0, 0, 255]], np.float32), 20, axis=0)
+    centers, labels = kmeans(cupy.asarray(points), 5, seed=0)
+    assert np.isfinite(cupy.asnumpy(centers)).all() and int(labels.max()) < 5
+    np.testing.assert_array_equal(cupy.asnumpy(centers)[cupy.asnumpy(labels)], points)

@@ -97,3 +97,45 @@ def test_fit_on_gpu_matches_cpu_losses():
         histories.append(nn.fit(model, nn.MSELoss(), nn.Adam(model, 1e-2), x, y, epochs=3,
                                 batch_size=8, x_val=x[:8], y_val=y[:8], progress=False))
     np.testing.assert_allclose(histories[1]["train_loss"], histories[0]["train_loss"], rtol=1e-3)
+
+
+def _small_net(device):
+    return nn.Sequential(nn.Conv2D(1, 4, 3, padding=1, rng=0), nn.BatchNorm2D(4), nn.Tanh(),
+                         nn.Conv2D(4, 1, 1, rng=1)).to(device)
+
+
+def test_nesterov_sgd_and_the_weight_average_train_on_gpu_like_on_cpu():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((32, 1, 8, 8)).astype(np.float32)
+    y = np.tanh(x).astype(np.float32)
+    runs = []
+    for device in ("cpu", "gpu"):
+        model = _small_net(device)
+        history = nn.fit(model, nn.MSELoss(), nn.SGD(model, 0.05, momentum=0.9, nesterov=True),
+                         x, y, epochs=3, batch_size=8, x_val=x[:8], y_val=y[:8],
+                         progress=False, ema_decay=0.9)
+        runs.append((history, {k: to_numpy(v) for k, v in model.state_dict().items()}))
+    (cpu, cpu_state), (gpu, gpu_state) = runs
+    np.testing.assert_allclose(gpu["train_loss"], cpu["train_loss"], rtol=1e-3)
+    np.testing.assert_allclose(gpu["val_loss"], cpu["val_loss"], rtol=1e-3)
+    for name in cpu_state:
+        np.testing.assert_allclose(gpu_state[name], cpu_state[name], rtol=1e-3, atol=1e-5,
+                                   err_msg=name)
+
+
+def test_fit_takes_training_data_already_on_the_gpu():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((16, 1, 8, 8)).astype(np.float32)
+    y = np.tanh(x).astype(np.float32)
+    losses = []
+    for data in ((x, y), (to_device(x, "gpu"), to_device(y, "gpu"))):
+        model = _small_net("gpu")
+        losses.append(nn.fit(model, nn.MSELoss(), nn.Adam(model, 1e-2), *data, epochs=2,
+                             batch_size=4, progress=False)["train_loss"])
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-5)
+
+
+def test_summary_of_a_model_on_the_gpu_leaves_it_there():
+    model = _small_net("gpu")
+    text = model.summary(input_shape=(1, 8, 8))
+    assert "Conv2D" in text and model.device == "gpu"
