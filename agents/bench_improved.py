@@ -354,7 +354,8 @@ def merge(paths, out):
     commands = [c for c in merged["command"] if c]
     merged["command"] = (("; ".join(commands) if commands
                           else "python -m agents.bench_improved --only ...")
-                         + "; joined by python -m agents.bench_improved --merge")
+                         + "; joined by python -m agents.bench_improved --merge "
+                         + " ".join(Path(p).name for p in paths) + f" --out {Path(out).name}")
     summarize(merged)
     write_json(out, merged)
     print_summary(merged)

@@ -24,7 +24,8 @@ reruns the comparison):
    still kept 0.8x the truth's colourfulness (``python -m agents.bench_improved`` re-decodes
    every trained network at several temperatures). ``l2`` / ``l1`` / ``smooth_l1``: chroma
    regression, faster to train (2 output channels instead of one per bin), 0.36 dB lower
-   mean PSNR there (seed 0, :mod:`agents.bench_improved` of 2026-11-29). ``saturation`` scales the decoded chroma (1 = as predicted).
+   mean PSNR there (seed 0, :mod:`agents.bench_improved` of 2026-11-29). ``saturation``
+   scales the decoded chroma (1 = as predicted).
 4. **Training.** Random crops of the training image's columns left of the validation strip,
    left-right flips; the strip (the 20 % of columns nearest the test half) is scored each
    epoch with the whole training image as context; early stopping restores the best epoch.
@@ -32,7 +33,7 @@ reruns the comparison):
    off by default: it helped on held-out photos and hurt on the benchmark's (see
    ``DEFAULTS``).
 5. **Colourizing.** The network's outputs for the image and its mirror image are averaged
-   (+0.06 dB mean PSNR on the benchmark photos without propagation, -0.01 with it: a wash,
+   (+0.05 dB mean PSNR on the benchmark photos without propagation, -0.02 with it: a wash,
    kept because it makes the prediction symmetric under mirroring).
    Under the left/right protocol the training half lies just left of the test half, so its
    true colours are known there: they serve as the scribbles of Levin, Lischinski and
@@ -46,7 +47,7 @@ reruns the comparison):
    strength judged over the strip's width, 26 columns at 256 px, and then used across the
    whole test half, 128 columns: the farther from the seam, the less the known colours
    reach, so the choice is a proxy, not a measurement on the test half). On
-   the benchmark photos this adds 0.76 dB mean PSNR, and the seam disappears. Without known
+   the benchmark photos this adds 0.75 dB mean PSNR, and the seam disappears. Without known
    neighbours (a reference photo) the chroma is only refined by the same gray-guided
    smoothing, weakly (``refine``).
 6. **Full resolution.** Chroma is predicted at a working size with the training image's
@@ -131,7 +132,8 @@ docstrings that compare with 25.04, ran before 2026-11-29, when the benchmark st
 each photo whole before cutting it, so that the right half's first columns blended into the
 validation strip and into the known colours at the seam; with each half resized on its own
 the defaults gave 24.93 dB (24.75 to 25.13 per seed), and 24.97 dB (24.78 to 25.21) since the
-soft targets' distances are computed in float64 (2026-11-29); the sweeps were not rerun:
+fixes of commit 9f763ef (soft targets' distances in float64, the prior scaled to sum to 1, a
+pixel counted only when both chroma values are known); the sweeps were not rerun:
 ``lr`` 1e-3 / 4e-3 gave 24.29 / 24.75, ``width`` 8 / 12 gave 24.62 / 24.71,
 ``crop`` 32 gave 24.42, ``batch_size`` 4 gave 24.61, ``plateau`` 0 / 5 gave 24.80 / 24.86 and
 ``neighbors`` 1 / 9 gave 24.66 / 24.94, ``prior`` off 24.83 and ``arch`` ``"dilated"`` 24.16
@@ -144,11 +146,11 @@ sample photos that are not among the benchmark's (scikit-image's motorcycle_righ
 hubble_deep_field, retina and ihc, 256 px, seeds 0 and 1, mean PSNR of the right halves) it
 helped: 29.95 dB without, 30.02 / 30.09 / 30.12 / 30.06 dB at decay 0.8 / 0.9 / 0.95 / 0.98,
 and 30.09 dB at 0.95 with the warm-up of :class:`nn.WeightAverage`. On the six benchmark photos
-decay 0.95 then gave 24.80 dB mean at seed 0 (24.75 over seeds 0-2) against 25.21 dB
-without it at seed 0 (the same code, 2026-11-29): astronaut
-fell from 27.77 to 25.39 dB, because the averaged weights' smoother validation curve turned up
-at epoch 16 and early stopping ended the run there, while without the average the noisy
-curve kept reaching new lows until the last epoch (the other five photos moved by -0.16 to
+decay 0.95 then gave 24.80 dB mean at seed 0 against 25.21 dB without it (24.75 against
+24.97 over seeds 0-2; the same code, 2026-11-29): astronaut fell from 27.77 to 25.39 dB,
+because the averaged weights' smoother validation curve had its best at epoch 16, and early
+stopping ended the run 8 epochs later and restored epoch 16, while without the average the
+noisy curve kept reaching new lows until the last epoch, 30 (the other five photos moved by -0.16 to
 +0.22 dB). With the evidence split, it stays off;
 ``patience``: stop after that many epochs without a better validation loss; ``plateau``: halve
 the learning rate when that many epochs in a row have passed without a better validation loss,
@@ -549,7 +551,10 @@ def _read_model_file(path, decoding):
         meta = json.loads(str(arrays.pop("meta")))
         if meta.get("format") != MODEL_FORMAT:
             raise ValueError(meta.get("format"))
-        config = {**DEFAULTS, **{k: v for k, v in meta["config"].items() if k in DEFAULTS}}
+        # settings added since the file was written take their defaults; what load compares
+        # with the caller's settings is this completed configuration
+        config = meta["config"] = {**DEFAULTS, **{k: v for k, v in meta["config"].items()
+                                                  if k in DEFAULTS}}
         if int(meta["train_pixels"]) < 1:
             raise ValueError(meta["train_pixels"])
         strength = meta.get("propagate_strength")

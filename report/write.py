@@ -850,9 +850,9 @@ def p_answers(build, config):
             "measurement: the variants were trained and scored under the same protocol (the "
             "table in [the improved agent](#the-improved-agent-training-and-variants))"
             + variants_verdict(build.variants) + ". Its width "
-            f"({config.get('width')} channels) and the input planes it leaves out (row "
-            "position, coarse context) were settled in development runs that this report does "
-            "not repeat; the number of epochs is not tuned by hand but by early stopping on "
+            f"({config.get('width')} channels) and the row-position planes it leaves out were "
+            "settled in development runs that this report does not repeat (the coarse-context "
+            "planes it also leaves out are a variant of that table); the number of epochs is not tuned by hand but by early stopping on "
             "the validation strip." + _classification_choice(config)
             + " Those development runs scored the right halves of the benchmark photos, which "
             "include this report's: the improved agent's settings were tuned on the photos it "
@@ -985,9 +985,12 @@ def render(build):
         "sentences of the summary, the failures and P2, and the GPU); run the command "
         "again with the same number of BLAS "
         "threads and everything but the run times (marked *measured on this run*) comes out the "
-        "same. (Another thread count sums the matrix products in another order; through "
-        "training, that moved the improved agent's scores by up to about 0.1 dB on the benchmark "
-        "photos, measured with 1 and 2 threads.)")
+        "same. (Another thread count sums the matrix products in another order, and training "
+        "takes another course from there: on most photos the improved agent's score moved by "
+        "about 0.1 dB between 1 and 2 threads, but on astronaut by 3.1 dB on 2026-11-29 (27.77 "
+        "against 24.64 dB), where the validation strip stopped one run at epoch 13 and let "
+        "the other train to the last, epoch 30; the seeds of the variants section show the "
+        "same spread.)")
     if build.quick:
         out += ["", "> **Quick build** (`--quick`): tiny photos and one epoch, for a smoke "
                 "test. The numbers are not meaningful; run `python -m report` for the real report."]

@@ -475,6 +475,12 @@ def test_a_model_file_with_switches_saved_as_0_and_1_loads(tmp_path):
     np.savez(tmp_path / "old.npz", **arrays)
     loaded = ImprovedAgent.load(tmp_path / "old.npz", device="cpu")
     assert loaded.config["prior"] is True and loaded.config["flip_average"] is False
+    # a file without a setting added later: repeating its default is not a mismatch
+    del meta["config"]["context"]
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "older.npz", **arrays)
+    assert ImprovedAgent.load(tmp_path / "older.npz", device="cpu", context=False).config[
+        "context"] is False
 
 
 def test_known_colours_and_training_images_that_cannot_work_are_refused():
