@@ -26,7 +26,8 @@ from agents.improved import ImprovedAgent
 from colorize.bench_neighbors import load_photo
 from colorize.bundled import bundled_image
 from colorize.halves import split_halves
-from colorize.io import ImageError, OutputError, ensure_output_file, folders_removed_on_failure, write_json
+from colorize.io import (ImageError, OutputError, ensure_output_file, folders_removed_on_failure,
+                         write_json)
 from nn.backend import describe_device, gpu_unavailable_reason
 from nn.bench import time_engine
 from nn.cli import OneLineParser, positive_int, run_command

@@ -68,7 +68,8 @@ from colorize.bench_neighbors import load_photo as load_resized
 from colorize.bundled import bundled_images_dir
 from colorize.color import chroma_to_rgb, rgb_to_chroma, rgb_to_gray
 from colorize.halves import split_halves
-from colorize.io import ImageError, OutputError, ensure_output_file, folders_removed_on_failure, write_json
+from colorize.io import (ImageError, OutputError, ensure_output_file, folders_removed_on_failure,
+                         write_json)
 from colorize.metrics import baseline_predictions, score
 from nn.bench import blas_threads
 from nn.cli import OneLineParser, UsageError, non_negative_int, run_command

@@ -150,8 +150,8 @@ decay 0.95 then gave 24.80 dB mean at seed 0 against 25.21 dB without it (24.75 
 24.97 over seeds 0-2; the same code, 2026-11-29): astronaut fell from 27.77 to 25.39 dB,
 because the averaged weights' smoother validation curve had its best at epoch 16, and early
 stopping ended the run 8 epochs later and restored epoch 16, while without the average the
-noisy curve kept reaching new lows until the last epoch, 30 (the other five photos moved by -0.16 to
-+0.22 dB). With the evidence split, it stays off;
+noisy curve kept reaching new lows until the last epoch, 30 (the other five photos moved by
+-0.16 to +0.22 dB). With the evidence split, it stays off;
 ``patience``: stop after that many epochs without a better validation loss; ``plateau``: halve
 the learning rate when that many epochs in a row have passed without a better validation loss,
 on the next such epoch (``ReduceLROnPlateau``'s patience; 0 = constant

@@ -154,7 +154,8 @@ class WeightAverage:
                             f"not {type(model).__name__}")
         if getattr(decay, "ndim", None) == 0 and getattr(decay, "dtype", None) is not None:
             decay = decay.item()  # a 0-d array, np.array(0.9)
-        if isinstance(decay, (bool, str)) or not isinstance(decay, numbers.Real) or not 0 <= decay < 1:
+        if (isinstance(decay, (bool, str)) or not isinstance(decay, numbers.Real)
+                or not 0 <= decay < 1):
             raise ValueError(f"decay must be a number in [0, 1), got {decay!r}")
         self.model, self.decay, self.updates = model, float(decay), 0
         self.kept = 1.0  # d_1 d_2 ... d_t: the weight the zero start still has

@@ -128,11 +128,11 @@ def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=N
     the running loss; it is off with ``progress=False`` or when stderr is not a terminal.
 
     ``ema_decay`` (a number in [0, 1), or None): keep an exponential moving average of the
-    weights the optimizer trains (:class:`nn.WeightAverage`, updated after every step); the validation loss, and
-    so early stopping, the schedule and the best weights kept, are then those of the
-    averaged weights, and the model ends with averaged weights (the best epoch's with a
-    validation set and ``restore_best``, else the last). Training itself goes on from the
-    live weights.
+    weights the optimizer trains (:class:`nn.WeightAverage`, updated after every step); the
+    validation loss, and so early stopping, the schedule and the best weights kept, are then
+    those of the averaged weights, and the model ends with averaged weights (the best
+    epoch's with a validation set and ``restore_best``, else the last). Training itself goes
+    on from the live weights.
 
     Raises ``TrainingDivergedError`` when the training or the validation loss becomes NaN or
     infinite; its ``history`` holds the epochs run until then.

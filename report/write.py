@@ -852,8 +852,8 @@ def p_answers(build, config):
             + variants_verdict(build.variants) + ". Its width "
             f"({config.get('width')} channels) and the row-position planes it leaves out were "
             "settled in development runs that this report does not repeat (the coarse-context "
-            "planes it also leaves out are a variant of that table); the number of epochs is not tuned by hand but by early stopping on "
-            "the validation strip." + _classification_choice(config)
+            "planes it also leaves out are a variant of that table); the number of epochs is "
+            "not tuned by hand but by early stopping on the validation strip." + _classification_choice(config)
             + " Those development runs scored the right halves of the benchmark photos, which "
             "include this report's: the improved agent's settings were tuned on the photos it "
             "is scored on here, so its scores are somewhat optimistic for a photo it has never "

@@ -186,7 +186,8 @@ def test_out_may_not_be_a_photo_the_benchmark_reads(capsys, command, argv):
     assert coffee.read_bytes() == before
 
 
-def test_an_interrupted_bench_gpu_removes_the_folders_it_made_for_out(tmp_path, monkeypatch, capsys):
+def test_an_interrupted_bench_gpu_removes_the_folders_it_made_for_out(tmp_path, monkeypatch,
+                                                                     capsys):
     def interrupted(*args):
         raise KeyboardInterrupt
 
