@@ -86,10 +86,14 @@ def test_loss_parity(loss, target_kind):
     np.testing.assert_allclose(to_numpy(grad_gpu), grad_cpu, rtol=1e-4, atol=1e-7)
 
 
+def _tanh_toy(seed, n=32):
+    """(n, 1, 8, 8) float32 inputs and their tanh: a small regression to fit on both devices."""
+    x = np.random.default_rng(seed).standard_normal((n, 1, 8, 8)).astype(np.float32)
+    return x, np.tanh(x).astype(np.float32)
+
+
 def test_fit_on_gpu_matches_cpu_losses():
-    rng = np.random.default_rng(4)
-    x = rng.standard_normal((32, 1, 8, 8)).astype(np.float32)
-    y = np.tanh(x).astype(np.float32)
+    x, y = _tanh_toy(4)
     histories = []
     for device in ("cpu", "gpu"):
         model = nn.Sequential(nn.Conv2D(1, 4, 3, padding=1, rng=0), nn.Tanh(),
@@ -105,9 +109,7 @@ def _small_net(device):
 
 
 def test_nesterov_sgd_and_the_weight_average_train_on_gpu_like_on_cpu():
-    rng = np.random.default_rng(5)
-    x = rng.standard_normal((32, 1, 8, 8)).astype(np.float32)
-    y = np.tanh(x).astype(np.float32)
+    x, y = _tanh_toy(5)
     runs = []
     for device in ("cpu", "gpu"):
         model = _small_net(device)
@@ -124,9 +126,7 @@ def test_nesterov_sgd_and_the_weight_average_train_on_gpu_like_on_cpu():
 
 
 def test_fit_takes_training_data_already_on_the_gpu():
-    rng = np.random.default_rng(6)
-    x = rng.standard_normal((16, 1, 8, 8)).astype(np.float32)
-    y = np.tanh(x).astype(np.float32)
+    x, y = _tanh_toy(6, n=16)
     losses = []
     for data in ((x, y), (to_device(x, "gpu"), to_device(y, "gpu"))):
         model = _small_net("gpu")
