@@ -211,8 +211,8 @@ class ImprovedAgent:
 
     Parameters
     ----------
-    seed : int, seeds the weights, the crop bank, each crop's window and flip, and the
-        minibatch order.
+    seed : int, seeds the weights, the crop bank, each batch's window, each crop's flip,
+        and the minibatch order.
     device : "auto" | "cpu" | "gpu".
     progress : bool, show the training progress bar (tqdm, on a terminal).
     save_path : str or None, write the trained model there at the end of :meth:`fit`.
@@ -246,6 +246,24 @@ class ImprovedAgent:
         self.propagate_strength = (None if self.config["propagate"] == "auto"
                                    else float(self.config["propagate"]))
 
+    @property
+    def propagate_strength(self):
+        """The strength with which known colours are propagated (``propagate``), or None.
+
+        With ``propagate="auto"`` it is chosen on the validation strip after :meth:`fit`, the
+        first time it is needed (colourizing with known colours on the left, saving, or
+        reading this): a run that learns from a reference photo has no known colours to
+        propagate, and skips the six solves of the choice."""
+        if self._strip_for_choice is not None:
+            strip, self._strip_for_choice = self._strip_for_choice, None
+            self._propagate_strength, self.propagate_errors = self._choose_propagation(*strip)
+        return self._propagate_strength
+
+    @propagate_strength.setter
+    def propagate_strength(self, value):
+        self._strip_for_choice = None
+        self._propagate_strength = value
+
     # -- training --------------------------------------------------------------------------
     def fit(self, rgb):
         """Learn from a colour image (H, W, 3) on 0..255; returns ``self``.
@@ -266,6 +284,11 @@ class ImprovedAgent:
                              f"train on and a validation strip), got shape {rgb.shape}")
         started = time.perf_counter()
         cfg = self.config
+        # a network that fails to train must not be left for colorize to use, nor a strength
+        # chosen for an earlier one
+        self.model = None
+        if cfg["propagate"] == "auto":
+            self.propagate_strength, self.propagate_errors = None, None
         h, w = rgb.shape[:2]
         self.train_pixels = h * w
         gray = rgb_to_gray(rgb)
@@ -286,8 +309,8 @@ class ImprovedAgent:
             loss = ChromaRegressionLoss(cfg["loss"])
             out_channels = 2
         multiple = size_multiple(cfg["arch"])
-        self.model = build_model(cfg["arch"], planes.shape[0], out_channels, cfg["width"], self.seed)
-        self.model.to(self.device)
+        model = build_model(cfg["arch"], planes.shape[0], out_channels, cfg["width"], self.seed)
+        model.to(self.device)
 
         rng = np.random.default_rng([self.seed, 2])
         train_planes = _pad_at_least(planes[:, :, :train_w], multiple)
@@ -298,12 +321,12 @@ class ImprovedAgent:
         x_val = pad_to_multiple(planes[None], multiple)
         y_val = _pad_target(masked_strip_target(chroma, val_cols)[None], multiple)
 
-        optimizer = Adam(self.model, lr=cfg["lr"])
+        optimizer = Adam(model, lr=cfg["lr"])
         schedule = (ReduceLROnPlateau(optimizer, factor=0.5, patience=cfg["plateau"])
                     if cfg["plateau"] > 0 else None)
         try:
             self.history = fit(
-                self.model, loss, optimizer, x_bank, y_bank,
+                model, loss, optimizer, x_bank, y_bank,
                 epochs=cfg["epochs"], batch_size=cfg["batch_size"],
                 x_val=x_val, y_val=y_val, patience=cfg["patience"], seed=self.seed,
                 augment=make_augment(crop_h, crop_w), progress=self.progress, schedule=schedule,
@@ -311,10 +334,10 @@ class ImprovedAgent:
             )
         except NNError as exc:
             raise UsageError(str(exc)) from exc
+        self.model = model
         self.model.eval()
         if cfg["propagate"] == "auto":
-            self.propagate_strength, self.propagate_errors = self._choose_propagation(
-                rgb, gray, chroma, train_w)
+            self._strip_for_choice = (rgb, gray, chroma, train_w)
         self.fit_seconds = time.perf_counter() - started
         if self.save_path is not None:
             self.save(self.save_path)
@@ -372,7 +395,11 @@ class ImprovedAgent:
         strip_gray = xp.asarray(gray[:, train_w:], dtype=np.float32)
         errors = {}
         for strength in PROPAGATE_GRID:
-            solved = propagate_from_left(known, strip_gray, guess, strength)
+            if strength == 0 and self.config["refine"] > 0:
+                # strength 0 colours with the ``refine`` smoothing instead (predict_chroma)
+                solved = smooth_chroma(strip_gray, guess, self.config["refine"])
+            else:
+                solved = propagate_from_left(known, strip_gray, guess, strength)
             errors[strength] = float(((solved - truth) ** 2).mean())
         return min(errors, key=errors.get), errors
 
@@ -427,7 +454,8 @@ class ImprovedAgent:
             "parameters": None if self.model is None else self.model.num_parameters(),
             "bins": None if self.bins is None else self.bins.n_bins,
             "train_pixels": self.train_pixels,
-            "propagate_strength": self.propagate_strength,
+            # not chosen (None) when nothing asked for it: see propagate_strength
+            "propagate_strength": self._propagate_strength,
         }
         if self.propagate_errors is not None:
             info["propagate_strip_mse"] = {f"{k:g}": v for k, v in self.propagate_errors.items()}

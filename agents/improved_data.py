@@ -98,8 +98,12 @@ def validation_columns(width):
 def masked_strip_target(chroma, val_cols):
     """(2, H, W) chroma -> the same with NaN everywhere but the last ``val_cols`` columns."""
     xp = get_array_module(chroma)
+    w = chroma.shape[2]
+    if not 1 <= val_cols <= w:
+        raise ValueError(f"val_cols must lie in [1, {w}], got {val_cols}")
     target = xp.full_like(chroma, np.nan)
-    target[:, :, -val_cols:] = chroma[:, :, -val_cols:]
+    # from w - val_cols, not -val_cols: -0 would keep every column
+    target[:, :, w - val_cols:] = chroma[:, :, w - val_cols:]
     return target
 
 
@@ -153,7 +157,11 @@ def resize_planes(planes, height, width):
 def working_shape(shape, train_pixels):
     """(h, w) at which to predict a gray image of ``shape`` (H, W): the same size when it has no
     more pixels than the training image, else shrunk (aspect kept) to the training image's
-    pixel count, so the network sees textures at the scale it learnt them at."""
+    pixel count, so the network sees textures at the scale it learnt them at. (Under the
+    protocol an odd-width photo's right half has one column more than its left, so it is
+    shrunk by a percent or so; on three photos 101 px wide this moved PSNR by -0.24 to +0.15
+    dB against predicting it at its own size, no consistent gain, so the rule has no
+    exception.)"""
     h, w = int(shape[0]), int(shape[1])
     if h * w <= train_pixels:
         return h, w

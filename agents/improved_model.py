@@ -108,8 +108,10 @@ def predict_tiled(model, x, multiple, tile=256, margin=48):
 
     Each ``tile`` x ``tile`` block is predicted with ``margin`` pixels of context on every
     side (cut away afterwards), so memory stays bounded by one tile's activations whatever
-    the image size. With a margin at least the network's receptive radius the result equals
-    the whole-image prediction away from the image border. Small inputs go through whole.
+    the image size. Tiles start on the pooling grid and share the image's own borders, so
+    with a margin at least the network's reach (the U-Net's: 38 pixels) the result equals
+    the whole-image prediction everywhere, up to float rounding. Small inputs go through
+    whole.
     """
     xp = get_array_module(x)
     h, w = x.shape[2:]

@@ -76,22 +76,38 @@ def log(message):
     print(message, flush=True)
 
 
+class RecordedDataError(ValueError):
+    """A recorded measurement file that exists but cannot be read as a JSON object."""
+
+
 def recorded_json(name, out):
     """``(path, data)`` of the recorded measurement file ``name`` (see ``VARIANTS_JSON``);
-    data is None when no place has it (path is then the package's)."""
+    data is None when no place has it (path is then the package's).
+
+    Raises:
+        RecordedDataError: the file exists but is unreadable, not JSON, or not an object.
+    """
     # the default folder too: a --quick build writes to its quick/ subfolder, and the
     # recorded runs are in the default folder's data/
     for folder in (Path(out), DEFAULT_OUT, PROJECT_ROOT / "report"):
         path = folder / RECORDED_DATA / name
         if path.exists():
-            return path, json.loads(path.read_text(encoding="utf-8"))
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise RecordedDataError(f"{path}: cannot be read as JSON ({exc}); fix or "
+                                        "remove it") from None
+            if not isinstance(data, dict):
+                raise RecordedDataError(f"{path}: expected a JSON object, got "
+                                        f"{type(data).__name__}")
+            return path, data
     return path, None
 
 
 def main(argv=None):
     """Build the report; exit status 0, or 2 with one line ``error: ...`` for bad input."""
     return run_command(lambda: build(build_parser().parse_args(argv)),
-                       (DeviceError, ImageError, OutputError, ProtocolError))
+                       (DeviceError, ImageError, OutputError, ProtocolError, RecordedDataError))
 
 
 def build(args):
@@ -122,6 +138,8 @@ def build(args):
             loaded[path] = load_photo(path, settings.max_side)
         except (ImageError, ProtocolError) as exc:
             raise UsageError(f"{path.name}: {exc}") from None
+    # read before the minutes of work, so that a broken file fails at once
+    recorded = {name: recorded_json(name, args.out) for name in (VARIANTS_JSON, GPU_JSON)}
     out, figures_dir = Path(args.out), Path(args.out) / "figures"
     report_path = out / "REPORT.md"
     figure_names = _figure_names(photos)
@@ -139,7 +157,8 @@ def build(args):
             f"{device}")
         with atomic_paths(targets) as tmp:
             runs = [run_photo(path, loaded[path], settings, log=log) for path in photos]
-            text = _figures_and_text(args, settings, mode, device, runs, figures_dir, tmp, started)
+            text = _figures_and_text(args, settings, mode, device, runs, figures_dir, tmp, started,
+                                     recorded)
             tmp["REPORT.md"].write_text(text, encoding="utf-8")
     log(f"wrote {report_path} in {time.perf_counter() - started:.0f} s")
     return 0
@@ -163,7 +182,7 @@ def _figure_names(photos):
     return list(owners)
 
 
-def _figures_and_text(args, settings, mode, device, runs, figures_dir, tmp, started):
+def _figures_and_text(args, settings, mode, device, runs, figures_dir, tmp, started, recorded):
     """Draw the figures (each to its temporary file ``tmp[name]``), run the checks and
     benchmarks, and return the text of REPORT.md."""
     def figure(draw, name, *data):
@@ -189,14 +208,14 @@ def _figures_and_text(args, settings, mode, device, runs, figures_dir, tmp, star
                 + ("" if bench.ok else " (failed; see the report)"))
             bench_runs.append(bench)
 
-    variants_path, variants = recorded_json(VARIANTS_JSON, args.out)
-    build = Build(settings=settings, quick=args.quick, device=device, runs=runs, figures=figures,
+    variants_path, variants = recorded[VARIANTS_JSON]
+    report = Build(settings=settings, quick=args.quick, device=device, runs=runs, figures=figures,
                   gradcheck=rows, benchmarks=bench_runs, variants=variants,
                   variants_path=_shown(variants_path),
-                  gpu_measurements=recorded_json(GPU_JSON, args.out)[1],
+                  gpu_measurements=recorded[GPU_JSON][1],
                   seconds=time.perf_counter() - started,
                   command=_command_line(args), images=_images_shown(args.images))
-    return render(build)
+    return render(report)
 
 
 def _shown(path):

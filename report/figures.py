@@ -63,7 +63,8 @@ def _missing(ax, caption):
 
 
 def _score_caption(name, scores):
-    return f"{name}\nPSNR {scores['psnr']:.1f} dB\nCIEDE2000 {scores['delta_e2000']:.1f}"
+    return (f"{name}\nright half: PSNR {scores['psnr']:.1f} dB\n"
+            f"CIEDE2000 {scores['delta_e2000']:.1f}")
 
 
 def outputs_figure(path, run):
@@ -115,8 +116,9 @@ def errors_figure(path, run):
 
 
 def _grid(n):
-    cols = min(n, 2)
-    return math.ceil(n / cols), cols
+    """(rows, cols) for n panels, two to a row; one empty panel for none."""
+    cols = max(1, min(n, 2))
+    return max(1, math.ceil(n / cols)), cols
 
 
 def k_curves_figure(path, runs):

@@ -1,8 +1,7 @@
 """REPORT.md from the measurements: tables, figure links and the prose that reads them.
 
 Every number in the text is inserted from the run or from the recorded measurements of
-``report/data`` (the one exception, a remark on BLAS thread counts, names its source), and
-every sentence that interprets a number is chosen by comparing the numbers it talks about, so
+``report/data``, and every sentence that interprets a number is chosen by comparing the numbers it talks about, so
 a different run cannot leave the prose claiming what its tables contradict. Run times are the
 only values that change from run to run; they sit in tables labelled as measured on this run.
 """
@@ -14,11 +13,15 @@ import numpy as np
 
 from agents.basic import AUTO_STRIP_FRACTION, AUTO_TOLERANCE, COLORS, NEIGHBORS
 from agents.improved import PROPAGATE_GRID
-from agents.improved_data import VALIDATION_FRACTION
+from agents.improved_data import GRAY_CENTER, GRAY_SCALE, VALIDATION_FRACTION
 from colorize.kmeans import RESTARTS
 from report.experiments import BOUND_COLORS, LABELS, METHODS, SATURATED_FRACTION
 
 PAPER_TEMPERATURE = 0.38
+GRAY_ROUNDING_RMSE = 0.5
+"""Below this gray RMSE an output keeps the known gray but for rounding: rounding each RGB
+value to 8 bits moves the gray by about 0.22 RMSE (a uniform error of sd 0.29 per channel,
+weighted 0.21 / 0.72 / 0.07)."""
 AGENTS = ("basic", "basic_auto", "improved")
 BASELINES = ("gray", "mean_chroma", "gray_lookup")
 
@@ -43,7 +46,8 @@ LOSS_TEXT = {
             "frequencies. The weights enter as class weights, sum_q w_q t_q (-log p_q) per "
             "pixel, which leans the prediction toward rare bins; the paper instead weights each "
             "pixel's whole cross-entropy by the weight of its target's most likely bin, which "
-            "scored within the seeds' spread of this form on the benchmark photos"),
+            "in a development run scored within the seeds' spread of this form (the docstring "
+            "of `agents/improved_losses.py` gives the figures)"),
     "l2": "the mean squared error on the two chroma values (proportional to the squared RGB "
           "error, since the chroma basis is orthonormal and the gray is exact)",
     "l1": "the mean absolute error on the two chroma values",
@@ -195,7 +199,7 @@ def timing_table(build):
 
 def k_table(runs):
     lines = ["| photo | k chosen (left half only) | validation RMSE at that k "
-             "| right-half RMSE at that k | at k = 5 | hindsight best k | its RMSE |",
+             f"| right-half RMSE at that k | at k = {COLORS} | hindsight best k | its RMSE |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for r in runs:
         a = r.auto
@@ -203,7 +207,7 @@ def k_table(runs):
         hind = a["hindsight_rmse"]
         best = int(np.argmin(hind))
         chosen = ks.index(a["chosen"])
-        at5 = _fmt(hind[ks.index(5)]) if 5 in ks else "n/a"
+        at5 = _fmt(hind[ks.index(COLORS)]) if COLORS in ks else "n/a"
         lines.append(f"| {r.name} | {a['chosen']} | {_fmt(a['validation_rmse'][chosen])} | "
                      f"{_fmt(hind[chosen])} | {at5} | {ks[best]} | {_fmt(hind[best])} |")
     return "\n".join(lines)
@@ -391,7 +395,7 @@ def summary_lines(build):
     best_base = _best_baseline(runs)
     basic = mean_score(runs, "basic", "psnr")
     base = mean_score(runs, best_base, "psnr")
-    lines = [f"- **{n} photos**, right half only, mean over photos. The basic agent ({COLORS} colours) "
+    lines = [f"- **{_count(n, 'photo')}**, right half only, mean over photos. The basic agent ({COLORS} colours) "
              f"reaches {_fmt(basic)} dB PSNR and CIEDE2000 {_fmt(mean_score(runs, 'basic', 'delta_e2000'))}; "
              f"the best baseline ({LABELS[best_base]}) {_fmt(base)} dB and "
              f"{_fmt(mean_score(runs, best_base, 'delta_e2000'))}."]
@@ -454,6 +458,8 @@ def results_prose(build):
     basic = mean_score(runs, "basic", "psnr")
     lookup_gap = mean_score(runs, "gray_lookup", "psnr") - basic
     main_reason = true_gray - basic > 0.5 * lookup_gap
+    keepers = BASELINES + (("improved",) if all("improved" in r.scores for r in runs) else ())
+    gray_kept = max(mean_diag(runs, m, "gray_rmse") for m in keepers) < GRAY_ROUNDING_RMSE
     lines.append(
         (f"The basic agent scores below the gray-lookup baseline in PSNR on "
          f"{len(basic_vs_lookup)} of {n} photos. "
@@ -463,11 +469,15 @@ def results_prose(build):
          "The basic agent scores above the gray-lookup baseline in PSNR on every photo, yet a "
          "large part of its error is in the last column: its ")
         + f"output replaces every pixel by one of {COLORS} palette colours, brightness included, so it "
-        f"gets the gray itself wrong by {_fmt(gray_rmse_basic)} RMSE on average, while every "
-        f"baseline and the improved agent keep the known gray exactly (their gray RMSE is only "
-        f"the rounding to 8 bits). Putting the basic agent's colours on the true gray "
+        f"gets the gray itself wrong by {_fmt(gray_rmse_basic)} RMSE on average"
+        + (", while every baseline" + (" and the improved agent" if "improved" in keepers else "")
+           + " keep the known gray exactly (their gray RMSE is only the rounding to 8 bits). "
+           if gray_kept else ". ")
+        + "Putting the basic agent's colours on the true gray "
         f"(`{LABELS['basic_true_gray']}`) gives {_fmt(true_gray)} dB instead of {_fmt(basic)} dB: "
-        f"{_fmt(true_gray - basic)} dB of its error is brightness, not colour.")
+        + (f"{_fmt(true_gray - basic)} dB of its error is brightness, not colour."
+           if true_gray >= basic else
+           "on these photos its palette's brightness happens to score higher."))
     perfect = mean_score(runs, "basic_palette", "psnr")
     bound = mean_score(runs, "palette5", "psnr")
     lines.append("")
@@ -476,8 +486,11 @@ def results_prose(build):
         f"so they measure the vote and the palette at the palette's brightness, not shares of "
         f"an error that add up. With its own palette and a perfect vote the basic agent "
         f"would reach {_fmt(perfect)} dB, so the 3x3-patch vote costs {_fmt(perfect - basic)} dB; "
-        f"a palette fitted on the right half itself would reach {_fmt(bound)} dB, so learning "
-        f"the palette on the other half costs a further {_fmt(bound - perfect)} dB.")
+        f"a palette fitted on the right half itself would reach {_fmt(bound)} dB, "
+        + (f"so learning the palette on the other half costs a further {_fmt(bound - perfect)} dB."
+           if bound >= perfect else
+           f"{_fmt(perfect - bound)} dB below the left half's palette: k-means minimises the RGB "
+           "error from a random start, which need not give the palette best for the vote."))
     if all("improved" in r.scores for r in runs):
         imp = [colour_ratio(r.scores["improved"]) for r in runs]
         basic = [colour_ratio(r.scores["basic"]) for r in runs]
@@ -530,10 +543,12 @@ def auto_prose(runs):
               - min(r.auto["hindsight_rmse"]) for r in runs}
     auto_better = _photos_where(runs, lambda r: r.scores["basic_auto"]["psnr"] > r.scores["basic"]["psnr"])
     gain = mean_score(runs, "basic_auto", "psnr") - mean_score(runs, "basic", "psnr")
-    above5 = _photos_where(runs, lambda r: r.auto["chosen"] > 5)
+    above5 = _photos_where(runs, lambda r: r.auto["chosen"] > COLORS)
     worst = max(regret, key=regret.get)
-    k_mid = 6 if 6 in ks else ks[len(ks) // 2]
+    k_mid = COLORS + 1 if COLORS + 1 in ks else ks[len(ks) // 2]
     reached = _mean([_reduction_reached(r, k_mid) for r in runs])
+    # the share a straight line from the first k to the last would reach at k_mid
+    even = (k_mid - ks[0]) / (ks[-1] - ks[0]) if ks[-1] > ks[0] else 1.0
     # at how many k each photo's validation curve lies above its right-half curve
     strip_higher = {r.name: sum(v > h for v, h in zip(r.auto["validation_rmse"],
                                                       r.auto["hindsight_rmse"]))
@@ -548,12 +563,13 @@ def auto_prose(runs):
         "scored on the right half: what no agent may look at when choosing, shown only to judge "
         "the choice.",
         "",
-        (f"More colours help with diminishing returns: on average {reached:.0%} of the right-half "
-         f"error reduction from k = {ks[0]} to k = {ks[-1]} is already reached at k = {k_mid}. "
+        (f"More colours help{' with diminishing returns' if reached > even else ''}: on "
+         f"average {reached:.0%} of the right-half error reduction from k = {ks[0]} to "
+         f"k = {ks[-1]} is already reached at k = {k_mid} ({even:.0%} of the way). "
          if math.isfinite(reached) else
          f"More colours do not reduce the right-half error between k = {ks[0]} and k = {ks[-1]} "
          "on these photos. ")
-        + f"The chosen k is above the coursework's 5 on {len(above5)} of {len(runs)} photos"
+        + f"The chosen k is above the coursework's {COLORS} on {len(above5)} of {len(runs)} photos"
         + (f" ({_names(above5)})" if above5 else "") +
         f", and lands on average {_fmt(_mean(list(regret.values())))} RGB RMSE above the "
         f"hindsight optimum (worst: {worst}, {_fmt(regret[worst])}). With the chosen k the basic "
@@ -664,20 +680,24 @@ def failures_prose(build):
         de_losers = _photos_where(
             runs, lambda r: r.scores["improved"]["delta_e2000"] > r.scores["gray_lookup"]["delta_e2000"])
         ratio = _mean([colour_ratio(r.scores["improved"]) for r in runs])
+        gray_rmse = mean_diag(runs, "improved", "gray_rmse")
         lines.append("")
         lines.append(
             f"**Improved agent.** Its worst photo is {worst_imp.name} "
-            f"({_fmt(worst_imp.scores['improved']['psnr'])} dB). Its brightness is always right "
-            f"(gray RMSE {_fmt(mean_diag(runs, 'improved', 'gray_rmse'))}, the rounding to 8 "
-            "bits), so all its error is colour; "
+            f"({_fmt(worst_imp.scores['improved']['psnr'])} dB). "
+            + (f"Its brightness is right (gray RMSE {_fmt(gray_rmse)}, the rounding to 8 bits), "
+               "so all its error is colour; " if gray_rmse < GRAY_ROUNDING_RMSE else
+               f"Its gray RMSE is {_fmt(gray_rmse)}, more than the rounding to 8 bits: the gamut "
+               "shrink of strong colours changes some brightness too; ")
             + _saturation_clause(mean_diag(runs, "improved", "de_saturated"),
                                  mean_diag(runs, "improved", "de_rest"))
             + f". Its outputs carry {_fmt(ratio)} times the truth's colourfulness"
             + (": where it is unsure it hedges toward the average colour of what it has seen "
                "with that gray and texture, which dulls colours rather than inventing wrong "
                "vivid ones." if ratio < 0.9 else
-               ", so it is not washed out: the classification loss with rebalancing and the "
-               "annealed mean keep colours vivid.")
+               ", so it is not washed out" + (
+                   ": the classification loss with rebalancing and the annealed mean keep colours "
+                   "vivid." if _improved_config(runs).get("loss") == "cls" else "."))
             + f" It scores below the gray-lookup baseline in PSNR on {len(losers)} of "
             f"{len(runs)} photos" + (f" ({_names(losers)})" if losers else "")
             + f", and in CIEDE2000 on {len(de_losers)} of {len(runs)}"
@@ -715,7 +735,7 @@ def below_gray_sentence(variants):
 
 
 def _input_planes_text(config):
-    planes = ["the gray image normalised as (gray - 127.5) / 64"]
+    planes = [f"the gray image normalised as (gray - {GRAY_CENTER:g}) / {GRAY_SCALE:g}"]
     if config.get("rows"):
         planes.append("the row position in [-1, 1]")
     if config.get("prior"):
@@ -761,7 +781,7 @@ def improved_p1(runs, config):
             "left-right; forward and backward passes are the engine's hand-written ones (`nn/`).")
 
 
-def _classification_choice(config):
+def _classification_choice(config, variants):
     """Where the classification settings come from (empty for a regression loss)."""
     if config.get("loss") != "cls":
         return ""
@@ -770,10 +790,37 @@ def _classification_choice(config):
             f"{config.get('rebalance'):g} follow Zhang, Isola and Efros (2016)")
     if config.get("temperature") == PAPER_TEMPERATURE:
         return text + f", and so does the annealed-mean temperature {PAPER_TEMPERATURE}."
-    return (text + f"; the annealed-mean temperature {config.get('temperature'):g} (the paper "
-            f"uses {PAPER_TEMPERATURE}) was chosen by re-decoding trained networks on the "
-            "benchmark photos and scoring their right halves (the decodings table): a higher "
-            "temperature is closer to the mean, with less colour but less risk.")
+    temperature = config.get("temperature")
+    text += (f"; the annealed-mean temperature {temperature:g} (the paper uses "
+             f"{PAPER_TEMPERATURE}) is this project's, from re-decoding trained networks on the "
+             "benchmark photos and scoring their right halves (a higher temperature is closer "
+             "to the mean, with less colour but less risk)")
+    means = temperature_means(variants)
+    if temperature not in means:
+        return text + "."
+    best = max(means, key=means.get)
+    listed = ", ".join(f"{t:g}: {_fmt(m)} dB" for t, m in sorted(means.items()))
+    if best == temperature:
+        return text + f". In the decodings table it scores best ({listed})."
+    return (text + f". In the decodings table temperature {best:g} scores "
+            f"{_fmt(means[best] - means[temperature])} dB higher ({listed}), one seed's "
+            "networks: less than the seeds' spread.")
+
+
+def temperature_means(variants):
+    """``{temperature: mean PSNR}`` of the default networks re-decoded at each temperature
+    (the decodings of the variants JSON); empty without them."""
+    photos = (variants or {}).get("photos", {})
+    runs = [e.get("agents", {}).get("improved:default", {}).get("decodings") for e in photos.values()]
+    if not runs or not all(runs):
+        return {}
+    means = {}
+    for name in runs[0]:
+        if name.startswith("temperature "):
+            values = [r.get(name, {}).get("psnr") for r in runs]
+            if None not in values:
+                means[float(name.split()[1])] = float(np.mean(values))
+    return means
 
 
 def improved_p3(config):
@@ -853,7 +900,7 @@ def p_answers(build, config):
             f"({config.get('width')} channels) and the row-position planes it leaves out were "
             "settled in development runs that this report does not repeat (the coarse-context "
             "planes it also leaves out are a variant of that table); the number of epochs is "
-            "not tuned by hand but by early stopping on the validation strip." + _classification_choice(config)
+            "not tuned by hand but by early stopping on the validation strip." + _classification_choice(config, build.variants)
             + " Those development runs scored the right halves of the benchmark photos, which "
             "include this report's: the improved agent's settings were tuned on the photos it "
             "is scored on here, so its scores are somewhat optimistic for a photo it has never "
@@ -986,11 +1033,8 @@ def render(build):
         "again with the same number of BLAS "
         "threads and everything but the run times (marked *measured on this run*) comes out the "
         "same. (Another thread count sums the matrix products in another order, and training "
-        "takes another course from there: on most photos the improved agent's score moved by "
-        "about 0.1 dB between 1 and 2 threads, but on astronaut by 3.1 dB on 2026-11-29 (27.77 "
-        "against 24.64 dB), where the validation strip stopped one run at epoch 13 and let "
-        "the other train to the last, epoch 30; the seeds of the variants section show the "
-        "same spread.)")
+        "takes another course from there: early stopping may end a run at another epoch, so an "
+        "improved-agent score can move as far as the seeds of the variants section move it.)")
     if build.quick:
         out += ["", "> **Quick build** (`--quick`): tiny photos and one epoch, for a smoke "
                 "test. The numbers are not meaningful; run `python -m report` for the real report."]

@@ -447,3 +447,49 @@ def test_the_recorded_file_is_named_relative_to_the_project_from_any_folder(tmp_
     monkeypatch.chdir(tmp_path)
     assert _shown(PROJECT_ROOT / "report" / "data" / VARIANTS_JSON) == f"report/data/{VARIANTS_JSON}"
     assert _shown(tmp_path / "mine.json") == "mine.json"
+
+
+@pytest.mark.parametrize("content, fragment", [("{not json", "cannot be read as JSON"),
+                                                ("[]", "expected a JSON object")])
+def test_a_broken_recorded_file_is_one_line_before_any_photo_runs(content, fragment, tmp_path,
+                                                                   capsys, monkeypatch):
+    import report.__main__ as entry
+    from report.__main__ import VARIANTS_JSON
+
+    out = tmp_path / "out"
+    (out / "data").mkdir(parents=True)
+    (out / "data" / VARIANTS_JSON).write_text(content)
+    ran = []
+    monkeypatch.setattr(entry, "run_photo", lambda *a, **k: ran.append(a))
+    assert main(["--quick", "--no-bench", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and fragment in err
+    assert ran == [] and not (out / "REPORT.md").exists()
+
+
+def test_verdict_words_follow_the_sign_of_what_they_describe():
+    from types import SimpleNamespace
+
+    from report.write import auto_prose, temperature_means, _classification_choice
+
+    def run(name, hindsight):
+        scores = {"basic": {"psnr": 20.0, "rmse": 1.0}, "basic_auto": {"psnr": 21.0}}
+        return SimpleNamespace(name=name, scores=scores, auto={
+            "k": [2, 4, 6, 8], "chosen": 4, "rule": "smallest k within 2 %",
+            "validation_rmse": hindsight, "hindsight_rmse": hindsight})
+
+    # an even (straight-line) fall is not "diminishing returns"; a front-loaded one is
+    assert "diminishing" not in " ".join(auto_prose([run("a", [10, 9, 8, 7])]))
+    assert "diminishing" in " ".join(auto_prose([run("a", [10, 7.5, 7.2, 7])]))
+
+    def variants(psnr_by_t):
+        decodings = {f"temperature {t:g}": {"psnr": p} for t, p in psnr_by_t.items()}
+        return {"photos": {"x": {"agents": {"improved:default": {"decodings": decodings}}}}}
+
+    config = {"loss": "cls", "bin_step": 10.0, "neighbors": 5, "rebalance": 0.5,
+              "temperature": 0.7}
+    assert temperature_means(variants({0.38: 24.0, 0.7: 25.0})) == {0.38: 24.0, 0.7: 25.0}
+    assert "scores best" in _classification_choice(config, variants({0.38: 24.0, 0.7: 25.0}))
+    text = _classification_choice(config, variants({0.7: 25.0, 1: 25.5}))
+    assert "temperature 1 scores 0.50 dB higher" in text and "scores best" not in text
+    assert _classification_choice(config, None).endswith("less risk).")

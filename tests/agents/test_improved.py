@@ -15,11 +15,12 @@ from agents.cli import main as cli_main
 from agents.improved import (DEFAULTS, PROPAGATE_GRID, ImprovedAgent, build_improved_parser,
                              make_agent)
 from agents.improved_data import (box_mean, crop_bank, input_channels, input_planes, make_augment,
-                                  validation_columns, working_shape)
+                                  masked_strip_target, validation_columns, working_shape)
 from agents.improved_losses import REGRESSION_SCALE, ChromaClassLoss, ChromaRegressionLoss
 from agents.improved_model import build_model, predict, predict_tiled
 from colorize.chroma_bins import ChromaBins
-from colorize.color import chroma_to_rgb, rgb_to_gray
+from colorize.color import chroma_to_rgb, rgb_to_chroma, rgb_to_gray
+from colorize.edge_aware import smooth_chroma
 from colorize.halves import compose_halves, split_halves
 from colorize.metrics import psnr
 
@@ -140,9 +141,10 @@ def test_save_load_gives_identical_outputs(tmp_path, options):
 def test_the_chosen_propagation_strength_is_saved_and_can_be_overridden(tmp_path):
     rgb = textured_scene(24, 48)
     agent = ImprovedAgent(seed=0, device="cpu", **TINY).fit(split_halves(rgb)[0])
+    chosen = agent.propagate_strength
     info = agent.summary()
     assert set(info["propagate_strip_mse"]) == {f"{v:g}" for v in PROPAGATE_GRID}
-    assert info["propagate_strength"] == agent.propagate_strength in PROPAGATE_GRID
+    assert info["propagate_strength"] == chosen in PROPAGATE_GRID
     agent.propagate_strength = 1e3  # not the fallback of files that predate the choice
     agent.save(tmp_path / "m.npz")
     assert ImprovedAgent.load(tmp_path / "m.npz", device="cpu").propagate_strength == 1e3
@@ -171,7 +173,7 @@ def test_values_that_would_overflow_float32_are_refused(option, value, tmp_path)
         ImprovedAgent(**{option: value})
     # and a model file carrying one is refused when loaded, not decoded into NaN, unless the
     # load replaces the value (a decoding setting saved before its bound was added)
-    agent = ImprovedAgent(seed=0, device="cpu", **TINY).fit(textured_scene(24, 48))
+    agent = ImprovedAgent(seed=0, device="cpu", propagate=1e3, **TINY).fit(textured_scene(24, 48))
     agent.config[option] = value
     agent.save(tmp_path / "m.npz")
     with pytest.raises(UsageError, match=f"holds settings that cannot work \\({option}"):
@@ -532,3 +534,76 @@ def test_the_weight_average_option_changes_what_is_validated_not_how_it_trains()
     assert averaged.history["train_loss"] == plain.history["train_loss"]
     assert averaged.history["val_loss"] != plain.history["val_loss"]
     assert averaged.summary()["config"]["ema_decay"] == 0.9
+
+
+def test_the_strip_colours_never_reach_training():
+    """Changing only the validation strip's colours changes nothing the network trains on."""
+    rgb = textured_scene(24, 50)
+    other = rgb.copy()
+    strip = validation_columns(50)
+    other[:, -strip:] = rgb[:, -strip:, ::-1]
+    a, b = (ImprovedAgent(seed=0, device="cpu", propagate=0.0, **TINY).fit(x) for x in (rgb, other))
+    assert np.array_equal(a.prior_table, b.prior_table)
+    assert np.array_equal(a.bins.centers, b.bins.centers)
+    assert a.history["train_loss"] == b.history["train_loss"]
+    assert a.history["val_loss"] != b.history["val_loss"]
+
+
+def test_the_strip_target_keeps_exactly_the_last_columns():
+    chroma = np.arange(2 * 3 * 5, dtype=np.float32).reshape(2, 3, 5)
+    target = masked_strip_target(chroma, 2)
+    assert np.isnan(target[:, :, :3]).all() and np.array_equal(target[:, :, 3:], chroma[:, :, 3:])
+    assert np.array_equal(masked_strip_target(chroma, 5), chroma)
+    for bad in (0, 6):
+        with pytest.raises(ValueError, match="val_cols"):
+            masked_strip_target(chroma, bad)
+
+
+def test_flip_average_makes_the_network_mirror_symmetric():
+    agent = ImprovedAgent(seed=0, device="cpu", refine=0.0, propagate=0.0, **TINY)
+    agent.fit(textured_scene(24, 50))
+    gray = rgb_to_gray(textured_scene(23, 37, seed=3))  # odd sizes: the padding is one-sided
+    assert np.array_equal(agent.colorize(gray)[:, ::-1], agent.colorize(gray[:, ::-1]))
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered")
+def test_a_failed_fit_leaves_no_model_to_colour_with():
+    rgb = textured_scene(24, 50)
+    agent = ImprovedAgent(seed=0, device="cpu", loss="l2", lr=1e6, **{**TINY, "epochs": 6})
+    with pytest.raises(UsageError, match="diverged"):
+        agent.fit(split_halves(rgb)[0])
+    with pytest.raises(RuntimeError, match="before fit"):
+        agent.colorize(rgb_to_gray(rgb))
+    assert agent.propagate_strength is None
+
+
+def test_the_propagation_strength_is_chosen_only_when_needed(monkeypatch):
+    """A reference run never propagates known colours, so it skips the strip's six solves;
+    the protocol's first colourizing with known colours makes the choice."""
+    rgb = textured_scene(24, 48)
+    left, right = split_halves(rgb)
+    calls = []
+    choose = ImprovedAgent._choose_propagation
+    monkeypatch.setattr(ImprovedAgent, "_choose_propagation",
+                        lambda self, *a: calls.append(1) or choose(self, *a))
+    agent = ImprovedAgent(seed=0, device="cpu", **TINY).fit(left)
+    agent.colorize(rgb_to_gray(right))
+    assert calls == [] and agent.summary()["propagate_strength"] is None
+    assert "propagate_strip_mse" not in agent.summary()
+    agent.colorize(rgb_to_gray(right), left=left)
+    agent.colorize(rgb_to_gray(right), left=left)
+    assert calls == [1] and agent.summary()["propagate_strength"] in PROPAGATE_GRID
+
+
+def test_strength_zero_is_scored_as_it_is_used():
+    """At strength 0 predict_chroma applies the ``refine`` smoothing; the strip scores that."""
+    left = split_halves(textured_scene(24, 48))[0]
+    agent = ImprovedAgent(seed=0, device="cpu", refine=3.0, **TINY).fit(left)
+    errors = agent.propagate_strength is not None and agent.propagate_errors
+    gray = rgb_to_gray(left).astype(np.float32)
+    train_w = left.shape[1] - validation_columns(left.shape[1])
+    guess = np.ascontiguousarray(agent._network_chroma(gray)[:, train_w:])
+    truth = rgb_to_chroma(left[:, train_w:])
+    smoothed = smooth_chroma(gray[:, train_w:], guess, 3.0)
+    assert errors[0.0] == pytest.approx(float(((smoothed - truth) ** 2).mean()), rel=1e-5)
+    assert errors[0.0] != pytest.approx(float(((guess - truth) ** 2).mean()), rel=1e-5)
