@@ -59,19 +59,15 @@ from colorize.io import (
     write_png,
 )
 from colorize.metrics import baseline_scores, score
-from colorize.plots import comparison_figure
 from nn.backend import DEVICES, DeviceError, describe_device, resolve_device
-from nn.cli import OneLineParser, UsageError, non_negative_int, positive_int, run_command
+from nn.cli import OneLineParser, UsageError, int_at_least, non_negative_int, run_command
 
 DEFAULT_IMAGE = bundled_image("chelsea.png")
 
 
 def max_side_int(text):
     """argparse type for ``--max-side``: at least the protocol's minimum of 8 pixels."""
-    value = positive_int(text)
-    if value < 8:
-        raise argparse.ArgumentTypeError(f"must be at least 8 pixels, got {value}")
-    return value
+    return int_at_least(text, 8)
 
 
 def auto_or(parse, wanted):
@@ -103,8 +99,8 @@ def build_parser(agent_name, description, default_max_side):
     parser.add_argument("--out", default="out", metavar="DIR", help="output folder (default: out/)")
     parser.add_argument(
         "--max-side", type=max_side_int, default=default_max_side, metavar="PX",
-        help=f"working size: longer side in pixels (default: {default_max_side}); larger photos "
-        "are resized with a notice",
+        help=f"working size: longer side in pixels, at least 8 (default: {default_max_side}); "
+        "larger photos are resized with a notice",
     )
     parser.add_argument(
         "--reference", metavar="COLOR_IMAGE",
@@ -371,6 +367,16 @@ def _figure_title(agent_name, metrics, shape):
     psnr_text = "inf" if not math.isfinite(psnr) else f"{psnr:.2f} dB"
     return (f"{agent_name} agent, {where}: PSNR {psnr_text}, SSIM {scores['ssim']:.3f}, "
             f"CIEDE2000 {scores['delta_e2000']:.2f}")
+
+
+def comparison_figure(*args, **kwargs):
+    """:func:`colorize.plots.comparison_figure`, imported on first use: matplotlib takes a
+    second or more to import, and a Ctrl-C during the imports at the top, before
+    :func:`nn.cli.run_command` is in charge, ends in a traceback; --help and refused runs
+    answer sooner too."""
+    from colorize.plots import comparison_figure as draw
+
+    return draw(*args, **kwargs)
 
 
 def write_outputs(paths, output, panels, title, record, seam=None):

@@ -214,7 +214,8 @@ class ImprovedAgent:
     seed : int, seeds the weights, the crop bank, each batch's window, each crop's flip,
         and the minibatch order.
     device : "auto" | "cpu" | "gpu".
-    progress : bool, show the training progress bar (tqdm, on a terminal).
+    progress : bool, show progress bars (tqdm) for training and for the choice of the
+        propagation strength.
     save_path : str or None, write the trained model there at the end of :meth:`fit`.
     **options : any key of ``DEFAULTS``.
     """
@@ -393,8 +394,15 @@ class ImprovedAgent:
         truth = xp.asarray(chroma[:, :, train_w:].transpose(1, 2, 0))
         known = xp.asarray(rgb[:, :train_w], dtype=np.float32)
         strip_gray = xp.asarray(gray[:, train_w:], dtype=np.float32)
+        strengths = PROPAGATE_GRID
+        if self.progress:
+            from tqdm import tqdm
+
+            # the strongest solves take seconds each: without a bar the terminal sits blank
+            strengths = tqdm(strengths, desc="choosing the propagation strength", unit="solve",
+                             leave=False)
         errors = {}
-        for strength in PROPAGATE_GRID:
+        for strength in strengths:
             if strength == 0 and self.config["refine"] > 0:
                 # strength 0 colours with the ``refine`` smoothing instead (predict_chroma)
                 solved = smooth_chroma(strip_gray, guess, self.config["refine"])
@@ -566,6 +574,12 @@ def _read_model_file(path, decoding):
         # reading a pipe would wait for a writer, perhaps forever, and a model needs seeking
         raise UsageError(f"model file {path} is not a regular file (a pipe or a device); "
                          "give the .npz file itself")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        # say so before np.load does, which would blame the file's format
+        raise UsageError(f"model file {path} cannot be read ({exc.strerror or exc})") from None
 
     def not_ours(detail):
         return UsageError(f"model file {path} is not a model saved with --save-model "
@@ -725,7 +739,8 @@ def build_improved_parser():
     # deserves the note that says so
     parser.set_defaults(max_side=None)
     parser.add_argument("--epochs", type=positive_int, default=None,
-                        help=f"passes over the crop bank (default: {DEFAULTS['epochs']})")
+                        help=f"at most this many passes over the crop bank; early stopping "
+                             f"may end training sooner (default: {DEFAULTS['epochs']})")
     parser.add_argument("--save-model", metavar="F", help="write the trained model to F (.npz)")
     parser.add_argument("--load-model", metavar="F",
                         help="colourize with the model saved in F instead of training")
@@ -740,13 +755,16 @@ def build_improved_parser():
                              f"(default: {DEFAULTS['loss']})")
     parser.add_argument("--temperature", type=_number_in(MIN_TEMPERATURE, MAX_TEMPERATURE),
                         default=None,
-                        help=f"annealed-mean temperature for --loss cls: lower is more vivid "
+                        help=f"annealed-mean temperature for --loss cls, {MIN_TEMPERATURE:g} "
+                             f"to {MAX_TEMPERATURE:g}: lower is more vivid "
                              f"(default: {DEFAULTS['temperature']})")
     parser.add_argument("--saturation", type=_number_in(0.0, MAX_SATURATION), default=None,
-                        help=f"scale of the predicted chroma (default: {DEFAULTS['saturation']})")
+                        help=f"scale of the predicted chroma, 0 to {MAX_SATURATION:g} "
+                             f"(default: {DEFAULTS['saturation']})")
     parser.add_argument("--refine", type=_number_in(0.0, MAX_STRENGTH), default=None,
                         help=f"strength of gray-guided edge-aware smoothing when no colours "
-                             f"are known, 0 = off (default: {DEFAULTS['refine']})")
+                             f"are known, 0 (off) to {MAX_STRENGTH:g} "
+                             f"(default: {DEFAULTS['refine']})")
     parser.add_argument("--propagate", type=_strength_or_auto, default=None, metavar="S|auto",
                         help="strength with which the left half's known colours spread into "
                              "the right half (protocol only), 0 = off; auto = the best of "
@@ -786,6 +804,8 @@ def _check_save_path(path, inputs, outputs):
             raise UsageError(f"--save-model {path} is also one of this run's result files, "
                              "which would replace the model; give another name such as model.npz")
     folder = os.path.dirname(os.path.abspath(path))
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise UsageError(f"--save-model {path}: {folder} is a file, not a folder")
     if not os.path.isdir(folder):
         raise UsageError(f"--save-model {path}: the folder {folder} does not exist")
     if not os.access(folder, os.W_OK):

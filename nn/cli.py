@@ -13,6 +13,7 @@ and ``nn.gradcheck`` are commands too); the agents' shared options are in
 
 import argparse
 import contextlib
+import errno
 import os
 import signal
 import sys
@@ -98,8 +99,9 @@ def run_command(body, errors=()):
         with _sigterm_raises():
             status = body()
             # a closed pipe shows only when the buffered summary is flushed: flush here,
-            # where it can be caught, not at exit
-            sys.stdout.flush()
+            # where it can be caught, not at exit (stdout is None when it was closed: >&-)
+            if sys.stdout is not None:
+                sys.stdout.flush()
             return status
     except (UsageError, *errors) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -111,9 +113,30 @@ def run_command(body, errors=()):
         print("error: terminated", file=sys.stderr)
         return EXIT_TERMINATED
     except BrokenPipeError:
-        # Python would report the pipe again when it flushes stdout at exit
-        with contextlib.suppress(OSError, ValueError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
+        _quiet_stdout()
         return EXIT_BROKEN_PIPE
+    except OSError as exc:
+        if exc.errno is None or not _is_stdout_error(exc):
+            raise
+        # typically stdout on a full disk (>/dev/full) or a failing device: one line, not a
+        # traceback (errors of the result files are OutputError, named, before this)
+        _quiet_stdout()
+        print(f"error: cannot write the output ({exc.strerror})", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _is_stdout_error(exc):
+    """True for an OSError raised by a write to stdout (no file name attached)."""
+    # EDQUOT is not defined on every platform
+    codes = (errno.ENOSPC, errno.EIO, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC))
+    return exc.filename is None and exc.errno in codes
+
+
+def _quiet_stdout():
+    """Point stdout at /dev/null, so that Python's flush at exit does not fail again."""
+    if sys.stdout is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)

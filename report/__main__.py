@@ -26,7 +26,6 @@ from nn.backend import DeviceError
 from nn.cli import OneLineParser, UsageError, non_negative_int, run_command
 from report import DEFAULT_OUT, IN_CHECKOUT, PROJECT_ROOT, RECORDED_DATA, benchmarks
 from report.experiments import Settings, device_description, find_photos, load_photo, run_photo
-from report.figures import errors_figure, k_curves_figure, loss_curves_figure, outputs_figure
 from report.write import Build, render
 
 QUICK_SUBFOLDER = "quick"
@@ -55,7 +54,8 @@ SHARED_FIGURES = {"k_curves": ("k_curves.png", "the k-means curves"),
 
 
 def build_parser():
-    parser = OneLineParser(prog="python -m report", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python -m report", description="Build REPORT.md and its figures: both agents on "
+                            "every photo, the gradient checks and the benchmarks.")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="folder for REPORT.md and figures/ (default: the project's "
                              "report/ in a checkout, else colorize-report/ here; with --quick, "
@@ -185,6 +185,10 @@ def _figure_names(photos):
 def _figures_and_text(args, settings, mode, device, runs, figures_dir, tmp, started, recorded):
     """Draw the figures (each to its temporary file ``tmp[name]``), run the checks and
     benchmarks, and return the text of REPORT.md."""
+    # imported here, not at the top: matplotlib takes seconds to import, and --help, refused
+    # runs and a Ctrl-C before the work starts should not wait for it
+    from report.figures import errors_figure, k_curves_figure, loss_curves_figure, outputs_figure
+
     def figure(draw, name, *data):
         draw(tmp[name], *data)
         return f"figures/{name}"

@@ -196,10 +196,8 @@ class Layer:
         missing = [k for k in slots if k not in state]
         unexpected = [k for k in state if k not in slots]
         if missing or unexpected:
-            raise StateDictError(
-                f"state dict does not match the model: missing {missing or 'nothing'}, "
-                f"unexpected {unexpected or 'nothing'}"
-            )
+            raise StateDictError(f"state dict does not match the model: missing "
+                                 f"{_some(missing)}, unexpected {_some(unexpected)}")
         for name, (d, key) in slots.items():
             target, value = d[key], state[name]
             if not hasattr(value, "shape"):
@@ -319,3 +317,11 @@ def save_npz(path, arrays):
             os.unlink(tmp)
         raise
     return path
+
+
+def _some(keys, shown=4):
+    """The first ``shown`` of ``keys`` and how many more: a model's keys can run to hundreds."""
+    if not keys:
+        return "nothing"
+    more = f" and {len(keys) - shown} more" if len(keys) > shown else ""
+    return f"{keys[:shown]}{more}"

@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from nn.backend import gpu_available
+from nn.cli import UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENTS = ["basic", "improved"]
@@ -330,11 +331,13 @@ def test_bad_load_model_is_refused(kind, photo, tmp_path):
 
 @pytest.mark.parametrize("where, fragment", [
     ("missing-folder", "does not exist"), ("directory", "is a directory"),
-    ("long-name", "longer than 255 bytes")])
+    ("long-name", "longer than 255 bytes"), ("folder-is-a-file", "is a file, not a folder")])
 def test_unwritable_save_model_is_refused_before_training(where, fragment, photo, tmp_path):
     out = tmp_path / "out"
+    (tmp_path / "a-file").write_text("")
     target = {"missing-folder": tmp_path / "no-such-folder" / "model.npz",
-              "directory": tmp_path, "long-name": tmp_path / ("m" * 252 + ".npz")}[where]
+              "directory": tmp_path, "long-name": tmp_path / ("m" * 252 + ".npz"),
+              "folder-is-a-file": tmp_path / "a-file" / "model.npz"}[where]
     result = run_cli("improved", photo, "--out", out, "--save-model", target)
     assert_refused(result, out, "--save-model", fragment)
 
@@ -918,3 +921,51 @@ def test_the_figure_title_says_what_was_scored_and_at_which_size():
         "basic", {"right": scores}, (320, 480, 3))
     assert "the whole 480 x 320 photo" in _figure_title("basic", {"image": scores}, (320, 480))
     assert "no scores" in _figure_title("improved", {"image": None}, (320, 480, 3))
+
+
+def test_a_closed_stdout_is_no_traceback(photo, tmp_path):
+    out = tmp_path / "out"
+    command = f'"{sys.executable}" -m agents.basic "{photo}" --out "{out}" >&-'
+    result = subprocess.run(command, shell=True, cwd=ROOT, capture_output=False,
+                            stderr=subprocess.PIPE, text=True, timeout=300)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert (out / "photo_basic.png").exists()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+def test_a_full_stdout_is_one_error_line(photo, tmp_path):
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "agents.basic", str(photo), "--out",
+                                 str(tmp_path / "out")], cwd=ROOT, stdout=full,
+                                stderr=subprocess.PIPE, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == "error: cannot write the output (No space left on device)"
+
+
+def test_the_command_line_answers_without_importing_matplotlib():
+    """matplotlib takes seconds to import: --help and refused runs must not wait for it, and
+    a Ctrl-C during the imports would end in a traceback."""
+    code = ("import sys, agents.basic, agents.improved, report.__main__; "
+            "print('matplotlib' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.stdout.strip() == "False", result.stderr
+
+
+def test_an_unreadable_model_file_is_named_unreadable(photo, tmp_path, monkeypatch):
+    import builtins
+
+    import agents.improved as improved
+
+    model = tmp_path / "model.npz"
+    model.write_bytes(b"PK")
+    real_open = builtins.open
+
+    def denied(path, *args, **kwargs):
+        if Path(path) == model:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", denied)
+    with pytest.raises(UsageError, match="cannot be read \\(Permission denied\\)"):
+        improved.ImprovedAgent.load(model)

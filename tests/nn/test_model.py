@@ -87,6 +87,11 @@ def test_load_state_dict_is_strict():
         net.load_state_dict({**state, "0.W": np.zeros((4, 1, 5, 5), np.float32)})
     with pytest.raises(nn.StateDictError, match="dtype"):
         net.load_state_dict({**state, "0.W": state["0.W"].astype(np.float64)})
+    # a file of another architecture can differ in hundreds of keys: a few are named
+    others = {f"{i}.W": np.zeros(1, np.float32) for i in range(10, 40)}
+    with pytest.raises(nn.StateDictError, match=r"unexpected \['10.W', '11.W', '12.W', "
+                                                r"'13.W'\] and 26 more$"):
+        net.load_state_dict({**state, **others})
 
 
 def test_load_keeps_parameter_identity_so_optimizers_keep_working():
