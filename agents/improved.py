@@ -321,6 +321,9 @@ class ImprovedAgent:
         crop_w = _floor_to_multiple(min(cfg["crop"], x_bank.shape[3]), multiple)
         x_val = pad_to_multiple(planes[None], multiple)
         y_val = _pad_target(masked_strip_target(chroma, val_cols)[None], multiple)
+        if cfg["loss"] == "cls":
+            # soft targets once, here, rather than on every batch (ChromaClassLoss.encode)
+            y_bank, y_val = loss.encode(y_bank), loss.encode(y_val)
 
         optimizer = Adam(model, lr=cfg["lr"])
         schedule = (ReduceLROnPlateau(optimizer, factor=0.5, patience=cfg["plateau"])

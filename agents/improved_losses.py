@@ -36,7 +36,8 @@ unscaled targets would take Adam (steps of about ``lr``) thousands of steps to r
 
 
 def _valid_pixels(target):
-    """(N, 1, H, W) bool mask of pixels whose chroma is known (both values finite)."""
+    """(N, 1, H, W) bool mask of the pixels whose values are all finite: chroma known (both
+    values), or a target :meth:`ChromaClassLoss.encode` made for a known pixel."""
     xp = get_array_module(target)
     return xp.isfinite(target).all(axis=1, keepdims=True)
 
@@ -74,6 +75,10 @@ class ChromaClassLoss:
 
     ``lam`` is the rebalancing mix of :meth:`ChromaBins.rebalance_weights` (1 = no
     rebalancing); ``neighbors`` the number of bins each pixel's soft target spreads over.
+    Targets are encoded once by :meth:`encode` (the agent encodes its crop bank and its
+    validation target before training), and each batch's are rebuilt from that by
+    :meth:`ChromaBins.densify`: the same numbers as encoding every batch, at a fraction of
+    the cost.
     """
 
     def __init__(self, bins, lam=0.5, neighbors=5):
@@ -81,12 +86,26 @@ class ChromaClassLoss:
         self.inner = SoftmaxCrossEntropyLoss(weights=bins.rebalance_weights(lam))
         self._scale = 1.0
 
+    def encode(self, chroma):
+        """(N, 2, H, W) chroma, NaN where unknown -> (N, 2K, H, W) float32 targets for
+        :meth:`forward`: the K bin indices of :meth:`ChromaBins.encode_sparse` (whole numbers,
+        exact in float32), then their K weights, NaN at unknown pixels. One array, so that
+        cropping and flipping treat the targets as they treat the chroma."""
+        xp = get_array_module(chroma)
+        valid = _valid_pixels(chroma)
+        filled = xp.where(valid, chroma, np.float32(0.0)).astype(np.float32, copy=False)
+        index, weights = self.bins.encode_sparse(filled, self.neighbors)
+        weights = xp.where(valid, weights, np.float32(np.nan))
+        return xp.concatenate([index.astype(np.float32), weights], axis=1)
+
     def forward(self, logits, target):
         xp = get_array_module(logits)
-        valid = _valid_pixels(target)
+        k = target.shape[1] // 2
+        valid = _valid_pixels(target[:, k:])
         counted = valid.sum()
-        filled = xp.where(valid, target, np.float32(0.0)).astype(np.float32, copy=False)
-        soft = self.bins.encode_soft(filled, self.neighbors) * valid.astype(np.float32)
+        index = xp.where(valid, target[:, :k], np.float32(0.0)).astype(np.int64)
+        weights = xp.where(valid, target[:, k:], np.float32(0.0))
+        soft = self.bins.densify(index, weights) * valid.astype(np.float32)
         self._scale = logits.dtype.type(valid.size) / xp.maximum(counted, 1).astype(logits.dtype)
         return self.inner.forward(logits, soft.astype(logits.dtype, copy=False)) * self._scale
 

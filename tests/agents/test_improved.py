@@ -309,14 +309,19 @@ def test_masked_losses_score_only_known_pixels():
     bins = ChromaBins.fit(target.transpose(0, 2, 3, 1), step=10.0)
     logits = rng.normal(size=(2, bins.n_bins, 6, 8)).astype(np.float32)
     cls = ChromaClassLoss(bins)
-    full = ChromaClassLoss(bins).forward(logits[..., 5:], target[..., 5:])
-    assert np.isclose(cls.forward(logits, masked), full, rtol=1e-5)
+    full = ChromaClassLoss(bins).forward(logits[..., 5:], cls.encode(target[..., 5:]))
+    assert np.isclose(cls.forward(logits, cls.encode(masked)), full, rtol=1e-5)
     assert np.all(cls.backward()[..., :5] == 0)
+    # the same as the soft-target cross-entropy written out from encode_soft
+    soft = bins.encode_soft(target[..., 5:])
+    logp = logits[..., 5:] - np.log(np.exp(logits[..., 5:]).sum(axis=1, keepdims=True))
+    w = bins.rebalance_weights(0.5)[None, :, None, None]
+    assert np.isclose(full, -(w * soft * logp).sum(axis=1).mean(), rtol=1e-5)
     # a pixel counts only when both of its chroma values are known (NaN in the second value
     # alone made the class loss NaN)
     second = target.copy()
     second[:, 1, :, :5] = np.nan
-    assert np.isclose(cls.forward(logits, second), full, rtol=1e-5)
+    assert np.isclose(cls.forward(logits, cls.encode(second)), full, rtol=1e-5)
     assert np.isclose(loss.forward(pred, second), expected, rtol=1e-5)
 
 

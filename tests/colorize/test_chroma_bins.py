@@ -196,3 +196,19 @@ def test_fit_refuses_a_step_too_small_to_number_the_cells():
         ChromaBins.fit(np.array([[100.0, -100.0]]), 1e-17)
     with pytest.raises(ValueError, match="step"):
         ChromaBins.fit(np.array([[100.0, -100.0]]), 0.0)
+
+
+@pytest.mark.parametrize("neighbors", [1, 5, 9])
+def test_sparse_encoding_densifies_to_the_soft_targets_bit_for_bit(neighbors):
+    rng = np.random.default_rng(3)
+    chroma = rng.normal(0, 40, (3, 2, 9, 11)).astype(np.float32)
+    # pixels exactly between bin centres: exact ties at the k-th distance keep more bins
+    chroma[0, :, 0, :4] = [[5.0], [5.0]]
+    bins = ChromaBins.fit(chroma.transpose(0, 2, 3, 1), step=10.0)
+    soft = bins.encode_soft(chroma, neighbors)
+    for chunk in (7, 16384):  # chunks that keep different numbers of bins are padded alike
+        index, weights = bins.encode_sparse(chroma, neighbors, rows_per_chunk=chunk)
+        assert index.dtype == np.int32 and weights.dtype == np.float32
+        assert index.shape == weights.shape and index.shape[1] >= min(neighbors, bins.n_bins)
+        assert np.array_equal(bins.densify(index, weights), soft)
+    assert (soft[0, :, 0, 0] > 0).sum() > neighbors or neighbors >= bins.n_bins
