@@ -802,9 +802,16 @@ def _classification_choice(config, variants):
     listed = ", ".join(f"{t:g}: {_fmt(m)} dB" for t, m in sorted(means.items()))
     if best == temperature:
         return text + f". In the decodings table it scores best ({listed})."
-    return (text + f". In the decodings table temperature {best:g} scores "
-            f"{_fmt(means[best] - means[temperature])} dB higher ({listed}), one seed's "
-            "networks: less than the seeds' spread.")
+    gap = means[best] - means[temperature]
+    text += (f". In the decodings table temperature {best:g} scores {_fmt(gap)} dB higher "
+             f"({listed}), on one seed's networks")
+    seeds = seed_scores((variants or {}).get("photos", {}))
+    if len(seeds) < 2:
+        return text + "."
+    seed_means = [float(np.mean(list(v.values()))) for v in seeds.values()]
+    spread = max(seed_means) - min(seed_means)
+    return text + (f": {'less' if gap < spread else 'more'} than the {_fmt(spread)} dB over "
+                   "which the seeds spread the mean.")
 
 
 def temperature_means(variants):

@@ -492,4 +492,11 @@ def test_verdict_words_follow_the_sign_of_what_they_describe():
     assert "scores best" in _classification_choice(config, variants({0.38: 24.0, 0.7: 25.0}))
     text = _classification_choice(config, variants({0.7: 25.0, 1: 25.5}))
     assert "temperature 1 scores 0.50 dB higher" in text and "scores best" not in text
+    assert "spread" not in text  # no seeds recorded: no spread to compare with
+    seeded = variants({0.7: 25.0, 1: 25.5})
+    for seed, psnr in ((1, 24.0), (2, 24.2)):
+        seeded["photos"]["x"]["agents"][f"improved:default, seed {seed}"] = {"psnr": psnr}
+    seeded["photos"]["x"]["agents"]["improved:default"]["psnr"] = 24.1
+    assert "less than the 0.20 dB" not in _classification_choice(config, seeded)
+    assert "more than the 0.20 dB" in _classification_choice(config, seeded)
     assert _classification_choice(config, None).endswith("less risk).")

@@ -338,6 +338,16 @@ def test_data_pipeline_shapes_and_flips():
     assert xb.shape == (5, 4, 8, 8) and yb.shape == (5, 2, 8, 8)
     # The same window and the same flip for inputs and targets.
     assert np.array_equal(xb[:, :2], yb)
+    # Each sample is its window of the bank, mirrored or not, and with 5 samples and this
+    # seed both happen (a flip that never flips would fail here).
+    windows = [(t, l) for t in range(5) for l in range(13)]
+    mirrored = []
+    for sample, out in zip(x, xb):
+        plain = [np.array_equal(out, sample[:, t:t + 8, l:l + 8]) for t, l in windows]
+        flipped = [np.array_equal(out, sample[:, t:t + 8, l:l + 8][..., ::-1]) for t, l in windows]
+        assert any(plain) or any(flipped)
+        mirrored.append(any(flipped) and not any(plain))
+    assert any(mirrored) and not all(mirrored)
 
 
 def test_box_mean_matches_a_loop():
