@@ -195,6 +195,9 @@ class ChromaBins:
             index[rows, slot] = bins
             weights[rows, slot] = dense[rows, bins]
             parts.append((index, weights))
+        if not parts:  # no pixels: nothing to index
+            return (xp.zeros((n, 0, h, w), dtype=np.int32),
+                    xp.zeros((n, 0, h, w), dtype=np.float32))
         k = max(index.shape[1] for index, _ in parts)
         # pad every chunk to k slots: bin 0 at weight 0 adds nothing in densify
         index = xp.concatenate([xp.pad(i, ((0, 0), (0, k - i.shape[1]))) for i, _ in parts])
@@ -209,8 +212,9 @@ class ChromaBins:
         dense = xp.zeros((n, h, w, self.n_bins), dtype=np.float32)
         rows = dense.reshape(-1, self.n_bins)
         pixel = xp.arange(rows.shape[0])
-        index = index.transpose(0, 2, 3, 1).reshape(-1, k)
-        weights = weights.transpose(0, 2, 3, 1).reshape(-1, k).astype(np.float32, copy=False)
+        index = index.transpose(0, 2, 3, 1).reshape(n * h * w, k)
+        weights = weights.transpose(0, 2, 3, 1).reshape(n * h * w, k)
+        weights = weights.astype(np.float32, copy=False)
         # one slot at a time: within a slot every pixel is written once, so the padding slots
         # (bin 0, weight 0) and a real weight at bin 0 just add up, on NumPy and CuPy alike
         for slot in range(k):

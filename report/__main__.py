@@ -54,8 +54,9 @@ SHARED_FIGURES = {"k_curves": ("k_curves.png", "the k-means curves"),
 
 
 def build_parser():
-    parser = OneLineParser(prog="python -m report", description="Build REPORT.md and its figures: both agents on "
-                            "every photo, the gradient checks and the benchmarks.")
+    parser = OneLineParser(prog="python -m report",
+                           description="Build REPORT.md and its figures: both agents on every "
+                                       "photo, the gradient checks and the benchmarks.")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="folder for REPORT.md and figures/ (default: the project's "
                              "report/ in a checkout, else colorize-report/ here; with --quick, "

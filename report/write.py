@@ -1,8 +1,9 @@
 """REPORT.md from the measurements: tables, figure links and the prose that reads them.
 
 Every number in the text is inserted from the run or from the recorded measurements of
-``report/data``, and every sentence that interprets a number is chosen by comparing the numbers it talks about, so
-a different run cannot leave the prose claiming what its tables contradict. Run times are the
+``report/data``, and every sentence that interprets a number is chosen by comparing the
+numbers it talks about, so a different run cannot leave the prose claiming what its tables
+contradict. Run times are the
 only values that change from run to run; they sit in tables labelled as measured on this run.
 """
 
@@ -395,7 +396,8 @@ def summary_lines(build):
     best_base = _best_baseline(runs)
     basic = mean_score(runs, "basic", "psnr")
     base = mean_score(runs, best_base, "psnr")
-    lines = [f"- **{_count(n, 'photo')}**, right half only, mean over photos. The basic agent ({COLORS} colours) "
+    lines = [f"- **{_count(n, 'photo')}**, right half only, mean over photos. The basic agent "
+             f"({COLORS} colours) "
              f"reaches {_fmt(basic)} dB PSNR and CIEDE2000 {_fmt(mean_score(runs, 'basic', 'delta_e2000'))}; "
              f"the best baseline ({LABELS[best_base]}) {_fmt(base)} dB and "
              f"{_fmt(mean_score(runs, best_base, 'delta_e2000'))}."]
@@ -818,7 +820,8 @@ def temperature_means(variants):
     """``{temperature: mean PSNR}`` of the default networks re-decoded at each temperature
     (the decodings of the variants JSON); empty without them."""
     photos = (variants or {}).get("photos", {})
-    runs = [e.get("agents", {}).get("improved:default", {}).get("decodings") for e in photos.values()]
+    runs = [e.get("agents", {}).get("improved:default", {}).get("decodings")
+            for e in photos.values()]
     if not runs or not all(runs):
         return {}
     means = {}
@@ -907,7 +910,8 @@ def p_answers(build, config):
             f"({config.get('width')} channels) and the row-position planes it leaves out were "
             "settled in development runs that this report does not repeat (the coarse-context "
             "planes it also leaves out are a variant of that table); the number of epochs is "
-            "not tuned by hand but by early stopping on the validation strip." + _classification_choice(config, build.variants)
+            "not tuned by hand but by early stopping on the validation strip."
+            + _classification_choice(config, build.variants)
             + " Those development runs scored the right halves of the benchmark photos, which "
             "include this report's: the improved agent's settings were tuned on the photos it "
             "is scored on here, so its scores are somewhat optimistic for a photo it has never "

@@ -212,3 +212,6 @@ def test_sparse_encoding_densifies_to_the_soft_targets_bit_for_bit(neighbors):
         assert index.shape == weights.shape and index.shape[1] >= min(neighbors, bins.n_bins)
         assert np.array_equal(bins.densify(index, weights), soft)
     assert (soft[0, :, 0, 0] > 0).sum() > neighbors or neighbors >= bins.n_bins
+    empty = np.zeros((0, 2, 3, 4), np.float32)
+    assert np.array_equal(bins.densify(*bins.encode_sparse(empty, neighbors)),
+                          bins.encode_soft(empty, neighbors))
