@@ -256,8 +256,11 @@ class ImprovedAgent:
         reading this): a run that learns from a reference photo has no known colours to
         propagate, and skips the six solves of the choice."""
         if self._strip_for_choice is not None:
-            strip, self._strip_for_choice = self._strip_for_choice, None
-            self._propagate_strength, self.propagate_errors = self._choose_propagation(*strip)
+            # the strip is dropped only once the choice is made: an interrupted choice is
+            # made again next time instead of leaving no strength at all
+            strength, errors = self._choose_propagation(*self._strip_for_choice)
+            self._strip_for_choice = None
+            self._propagate_strength, self.propagate_errors = strength, errors
         return self._propagate_strength
 
     @propagate_strength.setter
@@ -398,7 +401,7 @@ class ImprovedAgent:
         known = xp.asarray(rgb[:, :train_w], dtype=np.float32)
         strip_gray = xp.asarray(gray[:, train_w:], dtype=np.float32)
         strengths = PROPAGATE_GRID
-        if self.progress:
+        if self.progress and sys.stderr.isatty():
             from tqdm import tqdm
 
             # the strongest solves take seconds each: without a bar the terminal sits blank

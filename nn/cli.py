@@ -90,8 +90,9 @@ def run_command(body, errors=()):
     (exception classes) becomes one line ``error: ...`` on stderr and status 2, Ctrl-C the
     line ``error: interrupted`` and status 130 (the shell's code for SIGINT), SIGTERM
     ``error: terminated`` and 143. A closed stdout (``... | head``) ends the command quietly
-    with 141, as SIGPIPE ends other tools; text stdout cannot encode (a file name that is not
-    valid UTF-8) is written with backslash escapes instead of failing."""
+    with 141, as SIGPIPE ends other tools, and a stdout that cannot be written (a full disk)
+    with one line and status 2; text stdout cannot encode (a file name that is not valid UTF-8)
+    is written with backslash escapes instead of failing."""
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")

@@ -610,6 +610,22 @@ def test_the_propagation_strength_is_chosen_only_when_needed(monkeypatch):
     assert calls == [1] and agent.summary()["propagate_strength"] in PROPAGATE_GRID
 
 
+def test_an_interrupted_strength_choice_is_made_again_next_time(monkeypatch):
+    left, right = split_halves(textured_scene(24, 48))
+    agent = ImprovedAgent(seed=0, device="cpu", **TINY).fit(left)
+    choose = ImprovedAgent._choose_propagation
+
+    def interrupted(self, *strip):
+        monkeypatch.setattr(ImprovedAgent, "_choose_propagation", choose)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ImprovedAgent, "_choose_propagation", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        agent.colorize(rgb_to_gray(right), left=left)
+    assert agent.colorize(rgb_to_gray(right), left=left).shape == right.shape
+    assert agent.propagate_strength in PROPAGATE_GRID
+
+
 def test_strength_zero_is_scored_as_it_is_used():
     """At strength 0 predict_chroma applies the ``refine`` smoothing; the strip scores that."""
     left = split_halves(textured_scene(24, 48))[0]
