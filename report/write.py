@@ -327,8 +327,8 @@ def seed_spread(photos):
 def decodings_table(photos, defaults):
     """The default variant's networks decoded other ways (same weights): what each step of
     the decoding is worth. Empty when the JSON has no re-decodings."""
-    runs = {p: e.get("agents", {}).get("improved:default", {}) for p, e in photos.items()}
-    if not runs or not all(r.get("decodings") for r in runs.values()):
+    runs = _redecoded_runs(photos)
+    if not runs:
         return []
     names = list(next(iter(runs.values()))["decodings"])
     chosen = {p: r.get("propagate_strength") for p, r in runs.items()}
@@ -340,10 +340,23 @@ def decodings_table(photos, defaults):
              "| decoding | mean PSNR |" + "".join(f" PSNR {p} |" for p in runs),
              "|---|---:|" + "---:|" * len(runs)]
     for name in names:
-        values = [r["decodings"].get(name, {}).get("psnr") for r in runs.values()]
+        values = _decoding_scores(runs, name)
         mean = float(np.mean(values)) if None not in values else None
         lines.append(f"| {name} | {_fmt(mean)} |" + "".join(f" {_fmt(v)} |" for v in values))
     return lines
+
+
+def _redecoded_runs(photos):
+    """``{photo: its improved:default entry}`` of the variants JSON's ``photos``, when every
+    photo's entry holds re-decodings; else empty."""
+    runs = {p: e.get("agents", {}).get("improved:default", {}) for p, e in photos.items()}
+    return runs if runs and all(r.get("decodings") for r in runs.values()) else {}
+
+
+def _decoding_scores(runs, name):
+    """The PSNR of the decoding ``name`` on each run of :func:`_redecoded_runs` (None where
+    missing)."""
+    return [r["decodings"].get(name, {}).get("psnr") for r in runs.values()]
 
 
 def _fmt_strength(value):
@@ -819,17 +832,12 @@ def _classification_choice(config, variants):
 def temperature_means(variants):
     """``{temperature: mean PSNR}`` of the default networks re-decoded at each temperature
     (the decodings of the variants JSON); empty without them."""
-    photos = (variants or {}).get("photos", {})
-    runs = [e.get("agents", {}).get("improved:default", {}).get("decodings")
-            for e in photos.values()]
-    if not runs or not all(runs):
-        return {}
+    runs = _redecoded_runs((variants or {}).get("photos", {}))
     means = {}
-    for name in runs[0]:
-        if name.startswith("temperature "):
-            values = [r.get(name, {}).get("psnr") for r in runs]
-            if None not in values:
-                means[float(name.split()[1])] = float(np.mean(values))
+    for name in next(iter(runs.values()))["decodings"] if runs else ():
+        values = _decoding_scores(runs, name)
+        if name.startswith("temperature ") and None not in values:
+            means[float(name.split()[1])] = float(np.mean(values))
     return means
 
 
