@@ -3,14 +3,15 @@
 Both take predictions (N, K, H, W) and chroma targets (N, 2, H, W) in which NaN marks pixels
 that do not count (outside the validation strip), and report the mean over the pixels that
 do. They wrap the engine's losses: masked pixels get a target that contributes nothing (the
-prediction itself for regression, an all-zero soft target for cross-entropy) and the engine's
-mean over all pixels is rescaled by ``all / counted``. Without NaN they are exactly the
+prediction itself for regression, soft-target weights of zero for cross-entropy) and the
+engine's mean over all pixels is rescaled by ``all / counted``. Without NaN they are exactly the
 engine's losses.
 
 - :class:`ChromaRegressionLoss`: ``nn.MSELoss``, ``nn.L1Loss`` or ``nn.SmoothL1Loss`` on
   the two chroma values (K = 2).
 - :class:`ChromaClassLoss`: soft-target cross-entropy over the Q chroma bins with the
-  rebalancing class weights (K = Q); the chroma targets are soft-encoded on the fly.
+  rebalancing class weights (K = Q); the chroma targets are soft-encoded once, before
+  training (:meth:`ChromaClassLoss.encode`).
 
 The rebalancing weights ``w`` enter as class weights, ``sum_q w_q t_q (-log p_q)`` per pixel,
 which Zhang, Isola and Efros do not do: they weight a pixel's whole cross-entropy by
@@ -76,9 +77,9 @@ class ChromaClassLoss:
     ``lam`` is the rebalancing mix of :meth:`ChromaBins.rebalance_weights` (1 = no
     rebalancing); ``neighbors`` the number of bins each pixel's soft target spreads over.
     Targets are encoded once by :meth:`encode` (the agent encodes its crop bank and its
-    validation target before training), and each batch's are rebuilt from that by
-    :meth:`ChromaBins.densify`: the same numbers as encoding every batch, at a fraction of
-    the cost.
+    validation target before training): each pixel's few nonzero bins and their weights,
+    which the engine's cross-entropy takes as sparse targets, so no batch builds the
+    (N, Q, H, W) soft targets of :meth:`ChromaBins.encode_soft`.
     """
 
     def __init__(self, bins, lam=0.5, neighbors=5):
@@ -105,9 +106,8 @@ class ChromaClassLoss:
         counted = valid.sum()
         index = xp.where(valid, target[:, :k], np.float32(0.0)).astype(np.int64)
         weights = xp.where(valid, target[:, k:], np.float32(0.0))
-        soft = self.bins.densify(index, weights) * valid.astype(np.float32)
         self._scale = logits.dtype.type(valid.size) / xp.maximum(counted, 1).astype(logits.dtype)
-        return self.inner.forward(logits, soft.astype(logits.dtype, copy=False)) * self._scale
+        return self.inner.forward(logits, (index, weights)) * self._scale
 
     def backward(self):
         return self.inner.backward() * self._scale

@@ -174,9 +174,11 @@ class ChromaBins:
         :meth:`densify` rebuilds :meth:`encode_soft`'s targets of finite chroma bit for bit,
         since each pixel's weights are computed by the same row-wise arithmetic (a NaN pixel
         keeps no bin, so it densifies to zeros, not NaN). Training encodes its
-        crop bank once this way and densifies each batch, instead of encoding every batch
-        (the distances to all Q bins and their partition): on astronaut at 256 px, one BLAS
-        thread, the improved agent then trained in 49 s instead of 64 s, to the same weights.
+        crop bank once this way instead of encoding every batch (the distances to all Q bins
+        and their partition; on astronaut at 256 px, one BLAS thread, the improved agent then
+        trained in 49 s instead of 64 s, to the same weights), and the cross-entropy takes
+        each batch's ``(index, weights)`` as they are (:class:`nn.SoftmaxCrossEntropyLoss`'s
+        sparse targets).
         ``rows_per_chunk`` pixels are encoded at a time, which bounds the (pixels, Q)
         temporaries.
         """
@@ -207,7 +209,8 @@ class ChromaBins:
 
     def densify(self, index, weights):
         """(N, K, H, W) ``index`` and ``weights`` of :meth:`encode_sparse` -> (N, Q, H, W)
-        float32 soft targets, zero but at the indexed bins."""
+        float32 soft targets, zero but at the indexed bins (the dense targets that the sparse
+        ones stand for)."""
         xp = get_array_module(weights)
         n, k, h, w = weights.shape
         dense = xp.zeros((n, h, w, self.n_bins), dtype=np.float32)

@@ -276,6 +276,8 @@ def cases(rng):
         ("SoftmaxCrossEntropyLoss int weighted", nn.SoftmaxCrossEntropyLoss(weights), (logits, labels)),
         ("SoftmaxCrossEntropyLoss soft", nn.SoftmaxCrossEntropyLoss(), (logits, soft)),
         ("SoftmaxCrossEntropyLoss soft weighted", nn.SoftmaxCrossEntropyLoss(weights), (logits, soft)),
+        ("SoftmaxCrossEntropyLoss sparse weighted", nn.SoftmaxCrossEntropyLoss(weights),
+         (logits, (r.integers(0, 4, size=(2, 2, 3, 3)), r.random((2, 2, 3, 3))))),
         ("SoftmaxCrossEntropyLoss (N, C)", nn.SoftmaxCrossEntropyLoss(), (r.standard_normal((5, 3)),
                                                                           r.integers(0, 3, size=5))),
     ]

@@ -11,7 +11,6 @@ import numpy as np
 
 from nn.backend import get_array_module, to_numpy
 from nn.errors import saved_by_forward
-from nn.layers.activations import log_softmax
 from nn.layers.base import floating
 
 
@@ -130,7 +129,13 @@ class SoftmaxCrossEntropyLoss(Loss):
       around, as CuPy's indexing does, and picks another class without an error;
     - soft targets (probabilities) shaped like the logits:
       ``L = mean_i sum_c w_c t_ic (-log p_ic)``, normalised by the count of samples and pixels,
-      as PyTorch does for probability targets.
+      as PyTorch does for probability targets;
+    - sparse soft targets, a pair ``(index, prob)`` of arrays (N, K) or (N, K, H, W): pixel
+      ``i``'s probability ``prob[:, k]`` sits at class ``index[:, k]`` (integers), every other
+      class has 0; repeated classes add up. The same loss and gradient as the dense soft
+      targets (up to rounding: sums over K terms instead of C group them differently), for
+      targets that put weight on K of C classes (colour bins: 5 of 150), without building or
+      multiplying the (N, C, ...) target array.
 
     Gradient w.r.t. the logits: integer ``w[t_i] (p_i - onehot_i) / sum w[t]``; soft
     ``(p_i sum_c w_c t_ic - w * t_i) / count``.
@@ -154,21 +159,27 @@ class SoftmaxCrossEntropyLoss(Loss):
 
     def forward(self, logits, target):
         logits = self._prediction(logits)
-        target = self._as_array(logits, target)
         xp = get_array_module(logits)
         if logits.ndim < 2:
             raise ValueError(f"logits must be (N, C, ...), got {logits.shape}")
         c = logits.shape[1]
         bshape = (1, c) + (1,) * (logits.ndim - 2)
         w = self._class_weights(xp, c, logits.dtype)
-        logp = log_softmax(logits, axis=1)
-        self._prob = xp.exp(logp)
+        # log p = shifted - log(sum exp(shifted)): log-sum-exp, stable for large logits
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        prob = xp.exp(shifted)
+        total = prob.sum(axis=1, keepdims=True)
+        prob /= total
+        self._prob, log_total = prob, xp.log(total)
+        self._count = logits.size // c
+        if isinstance(target, tuple):
+            return self._sparse_forward(shifted, log_total, w, target)
+        logp = shifted - log_total
+        target = self._as_array(logits, target)
         if target.shape == logits.shape:
             t = target.astype(logits.dtype, copy=False)
             wt = t if w is None else t * w.reshape(bshape)
-            self._soft = True
-            self._wt = wt
-            self._count = logits.size // c
+            self._wt, self._kind = wt, "soft"
             return -(wt * logp).sum() / logits.dtype.type(self._count)
         expected = (logits.shape[0],) + logits.shape[2:]
         if target.shape != expected:
@@ -181,7 +192,7 @@ class SoftmaxCrossEntropyLoss(Loss):
             raise ValueError(f"class indices must lie in [0, {c}), got {target.min()}..{target.max()}")
         idx = xp.expand_dims(target.astype(np.int64, copy=False), 1)
         picked = xp.take_along_axis(logp, idx, axis=1)
-        self._soft = False
+        self._kind = "int"
         self._onehot = idx == xp.arange(c).reshape(bshape)
         if w is None:
             self._wpix, self._norm = None, logits.dtype.type(target.size)
@@ -190,9 +201,47 @@ class SoftmaxCrossEntropyLoss(Loss):
         self._norm = self._wpix.sum()
         return -(self._wpix * picked).sum() / self._norm
 
+    def _sparse_forward(self, shifted, log_total, w, target):
+        """The loss of sparse soft targets ``(index, prob)``, from the shifted logits and the
+        log of their exponentials' sum (log p is their difference, needed at K classes only);
+        keeps what backward needs."""
+        xp = get_array_module(shifted)
+        if len(target) != 2:
+            raise ValueError(f"sparse targets are a pair (index, prob), got {len(target)} arrays")
+        index, prob = (xp.asarray(a) for a in target)
+        n, c = shifted.shape[:2]
+        if (index.shape != prob.shape or index.ndim != shifted.ndim or index.shape[0] != n
+                or index.shape[2:] != shifted.shape[2:]):
+            raise ValueError(f"sparse targets must be two arrays (N, K) + {shifted.shape[2:]} "
+                             f"with N = {n}, got index {index.shape} and prob {prob.shape}")
+        if index.dtype.kind not in "iu":
+            raise ValueError(f"class indices must be integers, got dtype {index.dtype}")
+        if xp is np and index.size and (index.min() < 0 or index.max() >= c):
+            raise ValueError(f"class indices must lie in [0, {c}), "
+                             f"got {index.min()}..{index.max()}")
+        # Flat positions in the (N, C, pixels) logits: within one slot k every pixel appears
+        # once, so a slot's fancy-indexed update never writes one element twice.
+        k, pixels = index.shape[1], int(np.prod(shifted.shape[2:], dtype=np.int64))
+        index = index.reshape(n, k, pixels).astype(np.int64, copy=False)
+        sample = xp.arange(n, dtype=np.int64).reshape(n, 1, 1)
+        self._flat = (sample * c + index) * pixels + xp.arange(pixels, dtype=np.int64)
+        wt = prob.reshape(n, k, pixels).astype(shifted.dtype, copy=False)
+        if w is not None:
+            wt = wt * w[index]
+        self._wt, self._kind = wt, "sparse"
+        picked = shifted.reshape(-1)[self._flat] - log_total.reshape(n, 1, pixels)
+        return -(wt * picked).sum() / shifted.dtype.type(self._count)
+
     def backward(self):
         p = saved_by_forward(self, "_prob")
-        if self._soft:
+        if self._kind == "sparse":
+            # p * sum_k w t_k, then w t_k subtracted at class index_k, one slot at a time
+            grad = p * self._wt.sum(axis=1).reshape((p.shape[0], 1) + p.shape[2:])
+            flat = grad.reshape(-1)
+            for slot in range(self._wt.shape[1]):
+                flat[self._flat[:, slot]] -= self._wt[:, slot]
+            return grad / p.dtype.type(self._count)
+        if self._kind == "soft":
             scale = self._wt.sum(axis=1, keepdims=True)
             return (p * scale - self._wt) / p.dtype.type(self._count)
         grad = p - self._onehot

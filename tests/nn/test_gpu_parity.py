@@ -68,6 +68,7 @@ def test_dropout_on_gpu_is_seeded_and_inverted():
     (nn.MSELoss(), "real"), (nn.L1Loss(), "real"), (nn.SmoothL1Loss(0.5), "real"),
     (nn.SoftmaxCrossEntropyLoss(), "int"), (nn.SoftmaxCrossEntropyLoss([1.0, 2.0, 0.5]), "int"),
     (nn.SoftmaxCrossEntropyLoss([1.0, 2.0, 0.5]), "soft"),
+    (nn.SoftmaxCrossEntropyLoss([1.0, 2.0, 0.5]), "sparse"),
 ])
 def test_loss_parity(loss, target_kind):
     rng = np.random.default_rng(3)
@@ -77,10 +78,14 @@ def test_loss_parity(loss, target_kind):
     elif target_kind == "soft":
         target = rng.random((2, 3, 4, 4)).astype(np.float32)
         target /= target.sum(axis=1, keepdims=True)
+    elif target_kind == "sparse":  # two classes per pixel, the second slot sometimes repeats
+        target = (rng.integers(0, 3, size=(2, 2, 4, 4)), rng.random((2, 2, 4, 4)).astype(np.float32))
     else:
         target = rng.standard_normal(pred.shape).astype(np.float32)
     value_cpu, grad_cpu = float(loss.forward(pred, target)), loss.backward()
-    value_gpu = loss.forward(to_device(pred, "gpu"), to_device(target, "gpu"))
+    on_gpu = (tuple(to_device(t, "gpu") for t in target) if target_kind == "sparse"
+              else to_device(target, "gpu"))
+    value_gpu = loss.forward(to_device(pred, "gpu"), on_gpu)
     grad_gpu = loss.backward()
     assert float(value_gpu) == pytest.approx(value_cpu, rel=1e-5)
     np.testing.assert_allclose(to_numpy(grad_gpu), grad_cpu, rtol=1e-4, atol=1e-7)

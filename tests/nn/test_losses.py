@@ -78,6 +78,57 @@ def test_cross_entropy_matches_the_loop_reference(weighted, soft):
     assert check_loss(loss, logits, target) < 1e-7
 
 
+def _dense(index, prob, classes):
+    """(N, K, ...) sparse targets -> (N, C, ...) dense ones, repeated classes added up."""
+    dense = np.zeros((index.shape[0], classes) + index.shape[2:])
+    for slot in range(index.shape[1]):
+        np.put_along_axis(dense, index[:, slot:slot + 1],
+                          np.take_along_axis(dense, index[:, slot:slot + 1], axis=1)
+                          + prob[:, slot:slot + 1], axis=1)
+    return dense
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("shape", [(3, 6, 4, 5), (7, 6)], ids=["images", "vectors"])
+def test_sparse_soft_targets_are_the_dense_ones(shape, weighted):
+    rng = np.random.default_rng(5)
+    logits = rng.standard_normal(shape)
+    c = shape[1]
+    weights = rng.uniform(0.2, 3.0, c) if weighted else None
+    # three slots per pixel: two distinct classes, then a repeat of any class (padding-like,
+    # but here with weight, so that repeats must add up)
+    first = np.argsort(rng.random((shape[0], c) + shape[2:]), axis=1)[:, :2]
+    index = np.concatenate([first, rng.integers(0, c, size=first[:, :1].shape)], axis=1)
+    prob = rng.random(index.shape)
+    prob /= prob.sum(axis=1, keepdims=True)
+    dense = nn.SoftmaxCrossEntropyLoss(weights)
+    sparse = nn.SoftmaxCrossEntropyLoss(weights)
+    expected = float(dense(logits, _dense(index, prob, c)))
+    if len(shape) == 4:  # the loop reference takes (N, C, H, W)
+        reference = cross_entropy_loops(logits, _dense(index, prob, c), weights)
+        assert expected == pytest.approx(reference, rel=1e-12)
+    assert float(sparse(logits, (index, prob))) == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(sparse.backward(), dense.backward(), rtol=1e-12, atol=1e-15)
+    assert check_loss(nn.SoftmaxCrossEntropyLoss(weights), logits, (index, prob)) < 1e-7
+
+
+def test_sparse_soft_targets_are_checked():
+    loss = nn.SoftmaxCrossEntropyLoss()
+    logits = np.zeros((2, 4, 3, 3))
+    index, prob = np.zeros((2, 2, 3, 3), np.int64), np.full((2, 2, 3, 3), 0.5)
+    assert float(loss(logits, (index, prob))) == pytest.approx(np.log(4))
+    with pytest.raises(ValueError, match="a pair"):
+        loss(logits, (index, prob, prob))
+    with pytest.raises(ValueError, match="two arrays"):
+        loss(logits, (index[:, :1], prob))
+    with pytest.raises(ValueError, match="two arrays"):
+        loss(logits, (index[..., :2], prob[..., :2]))
+    with pytest.raises(ValueError, match="must be integers"):
+        loss(logits, (prob, prob))
+    with pytest.raises(ValueError, match=r"must lie in \[0, 4\)"):
+        loss(logits, (index + 4, prob))
+
+
 @pytest.mark.parametrize("beta", [0.5, 2.0])
 def test_smooth_l1_by_hand_for_other_betas(beta):
     d = np.array([-3.0, -0.4, 0.0, 0.3, 1.0, 2.5])
