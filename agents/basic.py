@@ -35,9 +35,8 @@ from colorize.color import check_0_255, rgb_to_gray
 from colorize.kmeans import kmeans
 from colorize.knn import nearest
 from colorize.patches import extract_patches
-from nn.backend import array_module_for, get_array_module, to_numpy
+from nn.backend import array_module_for, get_array_module, is_whole_number, to_numpy
 from nn.cli import UsageError, positive_int
-from nn.im2col import is_whole_number
 
 COLORS = 5
 """The coursework's number of representative colours (``--colors``' default)."""
@@ -231,7 +230,7 @@ def color_sweep(train_rgb, test_rgb, ks, *, neighbors=NEIGHBORS, seed=0, progres
     if progress:
         from tqdm import tqdm
 
-        ks = tqdm(ks, desc="choosing the number of colours", unit="k", leave=False)
+        ks = tqdm(ks, desc="choosing the number of colours", unit="palette", leave=False)
     errors = []
     for k in ks:
         centers, labels = kmeans(train_pixels, k, seed=seed)

@@ -89,9 +89,8 @@ from colorize.edge_aware import propagate_from_left, smooth_chroma
 from colorize.io import MAX_NAME_BYTES, long_name_in
 from colorize.metrics import gray_level_chroma_table
 from nn import Adam, NNError, ReduceLROnPlateau, StateDictError, fit
-from nn.backend import array_module_for, to_numpy
+from nn.backend import array_module_for, is_real_number, is_whole_number, to_numpy
 from nn.cli import UsageError, positive_int
-from nn.im2col import is_real_number, is_whole_number
 from nn.layers.base import load_npz, save_npz
 
 LOSSES = ("cls",) + tuple(REGRESSION_LOSSES)

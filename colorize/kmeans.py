@@ -43,8 +43,7 @@ import math
 
 import numpy as np
 
-from nn.backend import get_array_module
-from nn.im2col import is_whole_number
+from nn.backend import get_array_module, is_whole_number
 
 _CHUNK = 65536
 

@@ -18,27 +18,8 @@ most once, so overlapping windows accumulate through ``+=`` on views, and no sca
 (``add.at``) is needed.
 """
 
-import numpy as np
-
-from nn.backend import get_array_module
+from nn.backend import get_array_module, is_whole_number
 from nn.workspace import scratch
-
-
-def is_real_number(value):
-    """An int or float, Python's or NumPy's; not a bool, not text (NaN and infinity are real
-    numbers here: callers that need finite values test that)."""
-    return (isinstance(value, (int, float, np.integer, np.floating))
-            and not isinstance(value, (bool, np.bool_)))
-
-
-def is_whole_number(value):
-    """An int, a NumPy integer or a float with no fraction (``3.0``); not a bool, not text.
-    The one rule for every size the layers take (kernel, stride, padding, channels, ...)."""
-    if isinstance(value, (bool, np.bool_)):
-        return False
-    if isinstance(value, (int, np.integer)):
-        return True
-    return isinstance(value, (float, np.floating)) and float(value).is_integer()
 
 
 def pair(value, name="value", minimum=0):

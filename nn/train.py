@@ -14,9 +14,8 @@ from contextlib import nullcontext
 
 import numpy as np
 
-from nn.backend import get_array_module, to_device
+from nn.backend import get_array_module, is_real_number, is_whole_number, to_device
 from nn.errors import TrainingDivergedError
-from nn.im2col import is_real_number, is_whole_number
 from nn.model import walk
 from nn.optim import WeightAverage
 

@@ -6,8 +6,10 @@ A layer is a forward/backward pair (the CS231n contract, as a class):
 - ``backward(dout) -> dx`` takes ``dL/dy`` (same shape as ``y``), returns ``dL/dx`` and
   *overwrites* ``self.grads[name] = dL/dparams[name]`` for every parameter; it never mutates
   ``dout`` and keeps the dtype (float32 in, float32 out; float64 for gradient checks);
-- ``params`` and ``grads`` are dicts with the same keys; ``buffers`` holds state that is saved
-  but not trained (batch-norm running statistics);
+- ``params`` and ``grads`` are dicts; ``grads`` is empty until the first backward, which
+  fills it with the keys of ``params`` (``parameters()`` yields ``None`` as the gradient until
+  then, and the optimizers skip it); ``buffers`` holds state that is saved but not trained
+  (batch-norm running statistics);
 - ``training`` switches train / eval behaviour (dropout, batch-norm); ``train()`` / ``eval()``
   set it recursively.
 
@@ -35,9 +37,8 @@ import zipfile
 
 import numpy as np
 
-from nn.backend import get_array_module, to_device, to_numpy
+from nn.backend import get_array_module, is_whole_number, to_device, to_numpy
 from nn.errors import StateDictError
-from nn.im2col import is_whole_number
 
 
 def positive_sizes(owner, **sizes):

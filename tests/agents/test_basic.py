@@ -176,3 +176,41 @@ def test_training_output_maps_the_image_it_is_given():
                                .sum(axis=2), axis=1)
     np.testing.assert_array_equal(agent.training_output(other).reshape(-1, 3),
                                   agent.centers[nearest_centre])
+
+
+def _same_gray_colours():
+    # three colours with gray exactly 100: every 3x3 patch of the image is identical, so all
+    # training patches are at distance 0 and the neighbours are the lowest training indices
+    a = np.array([100.0, 100.0, 100.0])
+    b = np.array([172.0, 79.0, 100.0])
+    c = np.array([30.0, 100.0 + 70 * 0.21 / 0.72, 100.0])
+    for col in (a, b, c):
+        assert abs(rgb_to_gray(col) - 100.0) < 1e-9
+    return a, b, c
+
+
+def _agent_on(row_colours, **kw):
+    left = np.array(row_colours, float)[None, :, :]     # one row, training index = column
+    agent = BasicAgent(colors=3, seed=0, device="cpu", **kw).fit(left)
+    out = agent.colorize(np.full((2, 2), 100.0))
+    return out.reshape(-1, 3)
+
+
+def test_six_neighbours_vote_not_just_the_nearest():
+    a, b, c = _same_gray_colours()
+    # neighbours (index order): a b b b b c -> b wins 4-1-1; 1-NN would give a
+    out = _agent_on([a, b, b, b, b, c, c, c, c, c])
+    np.testing.assert_allclose(out, np.tile(b, (4, 1)), atol=1e-3)
+
+
+def test_a_three_way_tie_goes_to_the_nearest_neighbours_colour():
+    a, b, c = _same_gray_colours()
+    # neighbours: a b c a b c -> 2-2-2, the nearest (index 0) holds a (the farthest, c)
+    out = _agent_on([a, b, c, a, b, c, b, c, b, c])
+    np.testing.assert_allclose(out, np.tile(a, (4, 1)), atol=1e-3)
+
+
+def test_the_training_patches_are_3x3():
+    agent = BasicAgent(colors=2, device="cpu").fit(
+        np.random.default_rng(0).integers(0, 256, (6, 7, 3)))
+    assert agent.train_patches.shape == (6 * 7, 9)

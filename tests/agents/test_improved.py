@@ -638,3 +638,14 @@ def test_strength_zero_is_scored_as_it_is_used():
     smoothed = smooth_chroma(gray[:, train_w:], guess, 3.0)
     assert errors[0.0] == pytest.approx(float(((smoothed - truth) ** 2).mean()), rel=1e-5)
     assert errors[0.0] != pytest.approx(float(((guess - truth) ** 2).mean()), rel=1e-5)
+
+
+def test_gray_is_kept_where_the_colours_leave_the_gamut():
+    left, right = split_halves(textured_scene(24, 48))
+    agent = ImprovedAgent(seed=0, device="cpu", saturation=4.0, **TINY).fit(left)
+    gray = rgb_to_gray(right).astype(np.float32)
+    gray[:, :6] = np.linspace(0, 8, 24)[:, None]
+    gray[:, -6:] = 250
+    for known in (None, left):
+        out = agent.colorize(gray, left=known)
+        assert np.abs(rgb_to_gray(out) - gray).max() < 1e-3

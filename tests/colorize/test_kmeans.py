@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorize.kmeans import inertia, kmeans
+from colorize.kmeans import _seed_plus_plus, inertia, kmeans
 
 IMAGES = Path(__file__).resolve().parents[2] / "images"
 
@@ -121,3 +121,29 @@ def test_counts_that_are_not_whole_numbers_are_refused_in_one_sentence(options):
         kmeans(np.random.default_rng(0).standard_normal((10, 2)), **options)
     centers, _ = kmeans(np.random.default_rng(0).standard_normal((10, 2)), np.int64(2), n_init=2.0)
     assert centers.shape == (2, 2)
+
+
+def test_seeding_draws_in_proportion_to_the_squared_distance():
+    # 999 copies of one colour and 1 outlier: once a copy is the first centre, only the outlier
+    # has D(x) > 0, so every later draw must pick it (uniform draws would almost never)
+    points = np.zeros((1000, 3))
+    points[-1] = [200.0, 10.0, 50.0]
+    columns = np.ascontiguousarray(points.T)
+    for seed in range(20):
+        centers = _seed_plus_plus(points, columns, 2, np.random.default_rng(seed), np)
+        assert {tuple(c) for c in centers} == {(0.0, 0.0, 0.0), (200.0, 10.0, 50.0)}, seed
+
+
+def test_seeding_keeps_the_best_of_several_candidates():
+    # two groups of 500 and one outlier at 100: a single D^2 draw from a centre in the groups
+    # takes the outlier about 1 time in 6; the greedy choice of two candidates keeps the
+    # candidate that lowers the potential most (the other group), so the outlier is rare
+    rng = np.random.default_rng(0)
+    points = np.vstack([rng.normal(size=(500, 2)) * 0.5, rng.normal(size=(500, 2)) * 0.5 + [10, 0],
+                        [[100.0, 0.0]]])
+    columns = np.ascontiguousarray(points.T)
+    outlier = 0
+    for seed in range(200):
+        centers = _seed_plus_plus(points, columns, 2, np.random.default_rng(seed), np)
+        outlier += bool((np.abs(centers[:, 0] - 100) < 1).any())
+    assert outlier <= 12  # 4 with the greedy rule, 31 with a single draw

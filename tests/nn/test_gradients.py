@@ -204,3 +204,13 @@ def test_check_layer_catches_breaches_of_the_contract_that_the_stencil_cannot_se
                             (_UpcastsToFloat64(), "output of dtype float64")):
         with pytest.raises(ValueError, match=fragment):
             check_layer(layer, x)
+
+
+@pytest.mark.parametrize("kw", [dict(dilation=2), dict(stride=2, padding=1, output_padding=1),
+                                dict(stride=2, padding=1, dilation=2, output_padding=1)],
+                         ids=["d2", "s2 p1 op1", "s2 p1 d2 op1"])
+def test_transposed_conv_dilation_and_output_padding_gradients(kw):
+    rng = np.random.default_rng(0)
+    layer = nn.ConvTranspose2D(3, 2, 3, rng=rng, **kw)
+    errors = check_layer(layer, rng.standard_normal((2, 3, 5, 5)))
+    assert max(errors.values()) < TOLERANCE, errors

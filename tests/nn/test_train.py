@@ -295,3 +295,26 @@ def test_a_weight_average_of_decay_zero_is_the_plain_run():
         runs.append(model.state_dict())
     for name in runs[0]:
         np.testing.assert_array_equal(runs[0][name], runs[1][name], err_msg=name)
+
+
+def test_early_stopping_restores_the_best_weights_of_a_later_epoch():
+    x, y = _data(64)
+    x_val, y_val = x[:16], 0.5 * y[:16]  # improves for a few epochs, then gets worse
+    model = _mlp()
+    states = []
+
+    class Spy(nn.StepLR):
+        def step(self, metric=None):
+            states.append(model.state_dict())
+            super().step(metric)
+
+    opt = nn.Adam(model, lr=1e-2)
+    history = nn.fit(model, nn.MSELoss(), opt, x[16:], y[16:], epochs=50, batch_size=16,
+                     x_val=x_val, y_val=y_val, patience=3, schedule=Spy(opt, step_size=1000),
+                     progress=False)
+    assert history["stopped_early"] and history["best_epoch"] >= 2
+    assert history["epochs_run"] == history["best_epoch"] + 4
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, states[history["best_epoch"]][name], err_msg=name)
+    assert nn.train.evaluate(model, nn.MSELoss(), x_val, y_val, 16) == pytest.approx(
+        history["best_loss"], rel=1e-5)
