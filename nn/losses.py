@@ -135,7 +135,9 @@ class SoftmaxCrossEntropyLoss(Loss):
       class has 0; repeated classes add up. The same loss and gradient as the dense soft
       targets (up to rounding: sums over K terms instead of C group them differently), for
       targets that put weight on K of C classes (colour bins: 5 of 150), without building or
-      multiplying the (N, C, ...) target array.
+      multiplying the (N, C, ...) target array. A tuple always means this pair (labels go in
+      a list or an array). As for integer targets, indices are range-checked on the CPU only;
+      on the GPU one out of range lands on another pixel's or sample's score, without an error.
 
     Gradient w.r.t. the logits: integer ``w[t_i] (p_i - onehot_i) / sum w[t]``; soft
     ``(p_i sum_c w_c t_ic - w * t_i) / count``.
@@ -236,11 +238,12 @@ class SoftmaxCrossEntropyLoss(Loss):
         p = saved_by_forward(self, "_prob")
         if self._kind == "sparse":
             # p * sum_k w t_k, then w t_k subtracted at class index_k, one slot at a time
-            grad = p * self._wt.sum(axis=1).reshape((p.shape[0], 1) + p.shape[2:])
-            flat = grad.reshape(-1)
+            # (one flat C-order array: a reshape of a product in another layout, e.g. of
+            # transposed logits, would be a copy that the in-place updates never reach)
+            flat = (p * self._wt.sum(axis=1).reshape((p.shape[0], 1) + p.shape[2:])).reshape(-1)
             for slot in range(self._wt.shape[1]):
                 flat[self._flat[:, slot]] -= self._wt[:, slot]
-            return grad / p.dtype.type(self._count)
+            return flat.reshape(p.shape) / p.dtype.type(self._count)
         if self._kind == "soft":
             scale = self._wt.sum(axis=1, keepdims=True)
             return (p * scale - self._wt) / p.dtype.type(self._count)

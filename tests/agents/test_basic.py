@@ -203,11 +203,13 @@ def test_six_neighbours_vote_not_just_the_nearest():
     np.testing.assert_allclose(out, np.tile(b, (4, 1)), atol=1e-3)
 
 
-def test_a_three_way_tie_goes_to_the_nearest_neighbours_colour():
-    a, b, c = _same_gray_colours()
-    # neighbours: a b c a b c -> 2-2-2, the nearest (index 0) holds a (the farthest, c)
-    out = _agent_on([a, b, c, a, b, c, b, c, b, c])
-    np.testing.assert_allclose(out, np.tile(a, (4, 1)), atol=1e-3)
+@pytest.mark.parametrize("turn", [0, 1, 2])
+def test_a_three_way_tie_goes_to_the_nearest_neighbours_colour(turn):
+    # neighbours: x y z x y z -> 2-2-2, the nearest (index 0) holds x (the farthest, z); each
+    # colour in turn is x, so that neither the lowest nor the highest label wins by chance
+    x, y, z = np.roll(np.array(_same_gray_colours()), -turn, axis=0)
+    out = _agent_on([x, y, z, x, y, z, y, z, y, z])
+    np.testing.assert_allclose(out, np.tile(x, (4, 1)), atol=1e-3)
 
 
 def test_the_training_patches_are_3x3():

@@ -112,6 +112,17 @@ def test_sparse_soft_targets_are_the_dense_ones(shape, weighted):
     assert check_loss(nn.SoftmaxCrossEntropyLoss(weights), logits, (index, prob)) < 1e-7
 
 
+def test_sparse_soft_targets_take_logits_in_any_memory_layout():
+    rng = np.random.default_rng(6)
+    nhwc = rng.standard_normal((2, 3, 4, 5))
+    logits = nhwc.transpose(0, 3, 1, 2)  # (N, C, H, W) view, not C-contiguous
+    index, prob = rng.integers(0, 5, size=(2, 2, 3, 4)), rng.random((2, 2, 3, 4))
+    loss, contiguous = nn.SoftmaxCrossEntropyLoss(), nn.SoftmaxCrossEntropyLoss()
+    assert float(loss(logits, (index, prob))) == pytest.approx(
+        float(contiguous(np.ascontiguousarray(logits), (index, prob))), rel=1e-12)
+    np.testing.assert_allclose(loss.backward(), contiguous.backward(), rtol=1e-12, atol=1e-15)
+
+
 def test_sparse_soft_targets_are_checked():
     loss = nn.SoftmaxCrossEntropyLoss()
     logits = np.zeros((2, 4, 3, 3))
