@@ -818,6 +818,9 @@ def _classification_choice(config, variants):
     if best == temperature:
         return text + f". In the decodings table it scores best ({listed})."
     gap = means[best] - means[temperature]
+    if _fmt(gap) == _fmt(0.0):
+        return text + (f". In the decodings table it ties with temperature {best:g} to the "
+                       f"0.01 dB ({listed}).")
     text += (f". In the decodings table temperature {best:g} scores {_fmt(gap)} dB higher "
              f"({listed}), on one seed's networks")
     seeds = seed_scores((variants or {}).get("photos", {}))

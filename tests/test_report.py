@@ -493,6 +493,8 @@ def test_verdict_words_follow_the_sign_of_what_they_describe():
     text = _classification_choice(config, variants({0.7: 25.0, 1: 25.5}))
     assert "temperature 1 scores 0.50 dB higher" in text and "scores best" not in text
     assert "spread" not in text  # no seeds recorded: no spread to compare with
+    tied = _classification_choice(config, variants({0.7: 25.0, 1: 25.001}))
+    assert "ties with temperature 1 to the 0.01 dB" in tied and "0.00 dB higher" not in tied
     seeded = variants({0.7: 25.0, 1: 25.5})
     for seed, psnr in ((1, 24.0), (2, 24.2)):
         seeded["photos"]["x"]["agents"][f"improved:default, seed {seed}"] = {"psnr": psnr}
