@@ -11,6 +11,10 @@ tested in one process. Moving data is explicit: ``to_device(x, "gpu")`` and ``to
 Device names are ``"cpu"``, ``"gpu"`` and ``"auto"``: ``auto`` means the GPU when CuPy imports
 and a CUDA device answers, else the CPU; ``gpu`` without one raises ``DeviceError`` with one
 sentence that says what is missing.
+
+It also holds the two number checks that every package applies to sizes and settings
+(``is_whole_number``, ``is_real_number``), so that ``colorize`` needs nothing else from the
+engine.
 """
 
 from functools import lru_cache

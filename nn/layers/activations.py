@@ -89,15 +89,6 @@ def softmax(x, axis=1):
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def log_softmax(x, axis=1):
-    """``x - logsumexp(x)`` along ``axis``, stable for large logits (integer ``x`` is made
-    floating first)."""
-    xp = get_array_module(x)
-    x = floating(x)
-    shifted = x - x.max(axis=axis, keepdims=True)
-    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
-
-
 class Softmax(Layer):
     """Softmax along ``axis`` (channels by default).
 
