@@ -5,7 +5,8 @@
 Main workload: float32, N=16, C 32 -> 32, 64x64, k=3, padding 1. PyTorch, when it imports,
 runs on the same data in the same process with as many threads as NumPy's BLAS uses, so the
 ratio is meaningful on a busy machine where absolute times are not. Also times a 1x1 and a
-stride-2 convolution and, with ``--device gpu``, the engine on CuPy.
+stride-2 convolution and, with ``--device gpu``, the engine on CuPy; and the cross-entropy with
+soft targets on the improved agent's batch shape, its sparse form against the dense one.
 """
 
 import os
@@ -17,6 +18,7 @@ import numpy as np
 from nn.backend import DeviceError, describe_device, get_array_module, resolve_device, to_device
 from nn.cli import OneLineParser, positive_int, run_command
 from nn.layers.conv import Conv2D
+from nn.losses import SoftmaxCrossEntropyLoss
 
 
 def blas_threads():
@@ -86,6 +88,31 @@ def time_torch(layer, shape, stride, padding, repeats, threads):
     return _median_time(step, repeats)
 
 
+CROSS_ENTROPY_CASE = (8, 150, 48, 48, 5)
+"""N, classes, H, W and classes per pixel: the improved agent's training batch on astronaut
+(8 crops of 48 px, about 150 chroma bins, 5 soft neighbours)."""
+
+
+def time_cross_entropy(repeats, device="cpu"):
+    """Median seconds of one weighted soft-target cross-entropy forward + backward, with the
+    targets dense (N, C, H, W) and with the same targets sparse ``(index, prob)``."""
+    n, c, h, w, k = CROSS_ENTROPY_CASE
+    rng = _data_rng()
+    logits = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    index = np.sort(np.argsort(rng.random((n, c, h, w)), axis=1)[:, :k], axis=1)
+    prob = rng.random((n, k, h, w)).astype(np.float32)
+    prob /= prob.sum(axis=1, keepdims=True)
+    dense = np.zeros_like(logits)
+    np.put_along_axis(dense, index, prob, axis=1)
+    loss = SoftmaxCrossEntropyLoss(rng.uniform(0.2, 3.0, c))
+    logits, dense, index, prob = (to_device(a, device) for a in (logits, dense, index, prob))
+    xp = get_array_module(logits)
+    sync = (lambda: xp.cuda.Device().synchronize()) if xp is not np else (lambda: None)
+    return tuple(_median_time(lambda: (loss.forward(logits, target), loss.backward()),
+                              repeats, sync)
+                 for target in (dense, (index, prob)))
+
+
 def run(device, repeats):
     """Time the cases on ``device`` and print the table."""
     threads = blas_threads()
@@ -103,6 +130,11 @@ def run(device, repeats):
         ref_text = "n/a" if ref is None else f"{ref * 1e3:10.1f}"
         ratio = "n/a" if ref is None else f"{seconds / ref:6.2f}x"
         print(f"{label:<30} {seconds * 1e3:10.1f} {ref_text:>10} {ratio:>7}")
+    n, c, h, w, k = CROSS_ENTROPY_CASE
+    dense, sparse = time_cross_entropy(repeats, device)
+    print(f"cross-entropy, {c} classes, {n}x{h}x{w} pixels, {k} per pixel: dense targets "
+          f"{dense * 1e3:.1f} ms, sparse {sparse * 1e3:.1f} ms, sparse/dense "
+          f"{sparse / dense:.2f}x")
     try:
         import torch
 
