@@ -164,7 +164,7 @@ def test_numbers_in_the_prose_match_the_tables(quick_report):
 
 
 def test_decodings_table_means_each_decoding_over_the_photos():
-    from report.write import decodings_table
+    from report.tables import decodings_table
 
     def run(strength, as_chosen, unpropagated):
         return {"agents": {"improved:default": {
@@ -182,7 +182,7 @@ def test_decodings_table_means_each_decoding_over_the_photos():
 
 
 def test_seed_spread_means_each_seed_over_the_photos():
-    from report.write import seed_spread
+    from report.tables import seed_spread
 
     photos = {
         "a": {"agents": {"improved:default": {"psnr": 28.0}, "improved:default, seed 1": {"psnr": 25.0},
@@ -372,7 +372,8 @@ def test_header_names_the_command_and_photo_folder_that_rebuild_it(tmp_path):
 
 
 def test_prose_numbers_without_sign_errors_divisions_by_zero_or_mixed_photo_sets():
-    from report.write import _basic_colourfulness_reason, _saturation_clause, variants_verdict
+    from report.answers import variants_verdict
+    from report.write import _basic_colourfulness_reason, _saturation_clause
 
     assert "nan" not in _saturation_clause(7.95, 0.0) and "against 0.00 elsewhere" in _saturation_clause(7.95, 0.0)
     assert "n/a" in _saturation_clause(7.95, float("nan"))
@@ -470,7 +471,8 @@ def test_a_broken_recorded_file_is_one_line_before_any_photo_runs(content, fragm
 def test_verdict_words_follow_the_sign_of_what_they_describe():
     from types import SimpleNamespace
 
-    from report.write import auto_prose, temperature_means, _classification_choice
+    from report.answers import _classification_choice, temperature_means
+    from report.write import auto_prose
 
     def run(name, hindsight):
         scores = {"basic": {"psnr": 20.0, "rmse": 1.0}, "basic_auto": {"psnr": 21.0}}
