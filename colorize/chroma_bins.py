@@ -189,8 +189,11 @@ class ChromaBins:
         for start in range(0, flat.shape[0], rows_per_chunk):
             dense = self._soft_rows(flat[start:start + rows_per_chunk], neighbors, sigma)
             # each row's nonzero bins, in order, into slots 0, 1, ... of that row
-            rows, bins = xp.nonzero(dense > 0)
-            counts = xp.bincount(rows, minlength=dense.shape[0])
+            kept_bins = dense > 0
+            rows, bins = xp.nonzero(kept_bins)
+            # counted per row, not by bincount: CuPy's bincount fails on an empty ``rows`` (a
+            # chunk of NaN pixels keeps no bin) and reads the device twice
+            counts = kept_bins.sum(axis=1)
             slot = xp.arange(rows.shape[0]) - (xp.cumsum(counts) - counts)[rows]
             kept = int(counts.max())
             index = xp.zeros((dense.shape[0], kept), dtype=np.int32)
@@ -273,6 +276,8 @@ class ChromaBins:
         if logits.ndim != 4 or logits.shape[1] != self.n_bins:
             raise ValueError(f"logits must have shape (N, {self.n_bins}, H, W), one score per "
                              f"bin, got {tuple(logits.shape)}")
+        # float() first: the dtype's constructor refuses a CuPy 0-d array
+        temperature = float(temperature)
         if not logits.dtype.type(temperature) > 0:
             raise ValueError(f"temperature must be positive (and above 0 in "
                              f"{logits.dtype.name}), got {temperature}")

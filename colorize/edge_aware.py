@@ -240,7 +240,7 @@ def smooth_chroma(gray, chroma, strength=1.0, confidence=None, iterations=100, t
     u0 = xp.ascontiguousarray(chroma.transpose(2, 0, 1))
     c = c[None]
     graph = NeighbourGraph(affinity_weights(gray))
-    lam = np.float32(strength)
+    lam = np.float32(float(strength))  # float() first: CuPy refuses np.float32(0-d array)
 
     def operator(u):
         r = u - graph.apply(u)

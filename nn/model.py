@@ -99,6 +99,11 @@ class Sequential(Layer):
         saved = {id(value): None for layer in self._self_and_descendants()
                  for name, value in vars(layer).items()
                  if name.startswith("_") and hasattr(value, "nbytes")}
+        # Nor Dropout's random streams: a copy of a cupy.random.RandomState shares its cuRAND
+        # handle, which the copy destroys when it is collected; the probe runs in eval mode
+        # and draws nothing
+        saved.update({id(layer._rngs): {} for layer in self._self_and_descendants()
+                      if isinstance(getattr(layer, "_rngs", None), dict)})
         return copy.deepcopy(self, saved)
 
     def summary(self, input_shape=None, dtype=np.float32):

@@ -174,6 +174,20 @@ def test_bench_gpu_says_why_there_is_no_gpu_and_writes_its_json(tmp_path, monkey
     assert [row["cpu_s"] for row in rows] == [1.0, 1.0, 1.0]
 
 
+def test_bench_gpu_times_the_propagation_choice_with_the_fit(monkeypatch):
+    # the agent chooses its propagation strength only when first asked: the benchmark's
+    # "fit (training + propagation choice)" must ask inside the timing
+    from agents.improved import ImprovedAgent
+
+    choices = []
+    choose = ImprovedAgent._choose_propagation
+    monkeypatch.setattr(ImprovedAgent, "_choose_propagation",
+                        lambda self, *args: choices.append(1) or choose(self, *args))
+    rgb = np.random.default_rng(0).integers(0, 256, (24, 48, 3)).astype(np.float32)
+    assert bench_gpu.improved_seconds(rgb, "cpu", 1) > 0
+    assert choices == [1]
+
+
 @pytest.mark.parametrize("command, argv", [
     ("agents.bench_gpu", []),
     ("agents.bench_improved", ["--photos", "bundled", "--only", "coffee", "--no-mlp"]),

@@ -71,6 +71,30 @@ def test_chroma_bins_and_edge_aware_smoothing_gpu_match_cpu():
         smooth_chroma(gray, chroma, 1.0), rtol=1e-3, atol=1e-2)
 
 
+def test_gpu_zero_d_strength_and_temperature_and_nan_chunks_work_as_on_cpu():
+    import cupy
+
+    rgb = _photo(32)
+    chroma = rgb_to_chroma(rgb).astype(np.float32)
+    gray = rgb_to_gray(rgb).astype(np.float32)
+    np.testing.assert_allclose(
+        cupy.asnumpy(smooth_chroma(cupy.asarray(gray), cupy.asarray(chroma), cupy.asarray(2.0))),
+        smooth_chroma(gray, chroma, 2.0), rtol=1e-3, atol=1e-2)
+    bins = ChromaBins.fit(chroma, 10.0)
+    logits = np.random.default_rng(2).standard_normal((1, bins.n_bins, 4, 4)).astype(np.float32)
+    np.testing.assert_allclose(
+        cupy.asnumpy(bins.annealed_mean(cupy.asarray(logits), cupy.asarray(0.7))),
+        bins.annealed_mean(logits, 0.7), rtol=1e-4, atol=1e-3)
+    # a chunk whose pixels are all unknown (NaN) keeps no bin (CuPy's bincount fails there)
+    target = chroma[:4, :4].transpose(2, 0, 1)[None].copy()
+    target[:, :, :2] = np.nan
+    with np.errstate(invalid="ignore"):  # NaN pixels' weights are 0 / 0 before they are dropped
+        cpu_index, cpu_weights = bins.encode_sparse(target, rows_per_chunk=8)
+    gpu_index, gpu_weights = bins.encode_sparse(cupy.asarray(target), rows_per_chunk=8)
+    np.testing.assert_array_equal(cupy.asnumpy(gpu_index), cpu_index)
+    np.testing.assert_allclose(cupy.asnumpy(gpu_weights), cpu_weights, rtol=1e-5, atol=1e-6)
+
+
 def test_the_gpu_neighbour_graph_gathers_and_matches_the_cpu_slices():
     import cupy
 

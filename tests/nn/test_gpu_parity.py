@@ -144,3 +144,21 @@ def test_summary_of_a_model_on_the_gpu_leaves_it_there():
     model = _small_net("gpu")
     text = model.summary(input_shape=(1, 8, 8))
     assert "Conv2D" in text and model.device == "gpu"
+
+
+def test_summary_leaves_dropout_drawing_on_the_gpu_as_before():
+    # the probe copy used to share a cupy RandomState's cuRAND handle and destroy it when
+    # collected, so the model's next draw used a dead generator
+    x = to_device(np.ones((4, 2, 8, 8), np.float32), "gpu")
+    draws = []
+    for summarise in (False, True):
+        model = nn.Sequential(nn.Conv2D(2, 3, 3, padding=1, rng=0), nn.Dropout(0.5, seed=3)).to("gpu")
+        first = to_numpy(model.forward(x))
+        if summarise:
+            model.summary(input_shape=(2, 8, 8))
+            import gc
+
+            gc.collect()
+        draws.append((first, to_numpy(model.forward(x))))
+    np.testing.assert_array_equal(draws[1][0], draws[0][0])
+    np.testing.assert_array_equal(draws[1][1], draws[0][1])
