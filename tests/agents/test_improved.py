@@ -14,8 +14,9 @@ from nn.cli import UsageError
 from agents.cli import main as cli_main
 from agents.improved import (DEFAULTS, PROPAGATE_GRID, ImprovedAgent, build_improved_parser,
                              make_agent)
-from agents.improved_data import (box_mean, crop_bank, input_channels, input_planes, make_augment,
-                                  masked_strip_target, validation_columns, working_shape)
+from agents.improved_data import (CROP_SLACK, box_mean, crop_bank, input_channels, input_planes,
+                                  make_augment, masked_strip_target, validation_columns,
+                                  working_shape)
 from agents.improved_losses import REGRESSION_SCALE, ChromaClassLoss, ChromaRegressionLoss
 from agents.improved_model import build_model, predict, predict_tiled
 from colorize.chroma_bins import ChromaBins
@@ -649,3 +650,33 @@ def test_gray_is_kept_where_the_colours_leave_the_gamut():
     for known in (None, left):
         out = agent.colorize(gray, left=known)
         assert np.abs(rgb_to_gray(out) - gray).max() < 1e-3
+
+
+def test_input_planes_values_rows_from_top_to_bottom_and_rounded_prior_levels():
+    gray = np.array([[10.2, 10.7], [127.5, 255.0], [0.0, 191.5]], dtype=np.float32)
+    table = np.stack([np.arange(256.0), -np.arange(256.0)], axis=1).astype(np.float32)
+    planes = input_planes(gray, rows=True, prior_table=table)
+    np.testing.assert_allclose(planes[0], (gray - 127.5) / 64, rtol=1e-6)
+    # row position: -1 on the top row, +1 on the bottom one (a saved model relies on it)
+    np.testing.assert_array_equal(planes[1], [[-1, -1], [0, 0], [1, 1]])
+    # the prior of the nearest gray level, as colorize.metrics.gray_level_chroma_table
+    # rounds the training image's gray (10.7 is level 11, not 10)
+    levels = np.array([[10, 11], [128, 255], [0, 192]])
+    np.testing.assert_array_equal(planes[2], levels / 32.0)
+    np.testing.assert_array_equal(planes[3], -levels / 32.0)
+
+
+@pytest.mark.parametrize("width,expected", [(20, 4), (23, 5), (28, 6), (27, 5), (10, 4), (7, 3)])
+def test_validation_columns_are_the_rounded_fifth_at_least_4_at_most_half(width, expected):
+    assert validation_columns(width) == expected
+
+
+def test_the_crop_bank_reaches_every_position_including_the_last():
+    # planes whose values are their own row and column: each crop's corner says where it was cut
+    h, w, crop = 27, 26, 24 - CROP_SLACK  # windows of 24: tops 0..3 and lefts 0..2
+    rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
+    planes = np.stack([rows, cols])
+    x, t = crop_bank(planes, planes, crop=crop, bank_size=60, rng=np.random.default_rng(0))
+    assert x.shape == (60, 2, 24, 24) and np.array_equal(x, t)
+    assert set(x[:, 0, 0, 0].astype(int)) == {0, 1, 2, 3}
+    assert set(x[:, 1, 0, 0].astype(int)) == {0, 1, 2}

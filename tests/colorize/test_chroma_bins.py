@@ -1,5 +1,7 @@
 """Quantized chroma bins: fitting, soft encoding, rebalancing, annealed mean."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -215,3 +217,15 @@ def test_sparse_encoding_densifies_to_the_soft_targets_bit_for_bit(neighbors):
     empty = np.zeros((0, 2, 3, 4), np.float32)
     assert np.array_equal(bins.densify(*bins.encode_sparse(empty, neighbors)),
                           bins.encode_soft(empty, neighbors))
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 1.0, 2.0])
+def test_the_prior_is_the_histogram_smoothed_by_a_gaussian_of_smoothing_cells(smoothing):
+    # two bins one cell apart, used 3:1; a Gaussian of standard deviation ``smoothing`` cells
+    # gives the other bin exp(-1 / (2 smoothing^2)) of a bin's mass
+    chroma = np.array([[0.0, 0.0]] * 3 + [[10.0, 0.0]], dtype=np.float32)
+    bins = ChromaBins.fit(chroma, step=10.0, smoothing=smoothing)
+    assert np.array_equal(bins.centers, [[0.0, 0.0], [10.0, 0.0]])
+    e = math.exp(-1.0 / (2.0 * smoothing**2)) if smoothing else 0.0
+    expected = np.array([0.75 + 0.25 * e, 0.75 * e + 0.25])
+    np.testing.assert_allclose(bins.prior, expected / expected.sum(), rtol=1e-6)

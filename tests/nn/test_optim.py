@@ -235,3 +235,14 @@ def test_weight_average_swaps_the_average_in_and_puts_the_live_weights_back():
 def test_weight_average_refuses_a_decay_outside_0_to_1(decay):
     with pytest.raises(ValueError, match="decay"):
         nn.WeightAverage(nn.Dense(2, 1), decay)
+
+
+def test_cosine_schedule_holds_at_eta_min_after_t_max():
+    # unlike PyTorch's scheduler, which rises again with period 2 t_max
+    cosine = nn.CosineLR(_FakeOpt(0.2), t_max=3, eta_min=0.01)
+    rates = []
+    for _ in range(8):
+        cosine.step()
+        rates.append(cosine.lr)
+    assert rates[0] > rates[1] > rates[2] == pytest.approx(0.01, rel=1e-12)
+    assert rates[3:] == [rates[2]] * 5

@@ -88,3 +88,30 @@ def test_maxpool_backward_routes_to_the_max_and_accumulates_overlaps():
 def test_conv_rejects_too_small_input_clearly():
     with pytest.raises(ValueError, match="too small"):
         nn.Conv2D(1, 1, 5).forward(np.zeros((1, 1, 3, 3), np.float32))
+
+
+@pytest.mark.parametrize("kernel,stride", [((2, 3), None), ((3, 2), (1, 2)), ((2, 2), (2, 1))])
+def test_maxpool_with_unequal_height_and_width_matches_loops(kernel, stride):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 7, 9))
+    (kh, kw), (sh, sw) = kernel, stride or kernel
+    h_out, w_out = (7 - kh) // sh + 1, (9 - kw) // sw + 1
+    loops = np.array([[[[x[i, c, r * sh:r * sh + kh, s * sw:s * sw + kw].max()
+                         for s in range(w_out)] for r in range(h_out)]
+                       for c in range(3)] for i in range(2)])
+    pool = nn.MaxPool2D(kernel, stride=stride)
+    y = pool.forward(x)
+    np.testing.assert_array_equal(y, loops)
+    # each output's gradient goes to one input that holds its value
+    dx = pool.backward(np.ones_like(y))
+    assert dx.sum() == y.size and np.isin(x[dx > 0], y).all()
+
+
+def test_maxpool_routes_a_tied_maximum_to_the_first_element_of_the_window():
+    x = np.array([[[[1.0, 3.0, 0.0, 2.0], [3.0, 3.0, 2.0, 2.0]]]])
+    pool = nn.MaxPool2D(2)
+    np.testing.assert_array_equal(pool.forward(x), [[[[3.0, 2.0]]]])
+    dx = pool.backward(np.array([[[[1.0, 1.0]]]]))
+    # row-major order within a window: (0, 1) before (1, 0) and (1, 1), (0, 3) before (1, 2)
+    # and (1, 3) (PyTorch's rule too)
+    np.testing.assert_array_equal(dx, [[[[0, 1, 0, 1], [0, 0, 0, 0]]]])

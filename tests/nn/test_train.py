@@ -318,3 +318,52 @@ def test_early_stopping_restores_the_best_weights_of_a_later_epoch():
         np.testing.assert_array_equal(value, states[history["best_epoch"]][name], err_msg=name)
     assert nn.train.evaluate(model, nn.MSELoss(), x_val, y_val, 16) == pytest.approx(
         history["best_loss"], rel=1e-5)
+
+
+def test_a_validation_loss_that_only_equals_the_best_is_no_improvement():
+    # lr 0: the weights never change, so every epoch's validation loss is exactly the first
+    x, y = _data(32)
+    model = _mlp()
+    history = nn.fit(model, nn.MSELoss(), nn.SGD(model, lr=0.0), x[8:], y[8:], epochs=6,
+                     batch_size=8, x_val=x[:8], y_val=y[:8], patience=2, progress=False)
+    assert history["val_loss"] == [history["val_loss"][0]] * 3
+    assert history["stopped_early"] and history["epochs_run"] == 3 and history["best_epoch"] == 0
+
+
+def test_evaluate_weights_each_batch_by_its_number_of_samples():
+    x, y = _data(10)
+    model = _mlp()
+    whole = nn.train.evaluate(model, nn.MSELoss(), x, y, 10)
+    # batches of 4, 4 and 2: the mean of the three batch means would be another number
+    assert nn.train.evaluate(model, nn.MSELoss(), x, y, 4) == pytest.approx(whole, rel=1e-6)
+
+
+def test_evaluate_uses_eval_mode_and_leaves_the_running_statistics_alone():
+    x, y = _data(16)
+    rng = np.random.default_rng(0)
+    model = nn.Sequential(nn.Dense(3, 8, rng=rng), nn.BatchNorm2D(8), nn.Tanh(),
+                          nn.Dense(8, 2, rng=rng))
+    model.train()
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    value = nn.train.evaluate(model, nn.MSELoss(), x, y, 5)
+    assert model.training and model.layers[1].training
+    for name, array in model.state_dict().items():
+        np.testing.assert_array_equal(array, before[name], err_msg=name)
+    model.eval()
+    assert value == pytest.approx(float(nn.MSELoss().forward(model.forward(x), y)), rel=1e-6)
+
+
+def test_each_epoch_visits_the_samples_in_a_new_order():
+    x, y = _data(20)
+    x[:, 0] = np.arange(20)
+    seen = []
+
+    def augment(xb, yb, rng):
+        seen.append(xb[:, 0].astype(int).tolist())
+        return xb, yb
+
+    model = _mlp()
+    nn.fit(model, nn.MSELoss(), nn.SGD(model, lr=0.0), x, y, epochs=3, batch_size=20,
+           augment=augment, progress=False)
+    assert all(sorted(order) == list(range(20)) for order in seen)
+    assert seen[0] != seen[1] and seen[1] != seen[2] and seen[0] != seen[2]
