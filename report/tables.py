@@ -16,6 +16,7 @@ BASELINES = ("gray", "mean_chroma", "gray_lookup")
 
 # -- numbers ---------------------------------------------------------------------------------
 def fmt(value, digits=2):
+    """A number with ``digits`` decimals; ``n/a`` for a missing one (None, NaN), ``inf``."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     if isinstance(value, float) and math.isinf(value):
@@ -37,31 +38,38 @@ def mean_score(runs, key, metric):
 
 
 def mean_diag(runs, key, metric):
+    """Mean of the diagnostic ``metric`` (e.g. ``gray_rmse``) over the photos that have ``key``."""
     return mean_of([r.diagnostics[key][metric] for r in runs if key in r.diagnostics])
 
 
 def colour_ratio(scores):
+    """The output's colourfulness over the truth's (an all-gray truth counts as 1e-9)."""
     return scores["colorfulness"] / max(scores["colorfulness_true"], 1e-9)
 
 
 def methods_in(runs):
+    """The method keys every run scored, in the order of ``METHODS``."""
     present = set.intersection(*(set(r.scores) for r in runs))
     return [key for key, _ in METHODS if key in present]
 
 
 def best_baseline(runs):
+    """The baseline with the highest mean PSNR over ``runs``."""
     return max(BASELINES, key=lambda b: mean_score(runs, b, "psnr"))
 
 
 def plural(n, word):
+    """``1 photo``, ``2 photos``."""
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def photos_where(runs, predicate):
+    """The names of the runs for which ``predicate(run)`` holds."""
     return [r.name for r in runs if predicate(r)]
 
 
 def join_names(names):
+    """``a``, ``a and b``, ``a, b and c``; ``none`` for no names."""
     if not names:
         return "none"
     if len(names) == 1:
