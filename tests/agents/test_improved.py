@@ -156,6 +156,29 @@ def test_the_chosen_propagation_strength_is_saved_and_can_be_overridden(tmp_path
             ImprovedAgent(propagate=bad)
 
 
+def test_a_model_file_from_before_the_strength_choice_loads_with_the_strongest(tmp_path):
+    agent = ImprovedAgent(seed=0, device="cpu", propagate=1e3, **TINY).fit(textured_scene(24, 48))
+    agent.save(tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz") as data:
+        arrays = dict(data)
+    meta = json.loads(str(arrays["meta"]))
+    del meta["propagate_strength"]
+    meta["config"]["propagate"] = "auto"
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "old.npz", **arrays)
+    loaded = ImprovedAgent.load(tmp_path / "old.npz", device="cpu")
+    assert loaded.propagate_strength == PROPAGATE_GRID[-1] == 1e6
+
+
+def test_the_chosen_strength_has_the_lowest_strip_error_of_the_grid():
+    agent = ImprovedAgent(seed=0, device="cpu", **TINY).fit(textured_scene(24, 48))
+    strength, errors = agent.propagate_strength, agent.propagate_errors
+    assert sorted(errors) == sorted(PROPAGATE_GRID)
+    # this scene's errors differ, so the choice is not a tie broken by the grid's order
+    assert len(set(errors.values())) == len(errors)
+    assert errors[strength] == min(errors.values())
+
+
 @pytest.mark.parametrize("strength", ["abc", -5.0, [1.0]])
 def test_load_refuses_a_bad_saved_strength(tmp_path, strength):
     agent = ImprovedAgent(seed=0, device="cpu", **TINY).fit(textured_scene(24, 48))
@@ -324,6 +347,31 @@ def test_masked_losses_score_only_known_pixels():
     second[:, 1, :, :5] = np.nan
     assert np.isclose(cls.forward(logits, cls.encode(second)), full, rtol=1e-5)
     assert np.isclose(loss.forward(pred, second), expected, rtol=1e-5)
+
+
+def test_smooth_l1_chroma_loss_turns_linear_at_8_chroma_units():
+    # beta = 0.25 in units of REGRESSION_SCALE: errors of 4 and 16 chroma units lie on
+    # either side of it, 0.5 d^2 / beta below and |d| - beta / 2 above
+    target = np.zeros((1, 2, 1, 2), np.float32)
+    target[0, :, 0, 0], target[0, :, 0, 1] = 4.0, 16.0
+    pred = np.zeros_like(target)
+    loss = ChromaRegressionLoss("smooth_l1")
+    d_small, d_large = 4.0 / REGRESSION_SCALE, 16.0 / REGRESSION_SCALE
+    expected = (0.5 * d_small ** 2 / 0.25 + (d_large - 0.125)) / 2
+    assert float(loss.forward(pred, target)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_batch_with_no_known_pixel_scores_zero_not_nan():
+    rng = np.random.default_rng(0)
+    unknown = np.full((1, 2, 4, 4), np.nan, np.float32)
+    pred = rng.normal(size=(1, 2, 4, 4)).astype(np.float32)
+    reg = ChromaRegressionLoss("l2")
+    assert float(reg.forward(pred, unknown)) == 0.0 and not np.any(reg.backward())
+    bins = ChromaBins.fit(rng.normal(0, 20, (4, 4, 2)).astype(np.float32), step=10.0)
+    cls = ChromaClassLoss(bins)
+    logits = rng.normal(size=(1, bins.n_bins, 4, 4)).astype(np.float32)
+    assert float(cls.forward(logits, cls.encode(unknown))) == 0.0
+    assert not np.any(cls.backward())
 
 
 def test_data_pipeline_shapes_and_flips():

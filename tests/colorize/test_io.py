@@ -378,6 +378,12 @@ def test_max_side_size_and_resize_to():
             io.max_side_size(rgb.shape, bad)
 
 
+def test_max_side_size_rounds_each_side_to_the_nearest_pixel():
+    # 199 * 256 / 300 = 169.8 rows: 170, not the 169 of truncation
+    assert io.max_side_size((199, 300), 256) == (170, 256)
+    assert io.max_side_size((300, 199, 3), 256) == (256, 170)
+
+
 def test_resize_to_float_chroma():
     rng = np.random.default_rng(1)
     chroma = rng.normal(0, 30, (8, 12, 2)).astype(np.float32)
@@ -562,3 +568,16 @@ def test_atomic_path_makes_no_copy_of_the_file_it_replaces(tmp_path, monkeypatch
     with io.atomic_path(target) as tmp:
         tmp.write_text("new")
     assert target.read_text() == "new" and links == []
+
+
+def test_atomic_paths_leave_no_backup_links_behind(tmp_path):
+    # the old files are kept as hard links while the group is renamed; once every rename
+    # has succeeded the links go, or each run would leave hidden copies in the output folder
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_text("old a")
+    second.write_text("old b")
+    with io.atomic_paths({"a": first, "b": second}) as tmp:
+        tmp["a"].write_text("new a")
+        tmp["b"].write_text("new b")
+    assert sorted(os.listdir(tmp_path)) == ["a.txt", "b.txt"]
+    assert first.read_text() == "new a" and second.read_text() == "new b"

@@ -136,6 +136,26 @@ def test_errors_are_clear():
         nearest(train, np.full((1, 9), np.nan), 1)
 
 
+def test_k_below_one_is_refused():
+    # k = 0 once returned (m, 0) arrays, and a caller averaging them got NaN colours
+    train = np.zeros((5, 9))
+    for search in (nearest, reference):
+        for k in (0, -1, 2.5):
+            with pytest.raises(ValueError, match="k >= 1"):
+                search(train, np.zeros((2, 9)), k)
+
+
+def test_exact_ties_between_distinct_rows_on_the_sweep_path():
+    # integer rows: many distinct rows lie at exactly the same distance from a query, while
+    # the rotated, screened distances differ by rounding; every tie must reach the exact
+    # stage, where the lower index wins (a screen without its 2 delta slack lost some)
+    rng = np.random.default_rng(11)
+    train = rng.integers(0, 6, size=(3000, 9)).astype(np.float64)
+    query = rng.integers(0, 6, size=(1500, 9)).astype(np.float64)
+    assert np.unique(train, axis=0).shape[0] * query.shape[0] > knn._BRUTE_CELLS  # the sweep
+    check(train, query, 4)
+
+
 def test_empty_query():
     idx, d2 = nearest(np.zeros((5, 9)), np.zeros((0, 9)), 3)
     assert idx.shape == d2.shape == (0, 3)

@@ -52,6 +52,14 @@ def test_bad_sizes_refused(size):
         extract_patches(np.zeros((5, 5)), size)
 
 
+@pytest.mark.parametrize("size", [2, 4])
+def test_even_sizes_are_refused_with_our_message_by_the_view_too(size):
+    # an even window has no centre pixel: patch_view would return (H + 1, W + 1) windows
+    for function in (extract_patches, patch_view):
+        with pytest.raises(ValueError, match="positive odd integer"):
+            function(np.zeros((5, 5)), size)
+
+
 def test_needs_2d():
     with pytest.raises(ValueError):
         extract_patches(np.zeros((5, 5, 3)))

@@ -242,6 +242,7 @@ def test_backward_refuses_a_gradient_that_is_not_the_output_shape(layer, shape):
     (lambda: nn.BatchNorm2D(2.5), "BatchNorm2D needs channels to be a whole number"),
     (lambda: nn.BatchNorm2D(0), "BatchNorm2D needs channels to be a whole number of at least 1"),
     (lambda: nn.Reshape((5, -1)).forward(np.zeros((2, 3, 4))), r"cannot turn samples of shape \(3, 4\)"),
+    (lambda: nn.Reshape((0, -1)).forward(np.zeros((2, 3))), r"cannot turn samples of shape \(3,\)"),
 ])
 def test_bad_sizes_and_shapes_are_named_where_they_are_given(build, message):
     with pytest.raises(ValueError, match=message):
@@ -324,3 +325,39 @@ def test_upsample_backward_has_the_bits_of_the_block_sum(shape, dtype):
     wider[:, ::2] = dout
     sliced = wider[:, ::2]  # a channel slice, as the U-Net's skips hand it on
     assert np.array_equal(layer.backward(sliced), sliced.reshape(n, c, h, 2, w, 2).sum(axis=(3, 5)))
+
+
+def test_relu_and_leaky_relu_gradients_at_the_kink_and_the_default_slope():
+    x = np.array([[-2.0, 0.0, 3.0]], np.float32)
+    relu = nn.ReLU()
+    np.testing.assert_array_equal(relu.forward(x), [[0.0, 0.0, 3.0]])
+    np.testing.assert_array_equal(relu.backward(np.ones_like(x)), [[0.0, 0.0, 1.0]])  # as PyTorch
+    leaky = nn.LeakyReLU()
+    assert leaky.negative_slope == 0.01  # PyTorch's default
+    np.testing.assert_allclose(leaky.forward(x), [[-0.02, 0.0, 3.0]], rtol=1e-6)
+    np.testing.assert_allclose(leaky.backward(np.ones_like(x)), [[0.01, 0.01, 1.0]], rtol=1e-6)
+
+
+@pytest.mark.parametrize("axis", [0, 2, -1])
+def test_softmax_along_another_axis_sums_to_one_and_passes_the_gradient_check(axis):
+    x = np.random.default_rng(3).standard_normal((2, 3, 4))
+    y = nn.Softmax(axis=axis).forward(x)
+    np.testing.assert_allclose(y.sum(axis=axis), 1.0, rtol=1e-12)
+    assert check_layer(nn.Softmax(axis=axis), x)["x"] < TOLERANCE
+
+
+def test_dense_weights_default_to_he_normal():
+    from nn.init import he_normal
+
+    layer = nn.Dense(50, 40, rng=7)
+    np.testing.assert_array_equal(layer.params["W"], he_normal((50, 40), 50, rng=7))
+    np.testing.assert_array_equal(layer.params["b"], np.zeros(40, np.float32))
+
+
+def test_dropout_mask_is_the_documented_draw_of_the_seeded_generator():
+    # mask = [u >= p] with u from NumPy's PCG64 seeded with ``seed``: the masks of a seed
+    # (and so training runs) stay reproducible across versions
+    x = np.ones((6, 7))
+    y = nn.Dropout(0.3, seed=9).forward(x)
+    keep = np.random.default_rng(9).random((6, 7)) >= 0.3
+    np.testing.assert_allclose(y, keep / 0.7, rtol=1e-15)

@@ -211,3 +211,34 @@ def test_integer_logits_and_predictions_are_made_floating():
     assert float(nn.MSELoss().forward(pred, [1, 1])) == pytest.approx((1 + 254 ** 2) / 2)
     assert float(nn.L1Loss().forward(pred, [1, 1])) == pytest.approx((1 + 254) / 2)
     assert float(nn.SmoothL1Loss().forward(pred, [1, 1])) == pytest.approx((0.5 + 253.5) / 2)
+
+
+def test_negative_class_indices_are_refused_for_integer_and_sparse_targets():
+    # a negative index would wrap around (integer targets) or land on another class's or
+    # sample's score (sparse targets, whose flat positions are computed) without an error
+    loss = nn.SoftmaxCrossEntropyLoss()
+    with pytest.raises(ValueError, match=r"must lie in \[0, 3\)"):
+        loss(np.zeros((2, 3)), np.array([0, -1]))
+    index, prob = np.zeros((2, 2, 3, 3), np.int64), np.full((2, 2, 3, 3), 0.5)
+    index[1, 0, 2, 2] = -1
+    with pytest.raises(ValueError, match=r"must lie in \[0, 4\)"):
+        loss(np.zeros((2, 4, 3, 3)), (index, prob))
+
+
+@pytest.mark.parametrize("target", [np.array([0, 2]), np.eye(3)[[0, 2]],
+                                    (np.array([[0], [2]]), np.ones((2, 1)))],
+                         ids=["integer", "soft", "sparse"])
+def test_cross_entropy_shifts_each_sample_by_its_own_maximum(target):
+    # one sample's logits far above another's: a shift by the batch's maximum would
+    # underflow the second sample's exponentials to 0 and its loss to infinity
+    logits = np.array([[300.0, 0.0, -10.0], [0.5, 0.1, -0.2]], np.float32)
+    ref = logits.astype(np.float64)
+    logp = ref - ref.max(axis=1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(axis=1, keepdims=True))
+    expected = -(logp[0, 0] + logp[1, 2]) / 2
+    loss = nn.SoftmaxCrossEntropyLoss()
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        assert float(loss(logits, target)) == pytest.approx(expected, rel=1e-5)
+        grad = loss.backward()
+    p = np.exp(logp)
+    np.testing.assert_allclose(grad, (p - np.eye(3)[[0, 2]]) / 2, rtol=1e-5, atol=1e-7)
