@@ -268,7 +268,14 @@ class ChromaBins:
         ``T = inf`` gives the plain mean of the bin centres; a tiny ``T`` the mode (ties
         shared equally).
         """
-        if isinstance(temperature, (bool, str, bytes)):
+        # read through float(), as a Python number: the dtype's constructor would refuse a
+        # CuPy 0-d array; arrays of other shapes, booleans and text are not temperatures
+        try:
+            value = (None if isinstance(temperature, (bool, np.bool_, str, bytes))
+                     or getattr(temperature, "ndim", 0) != 0 else float(temperature))
+        except (TypeError, ValueError):
+            value = None
+        if value is None:
             raise ValueError(f"temperature must be a number, got {temperature!r}")
         xp = get_array_module(logits)
         if logits.dtype.kind != "f":
@@ -276,11 +283,10 @@ class ChromaBins:
         if logits.ndim != 4 or logits.shape[1] != self.n_bins:
             raise ValueError(f"logits must have shape (N, {self.n_bins}, H, W), one score per "
                              f"bin, got {tuple(logits.shape)}")
-        # float() first: the dtype's constructor refuses a CuPy 0-d array
-        temperature = float(temperature)
-        if not logits.dtype.type(temperature) > 0:
+        if not logits.dtype.type(value) > 0:
             raise ValueError(f"temperature must be positive (and above 0 in "
-                             f"{logits.dtype.name}), got {temperature}")
+                             f"{logits.dtype.name}), got {temperature!r}")
+        temperature = value
         # The maximum is subtracted before dividing: z / T could overflow to inf for a small
         # T, and inf - inf is NaN. Shifted, every score is <= 0 and the largest exactly 0.
         with np.errstate(over="ignore"):  # -inf, whose exp is the 0 wanted

@@ -4,8 +4,8 @@ Steps (one progress line each on stdout): every photo in ``images/`` through eve
 (:mod:`report.experiments`), the figures (:mod:`report.figures`), the gradient checks and
 the speed benchmarks (:mod:`report.benchmarks`), the variant comparison written by
 ``python -m agents.bench_improved`` (read, not rerun), and the Markdown
-(:mod:`report.write`, with :mod:`report.tables` and :mod:`report.answers`). Everything is seeded, so the same command writes the same report
-except for the run times.
+(:mod:`report.write`, with :mod:`report.tables` and :mod:`report.answers`). Everything is
+seeded, so the same command writes the same report except for the run times.
 
 ``--quick`` is the smoke build for tests and CI: photos resized to 64 px, a tiny improved
 agent (1 epoch over a small crop bank), only the neighbours benchmark, on a tiny photo;

@@ -73,8 +73,6 @@ def variants_verdict(data):
     return clause
 
 
-
-
 def _input_planes_text(config):
     planes = [f"the gray image normalised as (gray - {GRAY_CENTER:g}) / {GRAY_SCALE:g}"]
     if config.get("rows"):

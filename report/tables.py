@@ -1,4 +1,5 @@
-"""The tables of REPORT.md, and the number formatting that its prose shares with them.
+"""The tables of REPORT.md, and the number formatting and averaging that its prose shares
+with them.
 
 Each table is built from one build's runs (or the recorded variants' JSON) as a Markdown
 string; missing values print as ``n/a``.
@@ -10,8 +11,6 @@ import numpy as np
 
 from agents.basic import COLORS
 from report.experiments import LABELS, METHODS
-
-BASELINES = ("gray", "mean_chroma", "gray_lookup")
 
 
 # -- numbers ---------------------------------------------------------------------------------
@@ -47,25 +46,10 @@ def colour_ratio(scores):
     return scores["colorfulness"] / max(scores["colorfulness_true"], 1e-9)
 
 
-def methods_in(runs):
+def _methods(runs):
     """The method keys every run scored, in the order of ``METHODS``."""
     present = set.intersection(*(set(r.scores) for r in runs))
     return [key for key, _ in METHODS if key in present]
-
-
-def best_baseline(runs):
-    """The baseline with the highest mean PSNR over ``runs``."""
-    return max(BASELINES, key=lambda b: mean_score(runs, b, "psnr"))
-
-
-def plural(n, word):
-    """``1 photo``, ``2 photos``."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def photos_where(runs, predicate):
-    """The names of the runs for which ``predicate(run)`` holds."""
-    return [r.name for r in runs if predicate(r)]
 
 
 def join_names(names):
@@ -91,7 +75,7 @@ def _score_row(label, scores, ratio, gray_rmse):
 def mean_table(runs):
     """Means over photos (the colour ratio is the mean of the per-photo ratios)."""
     lines = [SCORE_HEADER]
-    for key in methods_in(runs):
+    for key in _methods(runs):
         scores = {m: mean_score(runs, key, m) for m in runs[0].scores[key]}
         ratio = mean_of([colour_ratio(r.scores[key]) for r in runs])
         lines.append(_score_row(LABELS[key], scores, ratio, mean_diag(runs, key, "gray_rmse")))
@@ -101,8 +85,9 @@ def mean_table(runs):
 
 
 def photo_table(run):
+    """One photo's scores, a row per method, and the truth's colourfulness."""
     lines = [SCORE_HEADER]
-    for key in methods_in([run]):
+    for key in _methods([run]):
         scores = run.scores[key]
         lines.append(_score_row(LABELS[key], scores, colour_ratio(scores),
                                 run.diagnostics[key]["gray_rmse"]))
@@ -112,6 +97,7 @@ def photo_table(run):
 
 
 def timing_table(build):
+    """Seconds per photo and step, as measured in this build."""
     has_improved = any("improved" in r.seconds for r in build.runs)
     head = ("| photo | size | basic: fit | basic: colourize | --colors auto: fit + colourize "
             "| hindsight sweep |")
@@ -134,6 +120,7 @@ def timing_table(build):
 
 
 def k_table(runs):
+    """The bonus: the number of colours chosen from the left half against the hindsight best."""
     lines = ["| photo | k chosen (left half only) | validation RMSE at that k "
              f"| right-half RMSE at that k | at k = {COLORS} | hindsight best k | its RMSE |",
              "|---|---:|---:|---:|---:|---:|---:|"]
@@ -150,6 +137,7 @@ def k_table(runs):
 
 
 def training_table(runs):
+    """The improved agent's training per photo: size, epochs, the restored epoch's losses."""
     trained = [r for r in runs if r.improved and r.improved.get("training")]
     with_bins = any(r.improved.get("bins") for r in trained)
     head = "| photo |" + (" chroma bins Q |" if with_bins else "")
@@ -170,12 +158,15 @@ def training_table(runs):
 
 
 def gradcheck_table(rows):
+    """``(label, where, error)`` rows of the gradient checks."""
     lines = ["| layer / container / loss | worst at | max relative error |", "|---|---|---:|"]
     lines += [f"| {label} | `{where}` | {err:.2e} |" for label, where, err in rows]
     return "\n".join(lines)
 
 
 def variants_section(build):
+    """The recorded variant comparison (``build.variants``): its provenance, the table of
+    variants with their per-photo PSNR, the seeds' spread and the re-decodings."""
     data = build.variants
     if data is None:
         return [f"The variant comparison is not available yet: `{build.variants_path}` does not "

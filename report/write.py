@@ -13,12 +13,12 @@ import math
 from dataclasses import dataclass, field
 
 from agents.basic import AUTO_STRIP_FRACTION, AUTO_TOLERANCE, COLORS, NEIGHBORS
+from colorize.metrics import BASELINES
 from report.answers import p_answers
 from report.experiments import BOUND_COLORS, LABELS, SATURATED_FRACTION
-from report.tables import (BASELINES, best_baseline, colour_ratio, fmt, gradcheck_table,
-                           join_names, k_table, mean_diag, mean_of, mean_score, mean_table,
-                           photo_table, photos_where, plural, seed_scores, timing_table,
-                           training_table, variants_section)
+from report.tables import (colour_ratio, fmt, gradcheck_table, join_names, k_table, mean_diag,
+                           mean_of, mean_score, mean_table, photo_table, seed_scores,
+                           timing_table, training_table, variants_section)
 
 GRAY_ROUNDING_RMSE = 0.5
 """Below this gray RMSE an output keeps the known gray but for rounding: rounding each RGB
@@ -55,6 +55,22 @@ TERMS = (
     "half's true colours, shown only to measure how much a step costs; the *hindsight* curve "
     "of the bonus is one. The scores (RMSE, PSNR, SSIM, CIEDE2000, colourfulness) are defined "
     "under Results.")
+
+
+def best_baseline(runs):
+    """The baseline with the highest mean PSNR over ``runs``."""
+    return max(BASELINES, key=lambda b: mean_score(runs, b, "psnr"))
+
+
+def plural(n, word):
+    """``1 photo``, ``2 photos``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def photos_where(runs, predicate):
+    """The names of the runs for which ``predicate(run)`` holds."""
+    return [r.name for r in runs if predicate(r)]
+
 
 
 def _improved_config(runs):

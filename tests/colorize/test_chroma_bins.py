@@ -170,7 +170,7 @@ def test_annealed_mean_at_a_tiny_temperature_is_the_mode_not_nan(dtype, temperat
     np.testing.assert_array_equal(bins.annealed_mean(logits, temperature).ravel(), [10, 0])
     with pytest.raises(ValueError, match="one score per bin"):
         bins.annealed_mean(np.zeros((1, 3, 1, 1), np.float32), 1.0)
-    for bad in ("0.38", True, 0.0, -1.0):
+    for bad in ("0.38", True, np.True_, None, [0.5], np.array([0.5]), 0.0, -1.0):
         with pytest.raises(ValueError, match="temperature must be"):
             bins.annealed_mean(logits, bad)
 
