@@ -215,7 +215,9 @@ def read_rgb(path, *, max_pixels=DEFAULT_MAX_PIXELS, notes=None):
                     f"{max_pixels:,} pixels (a possible decompression bomb)"
                 )
             # Pillow before 10.1 closes a multi-frame TIFF's file in load() and then fails to
-            # read its EXIF for exif_transpose; read first, the EXIF is cached on the image.
+            # read its EXIF for exif_transpose; read first, the EXIF is cached on the image
+            # (from Pillow 9.2: 9.1 reads a TIFF's EXIF again from the closed file, which is
+            # why setup.cfg asks for 9.2).
             im.getexif()
             im.load()
             if notes is not None:
