@@ -504,3 +504,41 @@ def test_verdict_words_follow_the_sign_of_what_they_describe():
     assert "less than the 0.20 dB" not in _classification_choice(config, seeded)
     assert "more than the 0.20 dB" in _classification_choice(config, seeded)
     assert _classification_choice(config, None).endswith("less risk).")
+
+
+def _scored_run(name, colorfulness, truth, gray_rmse, psnr=20.0):
+    from types import SimpleNamespace
+
+    scores = {"rmse": 10.0, "psnr": psnr, "ssim": 0.5, "delta_e2000": 5.0,
+              "colorfulness": colorfulness, "colorfulness_true": truth}
+    return SimpleNamespace(name=name, scores={"basic": scores},
+                           diagnostics={"basic": {"gray_rmse": gray_rmse}})
+
+
+def test_score_tables_put_the_colour_ratio_and_gray_rmse_in_their_columns():
+    from report.experiments import LABELS
+    from report.tables import fmt, mean_of, mean_table, photo_table
+
+    assert (fmt(None), fmt(float("nan")), fmt(float("inf")), fmt(2.0, 1)) == ("n/a", "n/a", "inf", "2.0")
+    assert mean_of([1.0, None, float("nan"), 3.0]) == 2.0  # missing values are left out
+    a, b = _scored_run("a", 20.0, 10.0, 3.0), _scored_run("b", 30.0, 60.0, 5.0, psnr=float("nan"))
+    row = photo_table(a).splitlines()[2]
+    assert row == f"| {LABELS['basic']} | 10.00 | 20.00 | 0.500 | 5.00 | 20.0 | 2.00 | 3.00 |"
+    # the ratio column is the mean of the per-photo ratios (2 and 0.5), not of one photo
+    row = mean_table([a, b]).splitlines()[2]
+    assert row == f"| {LABELS['basic']} | 10.00 | 20.00 | 0.500 | 5.00 | 25.0 | 1.25 | 4.00 |"
+
+
+def test_k_and_training_tables_name_the_hindsight_best_and_the_restored_epoch():
+    from types import SimpleNamespace
+
+    from report.tables import k_table, training_table
+
+    auto = {"k": [2, 3, 4, 5, 6], "chosen": 3, "validation_rmse": [6.0, 5.5, 5.7, 5.9, 6.1],
+            "hindsight_rmse": [9.0, 7.0, 6.0, 6.5, 8.0]}
+    row = k_table([SimpleNamespace(name="p", auto=auto)]).splitlines()[2]
+    assert row == "| p | 3 | 5.50 | 7.00 | 6.50 | 4 | 6.00 |"
+    history = {"best_epoch": 1, "train_loss": [5.0, 4.0, 3.5], "val_loss": [3.0, 2.0, 2.5],
+               "epochs_run": 3, "stopped_early": True}
+    run = SimpleNamespace(name="p", improved={"training": history, "parameters": 1234})
+    assert training_table([run]).splitlines()[2] == "| p | 1,234 | 3 | 2 | yes | 4.000 | 2.000 |"

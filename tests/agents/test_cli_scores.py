@@ -47,3 +47,88 @@ def test_improved_keeps_a_left_half_with_black_and_white_exactly(tmp_path):
     assert r.returncode == 0, r.stderr
     out = np.asarray(Image.open(tmp_path / "bw_improved.png"))
     assert np.array_equal(out[:, :16], rgb[:, :16])
+
+
+class _GrayAgent:
+    """The smallest agent the protocol runner takes: it colours with the gray value."""
+
+    name = "gray"
+    uses_left_colours = False
+
+    def __init__(self, full_resolution):
+        self.full_resolution = full_resolution
+
+    def fit(self, rgb):
+        self.fitted_shape = rgb.shape
+        return self
+
+    def colorize(self, gray):
+        return np.repeat(gray[..., None], 3, axis=2)
+
+    def training_output(self, left_rgb):
+        return left_rgb
+
+    def summary(self):
+        return {}
+
+
+def _run_in_process(monkeypatch, tmp_path, rgb, *flags, full_resolution=False):
+    """``agents.cli.main`` with :class:`_GrayAgent`; the figure is replaced by a stub that
+    records its arguments (no matplotlib). Returns (status, JSON record, figure call)."""
+    from agents import cli
+
+    figure = {}
+
+    def fake_figure(path, panels, title=None, seam=None):
+        figure.update(panels=panels, title=title, seam=seam)
+        Path(path).write_bytes(b"figure")
+
+    monkeypatch.setattr(cli, "comparison_figure", fake_figure)
+    photo = tmp_path / "p.png"
+    Image.fromarray(rgb).save(photo)
+    parser = cli.build_parser("gray", "test agent", default_max_side=512)
+    status = cli.main(parser, "gray", lambda args, device: _GrayAgent(full_resolution),
+                      [str(photo), "--out", str(tmp_path / "out"), "--device", "cpu", *flags])
+    record = json.loads((tmp_path / "out" / "p_gray.json").read_text()) if status == 0 else None
+    return status, record, figure
+
+
+def test_the_json_records_the_seed_and_both_sizes_and_the_figure_marks_the_seam(monkeypatch, tmp_path):
+    rgb = textured_image(80, 40)  # 80 wide, 40 high: working copy 40 x 20 at --max-side 40
+    status, record, figure = _run_in_process(monkeypatch, tmp_path, rgb, "--seed", "3",
+                                             "--max-side", "40", "--quiet")
+    assert status == 0
+    assert record["seed"] == 3 and record["mode"] == "protocol"
+    assert record["size"] == {"input": [40, 80], "output": [20, 40]}
+    assert figure["seam"] == 20  # half the output's width, not its height
+
+
+def test_a_full_resolution_agent_is_scored_with_baselines_of_the_full_photo(monkeypatch, tmp_path):
+    from colorize.metrics import baseline_scores
+
+    rgb = textured_image(80, 40)
+    status, record, _ = _run_in_process(monkeypatch, tmp_path, rgb, "--max-side", "40", "--quiet",
+                                        full_resolution=True)
+    assert status == 0 and record["size"] == {"input": [40, 80], "output": [40, 80]}
+    expected = baseline_scores(rgb)
+    for name, scores in record["metrics"]["baselines"].items():
+        assert scores["rmse"] == pytest.approx(expected[name]["rmse"], rel=1e-9), name
+
+
+def test_the_printed_summary_puts_each_score_in_its_column():
+    from agents.cli import summary_table
+
+    scores = {"rmse": 11.0, "psnr": 22.0, "ssim": 0.333, "delta_e2000": 4.44, "colorfulness": 55.5,
+              "colorfulness_true": 66.6}
+    lines = summary_table("basic", {"right": scores, "baselines": {"gray": scores}}).splitlines()
+    assert lines[2].split() == ["basic", "agent", "11.00", "22.00", "0.333", "4.44", "55.50"]
+    assert lines[3].split() == ["base:", "gray", "11.00", "22.00", "0.333", "4.44", "55.50"]
+    assert lines[4].split() == ["true", "colours", "66.60"]
+
+
+def test_quiet_holds_back_no_notes_and_prints_none(monkeypatch, tmp_path, capsys):
+    rgb = textured_image(80, 40)
+    status, _, _ = _run_in_process(monkeypatch, tmp_path, rgb, "--max-side", "40", "--quiet")
+    assert status == 0 and capsys.readouterr().err == ""
+    status, _, _ = _run_in_process(monkeypatch, tmp_path, rgb, "--max-side", "40")
+    assert status == 0 and "note: p.png is 80x40; working at 40x20" in capsys.readouterr().err

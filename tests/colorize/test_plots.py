@@ -169,3 +169,22 @@ def test_the_seam_is_drawn_on_every_panel_at_its_column(tmp_path, monkeypatch):
         assert seams and all(x == 19.5 for x in seams)  # between columns 19 and 20
     plots.comparison_figure(tmp_path / "none.png", [("a", flat)])
     assert not saved[1].axes[0].get_lines()
+
+
+def test_float_panels_are_clipped_not_wrapped_and_gray_or_heat_panels_keep_their_range(
+        tmp_path, monkeypatch):
+    shown = plots._display_image(np.array([[[-5.0, 300.0, 127.6]]]))
+    np.testing.assert_array_equal(shown, [[[0, 255, 128]]])  # uint8 would wrap -5 to 251
+    saved = _saved_figures(monkeypatch)
+    gray = np.linspace(100, 150, 200).reshape(10, 20)  # a gray panel is drawn on 0..255 ...
+    heat = np.arange(200, dtype=float).reshape(10, 20)
+    heat[0, 0] = 1e6  # ... a heat map up to its 99th percentile, so one outlier does not wash it out
+    plots.comparison_figure(tmp_path / "ranges.png", [("gray", gray), ("error", heat, "magma")])
+    gray_image, heat_image = (ax.get_images()[0] for ax in saved[0].axes[:2])
+    assert gray_image.get_clim() == (0, 255)
+    assert heat_image.get_clim() == (0, pytest.approx(np.percentile(heat, 99)))
+
+
+def test_line_plot_names_the_series_whose_lengths_differ(tmp_path):
+    with pytest.raises(ValueError, match="series 'loss': x and y differ in length"):
+        plots.line_plot(tmp_path / "bad.png", {"loss": ([1, 2, 3], [1.0, 2.0])}, "epoch", "loss")

@@ -5,13 +5,19 @@ import math
 import numpy as np
 
 
+def _pair(value):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
 def conv2d_loops(x, w, b, stride, padding, dilation):
-    """Direct cross-correlation: x (N, C, H, W), w (F, C, kh, kw) -> (N, F, H_out, W_out)."""
+    """Direct cross-correlation: x (N, C, H, W), w (F, C, kh, kw) -> (N, F, H_out, W_out).
+    ``stride``, ``padding`` and ``dilation`` are ints or (height, width) pairs."""
     n, c, h, wd = x.shape
     f, _, kh, kw = w.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    h_out = (h + 2 * padding - dilation * (kh - 1) - 1) // stride + 1
-    w_out = (wd + 2 * padding - dilation * (kw - 1) - 1) // stride + 1
+    (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    h_out = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    w_out = (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
     y = np.zeros((n, f, h_out, w_out))
     for i_n in range(n):
         for i_f in range(f):
@@ -22,7 +28,7 @@ def conv2d_loops(x, w, b, stride, padding, dilation):
                         for i in range(kh):
                             for j in range(kw):
                                 total += (w[i_f, ch, i, j]
-                                          * xp[i_n, ch, r * stride + i * dilation, s * stride + j * dilation])
+                                          * xp[i_n, ch, r * sh + i * dh, s * sw + j * dw])
                     y[i_n, i_f, r, s] = total
     return y
 
@@ -30,13 +36,16 @@ def conv2d_loops(x, w, b, stride, padding, dilation):
 def conv_transpose2d_loops(x, w, b, stride, padding, dilation, output_padding=0):
     """Scatter form: every input pixel adds ``x * W`` into the output window it maps to.
 
-    x (N, C_in, H, W), w (C_in, C_out, kh, kw) -> (N, C_out, H_out, W_out).
+    x (N, C_in, H, W), w (C_in, C_out, kh, kw) -> (N, C_out, H_out, W_out). The settings are
+    ints or (height, width) pairs.
     """
     n, c_in, h, wd = x.shape
     _, c_out, kh, kw = w.shape
-    h_out = (h - 1) * stride - 2 * padding + dilation * (kh - 1) + output_padding + 1
-    w_out = (wd - 1) * stride - 2 * padding + dilation * (kw - 1) + output_padding + 1
-    full = np.zeros((n, c_out, h_out + 2 * padding + stride, w_out + 2 * padding + stride))
+    (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
+    oh, ow = _pair(output_padding)
+    h_out = (h - 1) * sh - 2 * ph + dh * (kh - 1) + oh + 1
+    w_out = (wd - 1) * sw - 2 * pw + dw * (kw - 1) + ow + 1
+    full = np.zeros((n, c_out, h_out + 2 * ph + sh, w_out + 2 * pw + sw))
     for i_n in range(n):
         for ci in range(c_in):
             for r in range(h):
@@ -44,9 +53,9 @@ def conv_transpose2d_loops(x, w, b, stride, padding, dilation, output_padding=0)
                     for co in range(c_out):
                         for i in range(kh):
                             for j in range(kw):
-                                full[i_n, co, r * stride + i * dilation, s * stride + j * dilation] += (
+                                full[i_n, co, r * sh + i * dh, s * sw + j * dw] += (
                                     x[i_n, ci, r, s] * w[ci, co, i, j])
-    y = full[:, :, padding:padding + h_out, padding:padding + w_out]
+    y = full[:, :, ph:ph + h_out, pw:pw + w_out]
     return y + b[None, :, None, None]
 
 

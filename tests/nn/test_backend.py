@@ -68,3 +68,38 @@ def test_a_device_that_answers_but_cannot_compute_is_not_used(monkeypatch):
 
 def test_a_device_error_is_an_engine_error():
     assert issubclass(nn.DeviceError, nn.NNError) and nn.DeviceError is DeviceError
+
+
+def test_the_number_checks_refuse_bools_and_text_and_accept_numpy_scalars():
+    from nn.backend import is_real_number, is_whole_number
+
+    for value in (3, 3.0, np.int32(3), np.int64(-2), np.float32(4.0)):
+        assert is_whole_number(value), value
+    for value in (True, np.True_, 2.5, np.float64(0.5), "3", None, [3]):
+        assert not is_whole_number(value), value
+    for value in (0, -1.5, np.float32(0.5), np.float64(2.0), np.int8(1), float("nan")):
+        assert is_real_number(value), value
+    for value in (True, False, np.True_, np.False_, "1", None, [1.0]):
+        assert not is_real_number(value), value
+
+
+def test_get_array_module_looks_at_every_argument(monkeypatch):
+    import sys
+    import types
+
+    fake = types.ModuleType("cupy")
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    gpu_like = type("ndarray", (), {"__module__": "cupy._core.core"})()
+    assert get_array_module(np.zeros(2), gpu_like) is fake
+    assert get_array_module(gpu_like, np.zeros(2)) is fake
+    assert get_array_module(np.zeros(2), 1.0) is np
+
+
+def test_cpu_arrays_are_not_copied_and_an_unusable_device_is_refused(monkeypatch):
+    a = np.arange(3.0)
+    assert to_numpy(a) is a and to_device(a, "cpu") is a  # "no copy if it is there"
+    with pytest.raises(DeviceError, match="unknown device"):
+        to_device(a, "tpu")
+    monkeypatch.setattr(backend, "_cupy_or_reason", lambda: (None, "CuPy is not installed"))
+    with pytest.raises(DeviceError, match="device 'gpu' was asked for"):
+        to_device(a, "gpu")

@@ -214,3 +214,50 @@ def test_transposed_conv_dilation_and_output_padding_gradients(kw):
     layer = nn.ConvTranspose2D(3, 2, 3, rng=rng, **kw)
     errors = check_layer(layer, rng.standard_normal((2, 3, 5, 5)))
     assert max(errors.values()) < TOLERANCE, errors
+
+
+def test_relative_error_floor_only_guards_against_zero():
+    # |a - n| / (|a| + |n|): small gradients are compared relatively too; the 1e-8 floor
+    # only matters when both are (nearly) zero
+    assert relative_error(np.array([1e-6]), np.array([2e-6])) == pytest.approx(1 / 3)
+    assert relative_error(np.array([0.0]), np.array([1e-12])) == pytest.approx(1e-4)
+
+
+def test_command_fails_a_check_that_reaches_the_tolerance(monkeypatch, capsys):
+    from nn import gradcheck
+
+    monkeypatch.setattr(gradcheck, "table_rows", lambda seed: [("Edge", "x", TOLERANCE)])
+    assert gradcheck.main([]) == 1
+    monkeypatch.setattr(gradcheck, "table_rows", lambda seed: [("Near", "x", 2 * TOLERANCE)])
+    assert gradcheck.main([]) == 1
+    assert "1 FAIL" in capsys.readouterr().out
+
+
+def test_the_cases_cover_every_layer_and_loss_the_package_exports():
+    exported = {name for name in nn.__all__ if isinstance(getattr(nn, name), type)}
+    layers = {name for name in exported
+              if issubclass(getattr(nn, name), nn.Layer) and name != "Layer"}
+    losses = {name for name in exported if name.endswith("Loss")}
+    assert layers == {type(layer).__name__ for _, layer, _ in LAYERS}
+    assert losses == {type(loss).__name__ for _, loss, _ in LOSSES}
+
+
+def test_whole_model_check_replays_the_dropout_mask():
+    rng = np.random.default_rng(3)
+    model = nn.Sequential(nn.Dense(4, 6, rng=rng), nn.Tanh(), nn.Dropout(0.5, seed=2),
+                          nn.Dense(6, 2, rng=rng))
+    errors = check_model(model, nn.MSELoss(), rng.standard_normal((5, 4)),
+                         rng.standard_normal((5, 2)))
+    assert max(errors.values()) < TOLERANCE, errors
+
+
+@pytest.mark.parametrize("layer", [
+    nn.Conv2D(3, 2, 1, stride=(1, 2), rng=0),
+    nn.Conv2D(3, 2, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2), rng=1),
+    nn.ConvTranspose2D(3, 2, (2, 3), stride=(1, 2), padding=(0, 1), dilation=(2, 1),
+                       output_padding=(0, 1), rng=2),
+], ids=["Conv2D 1x1 s(1,2)", "Conv2D k(3,2) s(2,1) p(1,0) d(1,2)", "ConvTranspose2D unequal"])
+def test_conv_gradients_with_unequal_height_and_width_settings(layer):
+    x = np.random.default_rng(4).standard_normal((2, 3, 6, 5))
+    errors = check_layer(layer, x)
+    assert max(errors.values()) < TOLERANCE, errors

@@ -232,6 +232,16 @@ def test_backward_refuses_a_gradient_that_is_not_the_output_shape(layer, shape):
     (lambda: nn.Conv2D(1, 2, 3, stride=0), "stride must be a whole number of at least 1"),
     (lambda: nn.Conv2D(0, 2, 3), "Conv2D needs in_channels"),
     (lambda: nn.ConvTranspose2D(2, 2, 2.5), "kernel_size must be a whole number"),
+    (lambda: nn.Conv2D(1, 2, True), "kernel_size must be a whole number"),
+    (lambda: nn.Dense(np.True_, 3), "Dense needs in_features"),
+    (lambda: nn.ConvTranspose2D(1, 1, 3, stride=2, output_padding=2),
+     "output_padding must be smaller than the stride"),
+    (lambda: nn.ConvTranspose2D(1, 1, 3, stride=(2, 1), output_padding=(1, 1)),
+     "output_padding must be smaller than the stride"),
+    (lambda: nn.Conv2D(3, 2, 3).forward(np.zeros((1, 4, 8, 8), np.float32)),
+     r"Conv2D expects \(N, 3, H, W\), got \(1, 4, 8, 8\)"),
+    (lambda: nn.Conv2D(2, 2, 1).forward(np.zeros((1, 4, 2, 2), np.float32)),
+     r"Conv2D expects \(N, 2, H, W\), got \(1, 4, 2, 2\)"),
     (lambda: nn.Dense(2.5, 3), "Dense needs in_features"),
     (lambda: nn.MaxPool2D((2, 2, 2)), "kernel_size must be"),
     (lambda: nn.MaxPool2D(2).forward(np.zeros((2, 8, 8))), r"MaxPool2D expects \(N, C, H, W\)"),
@@ -361,3 +371,16 @@ def test_dropout_mask_is_the_documented_draw_of_the_seeded_generator():
     y = nn.Dropout(0.3, seed=9).forward(x)
     keep = np.random.default_rng(9).random((6, 7)) >= 0.3
     np.testing.assert_allclose(y, keep / 0.7, rtol=1e-15)
+
+
+def test_conv_layers_without_bias_have_no_bias_parameter():
+    for layer in (nn.Conv2D(2, 3, 3, bias=False), nn.ConvTranspose2D(2, 3, 3, bias=False)):
+        assert list(layer.params) == ["W"]
+        layer.forward(np.ones((1, 2, 5, 5), np.float32))
+        assert list(layer.grads) == [] and layer.num_parameters() == 2 * 3 * 9
+
+
+def test_transposed_conv_he_init_uses_the_fan_in_divided_by_both_strides():
+    # each output pixel sees about C_in * kh * kw / (sh * sw) inputs: 64 * 9 // 2 = 288
+    layer = nn.ConvTranspose2D(64, 64, 3, stride=(1, 2), rng=0)
+    assert layer.params["W"].std() == pytest.approx(np.sqrt(2 / 288), rel=0.03)

@@ -271,3 +271,22 @@ def test_summary_does_not_copy_what_forward_saved_for_backward(monkeypatch):
     assert saved_x is None and saved_mask is None  # the saved arrays stay behind
     assert model[0]._x.shape == (8, 1, 64, 64)
     np.testing.assert_array_equal(weights, model[0].params["W"])
+
+
+def test_skip_concat_along_another_axis_splits_the_gradient_there():
+    from nn.gradcheck import TOLERANCE, check_layer
+
+    x = np.random.default_rng(2).standard_normal((2, 3, 4, 5))
+    skip = nn.SkipConcat(nn.Tanh(), axis=3)
+    assert skip.forward(x).shape == (2, 3, 4, 10)
+    assert skip.backward(np.ones((2, 3, 4, 10))).shape == x.shape
+    errors = check_layer(nn.SkipConcat(nn.Tanh(), axis=3), x)
+    assert max(errors.values()) < TOLERANCE, errors
+
+
+def test_summary_runs_the_probe_in_eval_mode():
+    # one zero sample at 1x1: batch-norm in training mode would refuse a single value per channel
+    model = nn.Sequential(nn.Conv2D(2, 3, 1), nn.BatchNorm2D(3), nn.Dropout(0.5, seed=0))
+    text = model.summary((2, 1, 1))
+    assert "1: BatchNorm2D" in text and "(N, 3, 1, 1)" in text
+    assert all(layer.training for layer in model.layers)

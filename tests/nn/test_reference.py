@@ -115,3 +115,49 @@ def test_maxpool_routes_a_tied_maximum_to_the_first_element_of_the_window():
     # row-major order within a window: (0, 1) before (1, 0) and (1, 1), (0, 3) before (1, 2)
     # and (1, 3) (PyTorch's rule too)
     np.testing.assert_array_equal(dx, [[[[0, 1, 0, 1], [0, 0, 0, 0]]]])
+
+
+# kernel, stride, padding, dilation with different values along height and width: a setting
+# read from the wrong axis (padding, dilation or stride of the height used for the width) shows
+UNEQUAL_SETTINGS = [((3, 2), (1, 2), (1, 2), (2, 1)), ((2, 3), (2, 1), (0, 1), (1, 2)),
+                    (1, (1, 2), 0, 1), (1, (2, 1), 0, 1)]
+
+
+@pytest.mark.parametrize("k,s,p,d", UNEQUAL_SETTINGS)
+def test_conv2d_with_unequal_height_and_width_settings_matches_loops(k, s, p, d):
+    rng = np.random.default_rng(21)
+    layer = nn.Conv2D(3, 4, k, stride=s, padding=p, dilation=d, rng=rng, dtype=np.float64)
+    layer.params["b"][:] = rng.standard_normal(4)
+    x = rng.standard_normal((2, 3, 9, 8))
+    expected = conv2d_loops(x, layer.params["W"], layer.params["b"], s, p, d)
+    np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-10, atol=1e-12)
+    # backward is the adjoint of forward (without bias): <conv(x), g> == <x, conv'(g)>
+    layer.params["b"][:] = 0
+    g = rng.standard_normal(expected.shape)
+    assert np.sum(layer.forward(x) * g) == pytest.approx(np.sum(x * layer.backward(g)), rel=1e-12)
+
+
+@pytest.mark.parametrize("k,s,p,d", UNEQUAL_SETTINGS)
+def test_col2im_is_the_adjoint_of_im2col_with_unequal_height_and_width_settings(k, s, p, d):
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 3, 9, 8))
+    cols = im2col(x, k, s, p, d)
+    c = rng.standard_normal(cols.shape)
+    assert np.sum(cols * c) == pytest.approx(np.sum(x * col2im(c, x.shape, k, s, p, d)), rel=1e-12)
+
+
+@pytest.mark.parametrize("k,s,p,d,o", [((3, 2), (1, 2), (1, 0), (1, 2), (0, 1)),
+                                       ((2, 3), (2, 3), (0, 1), (2, 1), (1, 2))])
+def test_conv_transpose2d_with_unequal_height_and_width_settings_matches_loops(k, s, p, d, o):
+    rng = np.random.default_rng(13)
+    layer = nn.ConvTranspose2D(3, 2, k, stride=s, padding=p, dilation=d, output_padding=o,
+                               rng=rng, dtype=np.float64)
+    layer.params["b"][:] = rng.standard_normal(2)
+    x = rng.standard_normal((2, 3, 5, 4))
+    expected = conv_transpose2d_loops(x, layer.params["W"], layer.params["b"], s, p, d, o)
+    np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_conv_rejects_an_input_too_narrow_for_the_kernel_clearly():
+    with pytest.raises(ValueError, match="input 8x2 is too small"):
+        nn.Conv2D(1, 1, 3).forward(np.zeros((1, 1, 8, 2), np.float32))

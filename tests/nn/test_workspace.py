@@ -38,3 +38,11 @@ def test_layers_return_arrays_that_later_calls_do_not_overwrite():
     for layer in layers:
         for name, grad in layer.grads.items():
             assert np.isfinite(grad).all(), name
+
+
+def test_release_drops_the_buffers():
+    a = workspace.scratch("t", (4, 5), np.float32)
+    workspace.release()
+    b = workspace.scratch("t", (4, 5), np.float32)
+    assert not np.shares_memory(a, b)  # a fresh buffer after release
+    workspace.release()
