@@ -33,7 +33,7 @@ import math
 
 import numpy as np
 
-from nn.backend import get_array_module, to_numpy
+from nn.backend import as_real_number, get_array_module, to_numpy
 
 
 class ChromaBins:
@@ -268,13 +268,8 @@ class ChromaBins:
         ``T = inf`` gives the plain mean of the bin centres; a tiny ``T`` the mode (ties
         shared equally).
         """
-        # read through float(), as a Python number: the dtype's constructor would refuse a
-        # CuPy 0-d array; arrays of other shapes, booleans and text are not temperatures
-        try:
-            value = (None if isinstance(temperature, (bool, np.bool_, str, bytes))
-                     or getattr(temperature, "ndim", 0) != 0 else float(temperature))
-        except (TypeError, ValueError):
-            value = None
+        # a Python float: the dtype's constructor would refuse a CuPy 0-d array
+        value = as_real_number(temperature)
         if value is None:
             raise ValueError(f"temperature must be a number, got {temperature!r}")
         xp = get_array_module(logits)

@@ -42,7 +42,7 @@ import math
 
 import numpy as np
 
-from nn.backend import get_array_module
+from nn.backend import as_real_number, get_array_module
 
 from .color import rgb_to_chroma, rgb_to_gray
 
@@ -181,12 +181,10 @@ def _safe_ratio(num, den, xp):
 
 def _check_strength(strength):
     """ValueError unless ``strength`` is a number in ``[0, MAX_STRENGTH]`` (NaN would pass
-    ``<= 0`` tests and turn the whole solve into NaN). Anything ``float`` takes as a number is
-    one (NumPy scalars and 0-d arrays included); text and booleans are not."""
-    try:
-        value = None if isinstance(strength, (bool, np.bool_, str, bytes)) else float(strength)
-    except (TypeError, ValueError):
-        value = None
+    ``<= 0`` tests and turn the whole solve into NaN). A number is what
+    :func:`nn.backend.as_real_number` reads as one (NumPy scalars and 0-d arrays included);
+    text, booleans and longer arrays are not."""
+    value = as_real_number(strength)
     if value is None or not 0 <= value <= MAX_STRENGTH:
         raise ValueError(f"the smoothing strength must be a number from 0 to {MAX_STRENGTH:g}, "
                          f"got {strength!r}")
@@ -240,7 +238,7 @@ def smooth_chroma(gray, chroma, strength=1.0, confidence=None, iterations=100, t
     u0 = xp.ascontiguousarray(chroma.transpose(2, 0, 1))
     c = c[None]
     graph = NeighbourGraph(affinity_weights(gray))
-    lam = np.float32(float(strength))  # float() first: CuPy refuses np.float32(0-d array)
+    lam = np.float32(as_real_number(strength))  # not np.float32(strength): CuPy 0-d arrays
 
     def operator(u):
         r = u - graph.apply(u)

@@ -12,9 +12,9 @@ Device names are ``"cpu"``, ``"gpu"`` and ``"auto"``: ``auto`` means the GPU whe
 and a CUDA device answers, else the CPU; ``gpu`` without one raises ``DeviceError`` with one
 sentence that says what is missing.
 
-It also holds the two number checks that every package applies to sizes and settings
-(``is_whole_number``, ``is_real_number``), so that ``colorize`` needs nothing else from the
-engine.
+It also holds the number checks that every package applies to sizes and settings
+(``is_whole_number``, ``is_real_number``, ``as_real_number``), so that ``colorize`` needs
+nothing else from the engine.
 """
 
 from functools import lru_cache
@@ -137,6 +137,20 @@ def is_real_number(value):
     numbers here: callers that need finite values test that)."""
     return (isinstance(value, (int, float, np.integer, np.floating))
             and not isinstance(value, (bool, np.bool_)))
+
+
+def as_real_number(value):
+    """``value`` as a Python float when it is one real number: an int or float, Python's or
+    NumPy's, or a 0-d array, NumPy's or CuPy's (read through ``float()``, which takes a CuPy 0-d
+    array where ``np.float32()`` refuses it); None for booleans, text, arrays of any other shape
+    and anything ``float()`` cannot read or overflows on (NaN and infinity are returned: callers
+    that need finite values test that)."""
+    if isinstance(value, (bool, np.bool_, str, bytes)) or getattr(value, "ndim", 0) != 0:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 def is_whole_number(value):

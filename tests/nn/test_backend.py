@@ -83,6 +83,18 @@ def test_the_number_checks_refuse_bools_and_text_and_accept_numpy_scalars():
         assert not is_real_number(value), value
 
 
+def test_as_real_number_reads_one_number_and_nothing_else():
+    from nn.backend import as_real_number
+
+    for value, expected in ((3, 3.0), (-1.5, -1.5), (np.int64(7), 7.0), (np.float32(0.5), 0.5),
+                            (np.array(2.0), 2.0), (np.array(4, np.uint8), 4.0)):
+        assert as_real_number(value) == expected and type(as_real_number(value)) is float
+    assert as_real_number(float("inf")) == float("inf") and np.isnan(as_real_number(np.nan))
+    for value in (True, np.False_, "1", b"1", None, [1.0], np.array([1.0]), np.zeros((1, 1)),
+                  10**400, object()):
+        assert as_real_number(value) is None, value
+
+
 def test_get_array_module_looks_at_every_argument(monkeypatch):
     import sys
     import types
