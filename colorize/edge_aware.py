@@ -180,14 +180,15 @@ def _safe_ratio(num, den, xp):
 
 
 def _check_strength(strength):
-    """ValueError unless ``strength`` is a number in ``[0, MAX_STRENGTH]`` (NaN would pass
-    ``<= 0`` tests and turn the whole solve into NaN). A number is what
+    """``strength`` as a Python float; ValueError unless it is a number in ``[0, MAX_STRENGTH]``
+    (NaN would pass ``<= 0`` tests and turn the whole solve into NaN). A number is what
     :func:`nn.backend.as_real_number` reads as one (NumPy scalars and 0-d arrays included);
     text, booleans and longer arrays are not."""
     value = as_real_number(strength)
     if value is None or not 0 <= value <= MAX_STRENGTH:
         raise ValueError(f"the smoothing strength must be a number from 0 to {MAX_STRENGTH:g}, "
                          f"got {strength!r}")
+    return value
 
 
 def smooth_chroma(gray, chroma, strength=1.0, confidence=None, iterations=100, tol=1e-4,
@@ -208,7 +209,7 @@ def smooth_chroma(gray, chroma, strength=1.0, confidence=None, iterations=100, t
     and for ``check_every`` below 1.
     """
     xp = get_array_module(chroma, gray, confidence)
-    _check_strength(strength)
+    value = _check_strength(strength)
     if check_every is not None and not (isinstance(check_every, int) and check_every >= 1):
         raise ValueError(f"check_every must be a whole number of at least 1, got {check_every!r}")
     chroma, gray = xp.asarray(chroma), xp.asarray(gray)
@@ -238,7 +239,7 @@ def smooth_chroma(gray, chroma, strength=1.0, confidence=None, iterations=100, t
     u0 = xp.ascontiguousarray(chroma.transpose(2, 0, 1))
     c = c[None]
     graph = NeighbourGraph(affinity_weights(gray))
-    lam = np.float32(as_real_number(strength))  # not np.float32(strength): CuPy 0-d arrays
+    lam = np.float32(value)  # not np.float32(strength), which refuses a CuPy 0-d array
 
     def operator(u):
         r = u - graph.apply(u)
