@@ -62,7 +62,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from agents.improved import DEFAULTS, ImprovedAgent
+from agents.improved import ImprovedAgent
+from agents.improved_settings import DEFAULTS
 from colorize.bench_neighbors import bench_width
 from colorize.bench_neighbors import load_photo as load_resized
 from colorize.bundled import bundled_images_dir

@@ -9,7 +9,7 @@ reruns the comparison):
    training image as a prior (:mod:`agents.improved_data`; coarse-context planes are an
    option, off by default: over seeds 0-2 on the six benchmark photos they raised coffee by
    0.35 dB and lowered the mean by 0.23 dB, 24.81 against 25.04, measured under the earlier
-   whole-photo resize: see ``DEFAULTS``).
+   whole-photo resize: see :data:`agents.improved_settings.DEFAULTS`).
    Output: the gray-preserving chroma ``(u, v)`` of :mod:`colorize.color`; the colour is
    rebuilt as ``gray + u e1 + v e2``, so the output's gray equals the input gray exactly (up
    to the gamut shrink of ``chroma_to_rgb``), whatever the network says.
@@ -57,12 +57,12 @@ reruns the comparison):
 
 With ``--load-model`` the agent skips training and colourizes with the saved network (a
 model trained on one photo colourizes others). ``--save-model`` writes the trained network,
-its chroma bins and its configuration to one ``.npz`` file.
+its chroma bins and its configuration to one ``.npz`` file (:mod:`agents.improved_model_file`).
+The settings, their defaults and the measurements behind each default are in
+:mod:`agents.improved_settings`.
 """
 
 import argparse
-import json
-import math
 import os
 import sys
 import time
@@ -81,131 +81,31 @@ from agents.improved_data import (
     validation_columns,
     working_shape,
 )
-from agents.improved_losses import REGRESSION_LOSSES, REGRESSION_SCALE, ChromaClassLoss, ChromaRegressionLoss
+from agents.improved_losses import REGRESSION_SCALE, ChromaClassLoss, ChromaRegressionLoss
 from agents.improved_model import ARCHITECTURES, build_model, pad_to_multiple, predict_tiled, size_multiple
+from agents.improved_model_file import check_save_path, read_model_file, section, write_model_file
+from agents.improved_settings import (
+    ARCHITECTURE_KEYS,
+    DECODING_KEYS,
+    DEFAULTS,
+    LOSSES,
+    MAX_SATURATION,
+    MAX_STRENGTH,
+    MAX_TEMPERATURE,
+    MIN_TEMPERATURE,
+    PROPAGATE_GRID,
+    check_config,
+)
 from colorize.chroma_bins import ChromaBins
 from colorize.color import check_0_255, chroma_to_rgb, rgb_to_chroma, rgb_to_gray
 from colorize.edge_aware import propagate_from_left, smooth_chroma
-from colorize.io import MAX_NAME_BYTES, long_name_in
 from colorize.metrics import gray_level_chroma_table
 from nn import Adam, NNError, ReduceLROnPlateau, StateDictError, fit
-from nn.backend import array_module_for, is_real_number, is_whole_number, to_numpy
-from nn.cli import UsageError, positive_int
-from nn.layers.base import load_npz, save_npz
+from nn.backend import array_module_for, is_whole_number, to_numpy
+from nn.cli import UsageError, first_line, positive_int
 
-LOSSES = ("cls",) + tuple(REGRESSION_LOSSES)
-MODEL_FORMAT = "colorize-improved-agent/1"
 DEFAULT_MAX_SIDE = 256
 ROW_BAND = 256
-
-DEFAULTS = {
-    "arch": "unet",
-    "loss": "cls",
-    "width": 16,
-    "epochs": 30,
-    "batch_size": 8,
-    "crop": 48,
-    "bank_size": 64,
-    "lr": 2e-3,
-    "ema_decay": 0.0,
-    "patience": 8,
-    "plateau": 3,
-    "bin_step": 10.0,
-    "rebalance": 0.5,
-    "neighbors": 5,
-    "temperature": 0.7,
-    "saturation": 1.0,
-    "refine": 1.0,
-    "propagate": "auto",
-    "rows": False,
-    "prior": True,
-    "context": False,
-    "flip_average": True,
-}
-"""Default settings. ``epochs`` counts passes over the crop bank (``bank_size / batch_size``
-steps each); ``lr``: Adam's learning rate. Smaller and larger values than the defaults did
-worse, one setting changed at a time, as mean PSNR on the six benchmark photos at 256 px over
-seeds 0-2 (:mod:`agents.bench_improved`'s photos and scoring, one BLAS thread; the defaults
-give 25.04 dB there). These sweeps, and the other one-setting figures in this package's
-docstrings that compare with 25.04, ran before 2026-11-29, when the benchmark still resized
-each photo whole before cutting it, so that the right half's first columns blended into the
-validation strip and into the known colours at the seam; with each half resized on its own
-the defaults gave 24.93 dB (24.75 to 25.13 per seed), and 24.97 dB (24.78 to 25.21) since the
-fixes of commit 9f763ef (soft targets' distances in float64, the prior scaled to sum to 1, a
-pixel counted only when both chroma values are known), and 24.93 dB (24.76 to 25.09)
-since the cross-entropy takes the soft targets in sparse form (commit de870da: the same loss
-and gradient up to rounding, which sends each run along a slightly different path; the
-regression variants kept their scores to the last digit); the sweeps were not rerun:
-``lr`` 1e-3 / 4e-3 gave 24.29 / 24.75, ``width`` 8 / 12 gave 24.62 / 24.71,
-``crop`` 32 gave 24.42, ``batch_size`` 4 gave 24.61, ``plateau`` 0 / 5 gave 24.80 / 24.86 and
-``neighbors`` 1 / 9 gave 24.66 / 24.94, ``prior`` off 24.83 and ``arch`` ``"dilated"`` 24.16
-(wider networks, larger crops and larger batches did worse in earlier measurements);
-``neighbors``: how many of the nearest chroma bins share each pixel's soft target (1 =
-one-hot; :meth:`colorize.chroma_bins.ChromaBins.encode_soft`);
-``ema_decay``: the decay of the exponential moving average of the weights that is then
-validated, kept and used (0 = off: the plain weights of each epoch's last step). On four
-sample photos that are not among the benchmark's (scikit-image's motorcycle_right,
-hubble_deep_field, retina and ihc, 256 px, seeds 0 and 1, mean PSNR of the right halves) it
-helped: 29.95 dB without, 30.02 / 30.09 / 30.12 / 30.06 dB at decay 0.8 / 0.9 / 0.95 / 0.98,
-and 30.09 dB at 0.95 with the warm-up of :class:`nn.WeightAverage`. On the six benchmark photos
-decay 0.95 then gave 24.80 dB mean at seed 0 against 25.21 dB without it (24.75 against
-24.97 over seeds 0-2; the same code, 2026-11-29): astronaut fell from 27.77 to 25.39 dB,
-because the averaged weights' smoother validation curve had its best at epoch 16, and early
-stopping ended the run 8 epochs later and restored epoch 16, while without the average the
-noisy curve kept reaching new lows until the last epoch, 30 (the other five photos moved by
--0.16 to +0.22 dB). With the evidence split, it stays off;
-``patience``: stop after that many epochs without a better validation loss; ``plateau``: halve
-the learning rate when that many epochs in a row have passed without a better validation loss,
-on the next such epoch (``ReduceLROnPlateau``'s patience; 0 = constant
-rate); ``bin_step`` is the side of a chroma bin in chroma units (RGB units, since the chroma
-basis is orthonormal);
-``refine`` is the edge-aware smoothing strength (0 = off) when no colours are known;
-``propagate`` the strength of the propagation of known colours (the protocol's training
-half) into the prediction, which then replaces ``refine``: a number (0 = off) or ``"auto"``,
-the value of ``PROPAGATE_GRID`` that does best on the validation strip; ``flip_average``
-averages the network's outputs for the image and its mirror image (class scores before
-decoding)."""
-
-PROPAGATE_GRID = (0.0, 1e2, 1e3, 1e4, 1e5, 1e6)
-"""Strengths ``propagate="auto"`` chooses from. Up to 1e5 each solve is capped at 1000 CG
-steps, and the weaker strengths stop earlier on the residual test (chelsea at a quarter of
-its size, zero chroma guess: 117, 272, 870 and 1000 steps for 1e2 to 1e5); above 1e5 the cap
-grows by sqrt(10) per decade (:func:`colorize.edge_aware.propagation_iterations`: 3163 at
-1e6). Adding 1e6 raised the benchmark photos' mean PSNR by 0.20 / 0.25 / 0.23 dB (seeds 0 / 1 / 2;
-measured under the earlier whole-photo resize, see ``DEFAULTS``). With every system
-solved exactly, adding 1e7 as well gained less than 1e6 alone (the strip then picks 1e7 for
-coffee, which does better at 1e6), and half-decade steps (3e5, 3e6) +0.07 / -0.01 dB for
-1.7 times the steps."""
-
-MIN_TEMPERATURE = 1e-3
-"""The lowest annealed-mean temperature: below it the decoding is the mode for any scores,
-and dividing float32 scores by it overflows."""
-MAX_TEMPERATURE = 1e3
-"""The highest annealed-mean temperature: far above it the class scores divided by it are all
-about zero, so the decoding is the plain mean of the bin centres for any scores, and the
-float32 temperature overflows to infinity near 3e38."""
-MAX_SATURATION = 100.0
-"""The largest saturation: beyond it nearly every predicted colour lies far outside the gamut
-and is pulled back to its edge, and float32 overflows long before a user notices more."""
-MAX_STRENGTH = 1e7
-"""The largest ``propagate`` / ``refine`` strength. Far above it the float32 sums of conjugate
-gradients overflow and the solve returns nothing usable. For ``propagate`` the CG steps also
-reach their cap there (:data:`colorize.edge_aware.MAX_PROPAGATE_ITERATIONS`); ``refine``'s
-solve always stops within 100 steps (``smooth_chroma``'s default)."""
-MAX_BANK_SIZE = 4096
-"""The most training crops (``bank_size``): the bank is held in memory, and 4096 crops cut at
-the default 48 px plus their slack for shifts (64 px in all) with their 5 planes (gray, prior,
-chroma) take 335 MB; far more would not fit."""
-MAX_WIDTH = 512
-"""The widest network (``width``, the channels of the first level): 32 times the default.
-A model file asking for more is refused with one line, rather than failing to allocate
-terabytes of weights."""
-
-# What a saved model fixes: the network's shape and its output space. The decoding options
-# may be changed when a model is loaded; the other (training) settings describe how it was
-# trained, and a loaded model is not trained again.
-ARCHITECTURE_KEYS = ("arch", "loss", "width", "rows", "prior", "context", "bin_step")
-DECODING_KEYS = ("temperature", "saturation", "refine", "propagate", "flip_average")
 
 
 class ImprovedAgent:
@@ -219,7 +119,7 @@ class ImprovedAgent:
     progress : bool, show progress bars (tqdm) for training and for the choice of the
         propagation strength.
     save_path : str or None, write the trained model there at the end of :meth:`fit`.
-    **options : any key of ``DEFAULTS``.
+    **options : any key of :data:`agents.improved_settings.DEFAULTS`.
     """
 
     name = "improved"
@@ -230,7 +130,7 @@ class ImprovedAgent:
         unknown = sorted(set(options) - set(DEFAULTS))
         if unknown:
             raise ValueError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(DEFAULTS)}")
-        self.config = _check_config({**DEFAULTS, **options})
+        self.config = check_config({**DEFAULTS, **options})
         if not (is_whole_number(seed) and seed >= 0):
             raise ValueError(f"seed must be a whole number of at least 0, got {seed!r}")
         self.seed = int(seed)
@@ -497,13 +397,9 @@ class ImprovedAgent:
             arrays.update({f"bins/{k}": v for k, v in self.bins.state().items()})
         if self.prior_table is not None:
             arrays["prior/table"] = self.prior_table
-        meta = {"format": MODEL_FORMAT, "config": self.config, "train_pixels": self.train_pixels,
-                "propagate_strength": self.propagate_strength}
-        arrays["meta"] = np.array(json.dumps(meta))
-        try:
-            return save_npz(path, arrays)
-        except OSError as exc:
-            raise UsageError(f"cannot write the model file {path}: {exc.strerror or exc}") from None
+        return write_model_file(path, arrays, {"config": self.config,
+                                               "train_pixels": self.train_pixels,
+                                               "propagate_strength": self.propagate_strength})
 
     @classmethod
     def load(cls, path, seed=0, device="auto", progress=False, **decoding):
@@ -523,8 +419,8 @@ class ImprovedAgent:
             raise ValueError(f"{', '.join(training)} cannot be given to load: a loaded model is "
                              f"not trained again; it takes {', '.join(DECODING_KEYS)}")
         replaced = {k: v for k, v in decoding.items() if k in DECODING_KEYS}
-        _check_config({**DEFAULTS, **replaced})  # the caller's own values: a ValueError
-        arrays, meta = _read_model_file(path, replaced)
+        check_config({**DEFAULTS, **replaced})  # the caller's own values: a ValueError
+        arrays, meta = read_model_file(path, replaced)
         config = meta["config"]
         for key, value in decoding.items():
             if key in ARCHITECTURE_KEYS and value != config.get(key):
@@ -534,8 +430,7 @@ class ImprovedAgent:
                     **{**{k: v for k, v in config.items() if k in DEFAULTS}, **decoding})
         try:
             if agent.config["loss"] == "cls":
-                agent.bins = ChromaBins.from_state({k[5:]: v for k, v in arrays.items()
-                                                    if k.startswith("bins/")})
+                agent.bins = ChromaBins.from_state(section(arrays, "bins"))
                 out_channels = agent.bins.n_bins
             else:
                 out_channels = 2
@@ -547,11 +442,11 @@ class ImprovedAgent:
                                          agent.config["context"])
             agent.model = build_model(agent.config["arch"], in_channels, out_channels,
                                       agent.config["width"], agent.seed)
-            agent.model.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("model/")})
+            agent.model.load_state_dict(section(arrays, "model"))
         except (KeyError, ValueError, TypeError, StateDictError) as exc:
             raise UsageError(f"model file {path} does not fit the architecture it names "
                              f"({agent.config['arch']}, loss {agent.config['loss']}): "
-                             f"{_first_line(exc)}") from None
+                             f"{first_line(exc)}") from None
         agent.model.to(device)
         agent.model.eval()
         agent.train_pixels = int(meta["train_pixels"])
@@ -562,137 +457,6 @@ class ImprovedAgent:
             agent.propagate_strength = PROPAGATE_GRID[-1] if chosen is None else float(chosen)
         agent.pretrained = True
         return agent
-
-
-def _first_line(exc):
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-
-
-def _read_model_file(path, decoding):
-    """``(arrays, meta)`` of a model file, or UsageError saying what is wrong with it.
-
-    ``decoding``: the settings that will replace the saved ones (:meth:`ImprovedAgent.load`),
-    so a saved value that is out of range but replaced (a temperature above today's bound, say)
-    does not make the file unusable."""
-    if not os.path.exists(path):
-        raise UsageError(f"model file {path} does not exist")
-    if os.path.isdir(path):
-        raise UsageError(f"model file {path} is a directory")
-    if not os.path.isfile(path):
-        # reading a pipe would wait for a writer, perhaps forever, and a model needs seeking
-        raise UsageError(f"model file {path} is not a regular file (a pipe or a device); "
-                         "give the .npz file itself")
-    try:
-        with open(path, "rb"):
-            pass
-    except OSError as exc:
-        # say so before np.load does, which would blame the file's format
-        raise UsageError(f"model file {path} cannot be read ({exc.strerror or exc})") from None
-
-    def not_ours(detail):
-        return UsageError(f"model file {path} is not a model saved with --save-model "
-                          f"(cannot be read as .npz: {detail})")
-
-    try:
-        arrays = load_npz(path)
-    except StateDictError as exc:
-        raise not_ours(str(exc)) from None
-    try:
-        meta = json.loads(str(arrays.pop("meta")))
-        if meta.get("format") != MODEL_FORMAT:
-            raise ValueError(meta.get("format"))
-        # settings added since the file was written take their defaults; what load compares
-        # with the caller's settings is this completed configuration
-        config = meta["config"] = {**DEFAULTS, **{k: v for k, v in meta["config"].items()
-                                                  if k in DEFAULTS}}
-        if int(meta["train_pixels"]) < 1:
-            raise ValueError(meta["train_pixels"])
-        strength = meta.get("propagate_strength")
-        if strength is not None and not _is_strength(strength):
-            raise ValueError(strength)
-    except (KeyError, ValueError, TypeError, AttributeError):
-        raise UsageError(f"model file {path} is not an improved-agent model "
-                         f"(no valid {MODEL_FORMAT} configuration inside)") from None
-    try:
-        _check_config({**config, **decoding})
-    except ValueError as exc:
-        raise UsageError(f"model file {path} holds settings that cannot work "
-                         f"({_first_line(exc)}); retrain it, or, for one of "
-                         f"{', '.join(DECODING_KEYS)}, give another value when loading") from None
-    broken = sorted(k for k, v in arrays.items() if v.dtype.kind in "fc" and not np.isfinite(v).all())
-    if broken:
-        raise UsageError(f"model file {path} has values that are not finite numbers (NaN or "
-                         f"infinity) in {', '.join(broken[:3])}"
-                         f"{' and more' if len(broken) > 3 else ''}, so it cannot colour "
-                         "anything; retrain it")
-    return arrays, meta
-
-
-COUNT_KEYS = ("width", "epochs", "batch_size", "crop", "bank_size", "neighbors", "patience",
-              "plateau")
-NUMBER_KEYS = ("lr", "ema_decay", "bin_step", "rebalance", "temperature", "saturation", "refine")
-SWITCH_KEYS = ("rows", "prior", "context", "flip_average")
-
-
-def _check_config(cfg):
-    """``cfg`` with plain Python values (NumPy numbers would not go into a model file's JSON),
-    or ValueError for settings that cannot work: a count that is not a whole number, a number
-    that is not finite, a switch that is not true or false, or a value out of its range."""
-    cfg = dict(cfg)
-    if cfg["arch"] not in ARCHITECTURES:
-        raise ValueError(f"arch must be one of {', '.join(ARCHITECTURES)}, got {cfg['arch']!r}")
-    if cfg["loss"] not in LOSSES:
-        raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {cfg['loss']!r}")
-    for key in COUNT_KEYS:
-        value = cfg[key]
-        if not is_whole_number(value):
-            raise ValueError(f"{key} must be a whole number, got {value!r}")
-        cfg[key] = int(value)
-    for key in NUMBER_KEYS:
-        if not (is_real_number(cfg[key]) and math.isfinite(cfg[key])):
-            raise ValueError(f"{key} must be a finite number, got {cfg[key]!r}")
-        cfg[key] = float(cfg[key])
-    for key in SWITCH_KEYS:
-        # 0 and 1 as well: model files of older versions may hold them
-        value = cfg[key]
-        if not (isinstance(value, (bool, np.bool_))
-                or (is_real_number(value) and value in (0, 1))):
-            raise ValueError(f"{key} must be true or false, got {cfg[key]!r}")
-        cfg[key] = bool(cfg[key])
-    for key in ("width", "epochs", "batch_size", "crop", "bank_size", "neighbors", "patience"):
-        if cfg[key] < 1:
-            raise ValueError(f"{key} must be at least 1, got {cfg[key]}")
-    if cfg["width"] > MAX_WIDTH:
-        raise ValueError(f"width must be at most {MAX_WIDTH}, got {cfg['width']}")
-    if cfg["bank_size"] > MAX_BANK_SIZE:
-        raise ValueError(f"bank_size must be at most {MAX_BANK_SIZE}, got {cfg['bank_size']}")
-    if cfg["plateau"] < 0:
-        raise ValueError(f"plateau must be at least 0, got {cfg['plateau']}")
-    for key in ("lr", "bin_step"):
-        if not cfg[key] > 0:
-            raise ValueError(f"{key} must be positive, got {cfg[key]}")
-    if not MIN_TEMPERATURE <= cfg["temperature"] <= MAX_TEMPERATURE:
-        raise ValueError(f"temperature must lie in [{MIN_TEMPERATURE:g}, {MAX_TEMPERATURE:g}], "
-                         f"got {cfg['temperature']}")
-    if not 0 <= cfg["ema_decay"] < 1:
-        raise ValueError(f"ema_decay must lie in [0, 1), got {cfg['ema_decay']}")
-    if not 0 <= cfg["rebalance"] <= 1:
-        raise ValueError(f"rebalance must lie in [0, 1], got {cfg['rebalance']}")
-    if not 0 <= cfg["saturation"] <= MAX_SATURATION:
-        raise ValueError(f"saturation must lie in [0, {MAX_SATURATION:g}], got {cfg['saturation']}")
-    if not 0 <= cfg["refine"] <= MAX_STRENGTH:
-        raise ValueError(f"refine must lie in [0, {MAX_STRENGTH:g}], got {cfg['refine']}")
-    if cfg["propagate"] != "auto":
-        if not _is_strength(cfg["propagate"]):
-            raise ValueError(f"propagate must be 'auto' or a number in [0, {MAX_STRENGTH:g}], "
-                             f"got {cfg['propagate']!r}")
-        cfg["propagate"] = float(cfg["propagate"])
-    return cfg
-
-
-def _is_strength(value):
-    """True for a real number in [0, MAX_STRENGTH] (not a bool, not a string)."""
-    return is_real_number(value) and 0 <= value <= MAX_STRENGTH
 
 
 def _floor_to_multiple(n, multiple):
@@ -782,44 +546,6 @@ def build_improved_parser():
     return parser
 
 
-def _check_save_path(path, inputs, outputs):
-    """UsageError now, before minutes of training, if the model could not be written to ``path``,
-    would be lost (a result file this run writes afterwards has that name) or would replace
-    what must stay: an input (``(path, what)`` pairs: the photos, a loaded model; the user's
-    input files are never overwritten, so a model with new decoding settings is saved under a
-    new name) or something that is not a regular file (a device, a pipe). Paths are compared
-    after following symbolic links."""
-    if path.endswith(os.sep) or (os.altsep and path.endswith(os.altsep)):
-        raise UsageError(f"--save-model {path} names a folder (it ends with a separator); give "
-                         "a file name such as model.npz")
-    if len(os.fsencode(os.path.basename(path))) > MAX_NAME_BYTES:
-        raise UsageError(f"--save-model {path}: the name is longer than {MAX_NAME_BYTES} bytes; "
-                         "give a shorter one such as model.npz")
-    if long_name_in(path) is not None:
-        raise UsageError(f"--save-model {path}: a folder name in it is longer than "
-                         f"{MAX_NAME_BYTES} bytes")
-    if os.path.isdir(path):
-        raise UsageError(f"--save-model {path} is a directory; give a file name such as model.npz")
-    if os.path.exists(path) and not os.path.isfile(path):
-        raise UsageError(f"--save-model {path} is not a regular file (a device or a pipe), and "
-                         "saving would replace it; give a file name such as model.npz")
-    for source, what in inputs:
-        if os.path.exists(path) and os.path.exists(source) and os.path.samefile(path, source):
-            raise UsageError(f"--save-model {path} would overwrite the input {what}; give another "
-                             "name such as model.npz")
-    for result in outputs:
-        if os.path.realpath(path) == os.path.realpath(result):
-            raise UsageError(f"--save-model {path} is also one of this run's result files, "
-                             "which would replace the model; give another name such as model.npz")
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise UsageError(f"--save-model {path}: {folder} is a file, not a folder")
-    if not os.path.isdir(folder):
-        raise UsageError(f"--save-model {path}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise UsageError(f"--save-model {path}: the folder {folder} is not writable")
-
-
 def make_agent(args, device):
     """The agent the parsed arguments describe (trained later by the CLI, or loaded now)."""
     given_max_side = args.max_side
@@ -835,7 +561,7 @@ def make_agent(args, device):
                      "left/right protocol; with --reference no colours of IMAGE are known, "
                      f"so it {use}")
     if args.save_model:
-        _check_save_path(args.save_model, input_files(args), output_paths(args, "improved").values())
+        check_save_path(args.save_model, input_files(args), output_paths(args, "improved").values())
     if args.whole and not (args.load_model or args.reference):
         raise UsageError("--whole colours IMAGE whole with a model given by --load-model; to "
                          "learn from another photo and colour IMAGE whole, give --reference")

@@ -26,7 +26,7 @@ same position in each of its crops, and flips each crop left-right with probabil
 (``augment``). Vertical flips are not used: photos have an up and a down (measured: flipping
 each crop upside down with probability 1/2 as well lowered the six benchmark photos' mean
 PSNR from 25.04 to 24.31 dB over seeds 0-2, astronaut from 26.60 to 23.38, under the
-earlier whole-photo resize: see :data:`agents.improved.DEFAULTS`).
+earlier whole-photo resize: see :data:`agents.improved_settings.DEFAULTS`).
 """
 
 import numpy as np

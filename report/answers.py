@@ -4,7 +4,7 @@ configuration and measurements, with the improved agent's design choices explain
 import numpy as np
 
 from agents.basic import COLORS, NEIGHBORS
-from agents.improved import PROPAGATE_GRID
+from agents.improved_settings import PROPAGATE_GRID
 from agents.improved_data import GRAY_CENTER, GRAY_SCALE, VALIDATION_FRACTION
 from colorize.kmeans import RESTARTS
 from report.experiments import BOUND_COLORS

@@ -38,6 +38,7 @@ import zipfile
 import numpy as np
 
 from nn.backend import get_array_module, is_whole_number, to_device, to_numpy
+from nn.cli import first_line
 from nn.errors import StateDictError
 
 
@@ -271,7 +272,7 @@ def load_npz(path):
         # NumPy's ValueError for a file it does not recognise advises loading it with pickle,
         # which is not advice to pass on
         raise StateDictError("not an .npz archive" if isinstance(exc, ValueError)
-                             else _first_line(exc)) from None
+                             else first_line(exc)) from None
     if not isinstance(data, np.lib.npyio.NpzFile):
         raise StateDictError("a single .npy array, not an .npz archive")
     try:
@@ -279,13 +280,9 @@ def load_npz(path):
             return {key: data[key] for key in data.files}
     except ValueError as exc:
         raise StateDictError("it holds Python objects, which are not loaded" if "pickle" in str(exc)
-                             else _first_line(exc)) from None
+                             else first_line(exc)) from None
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise StateDictError(_first_line(exc)) from None
-
-
-def _first_line(exc):
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StateDictError(first_line(exc)) from None
 
 
 def save_npz(path, arrays):

@@ -12,13 +12,13 @@ from PIL import Image
 import nn
 from nn.cli import UsageError
 from agents.cli import main as cli_main
-from agents.improved import (DEFAULTS, PROPAGATE_GRID, ImprovedAgent, build_improved_parser,
-                             make_agent)
+from agents.improved import ImprovedAgent, build_improved_parser, make_agent
 from agents.improved_data import (CROP_SLACK, box_mean, crop_bank, input_channels, input_planes,
                                   make_augment, masked_strip_target, validation_columns,
                                   working_shape)
 from agents.improved_losses import REGRESSION_SCALE, ChromaClassLoss, ChromaRegressionLoss
 from agents.improved_model import build_model, predict, predict_tiled
+from agents.improved_settings import DEFAULTS, PROPAGATE_GRID
 from colorize.chroma_bins import ChromaBins
 from colorize.color import chroma_to_rgb, rgb_to_chroma, rgb_to_gray
 from colorize.edge_aware import smooth_chroma
