@@ -37,6 +37,7 @@ from colorize.knn import nearest
 from colorize.patches import extract_patches
 from nn.backend import array_module_for, get_array_module, is_whole_number, to_numpy
 from nn.cli import UsageError, positive_int
+from nn.progress import progress_bar, with_progress
 
 COLORS = 5
 """The coursework's number of representative colours (``--colors``' default)."""
@@ -154,12 +155,8 @@ class BasicAgent:
         if gray.ndim != 2:
             raise ValueError(f"colorize needs an (H, W) gray image, got shape {tuple(gray.shape)}")
         query = gray_patches(gray)
-        bar = None
-        if self.progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=query.shape[0], desc="matching 3x3 patches", unit="patch",
-                       unit_scale=True, leave=False, dynamic_ncols=True)
+        bar = progress_bar(self.progress, total=query.shape[0], desc="matching 3x3 patches",
+                           unit="patch", unit_scale=True)
         try:
             idx, _ = nearest(self.train_patches, query, self.neighbors,
                              progress=bar.update if bar is not None else None)
@@ -227,10 +224,7 @@ def color_sweep(train_rgb, test_rgb, ks, *, neighbors=NEIGHBORS, seed=0, progres
     k_nn = min(neighbors, train_pixels.shape[0])
     idx, _ = nearest(gray_patches(rgb_to_gray(train_rgb)), gray_patches(rgb_to_gray(test_rgb)), k_nn)
     truth = test_rgb.reshape(-1, 3).astype("float32")
-    if progress:
-        from tqdm import tqdm
-
-        ks = tqdm(ks, desc="choosing the number of colours", unit="palette", leave=False)
+    ks = with_progress(ks, progress, desc="choosing the number of colours", unit="palette")
     errors = []
     for k in ks:
         centers, labels = kmeans(train_pixels, k, seed=seed)

@@ -103,6 +103,7 @@ from colorize.metrics import gray_level_chroma_table
 from nn import Adam, NNError, ReduceLROnPlateau, StateDictError, fit
 from nn.backend import array_module_for, is_whole_number, to_numpy
 from nn.cli import UsageError, first_line, positive_int
+from nn.progress import with_progress
 
 DEFAULT_MAX_SIDE = 256
 ROW_BAND = 256
@@ -302,13 +303,9 @@ class ImprovedAgent:
         truth = xp.asarray(chroma[:, :, train_w:].transpose(1, 2, 0))
         known = xp.asarray(rgb[:, :train_w], dtype=np.float32)
         strip_gray = xp.asarray(gray[:, train_w:], dtype=np.float32)
-        strengths = PROPAGATE_GRID
-        if self.progress and sys.stderr.isatty():
-            from tqdm import tqdm
-
-            # the strongest solves take seconds each: without a bar the terminal sits blank
-            strengths = tqdm(strengths, desc="choosing the propagation strength", unit="solve",
-                             leave=False)
+        # the strongest solves take seconds each: without a bar the terminal sits blank
+        strengths = with_progress(PROPAGATE_GRID, self.progress,
+                                  desc="choosing the propagation strength", unit="solve")
         errors = {}
         for strength in strengths:
             if strength == 0 and self.config["refine"] > 0:

@@ -8,7 +8,6 @@ the progress bar only, every ``log_every`` steps), so the GPU is not stalled eve
 """
 
 import math
-import sys
 import time
 from contextlib import nullcontext
 
@@ -18,6 +17,7 @@ from nn.backend import get_array_module, is_real_number, is_whole_number, to_dev
 from nn.errors import TrainingDivergedError
 from nn.model import walk
 from nn.optim import WeightAverage
+from nn.progress import progress_bar
 
 
 def _take(data, idx):
@@ -98,14 +98,6 @@ def evaluate(model, loss, x, y, batch_size):
     return float(total) / count
 
 
-def _progress_bar(total, enabled):
-    if not enabled or not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="step", leave=False, dynamic_ncols=True)
-
-
 def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=None, y_val=None,
         patience=None, min_delta=0.0, restore_best=True, seed=0, shuffle=True, schedule=None,
         augment=None, progress=True, log_every=20, ema_decay=None):
@@ -175,7 +167,7 @@ def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=N
     history = {"train_loss": [], "val_loss": [], "lr": [], "best_epoch": None,
                "best_loss": math.inf, "epochs_run": 0, "stopped_early": False, "seconds": 0.0}
     best_state, waited = None, 0
-    bar = _progress_bar(epochs * steps, progress)
+    bar = progress_bar(progress, total=epochs * steps, unit="step")
     started = time.perf_counter()
     model.train()
     try:
