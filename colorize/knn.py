@@ -200,17 +200,18 @@ def _select(qi, uj, dist, first, k, m):
     """
     xp = get_array_module(qi)
     idx = first[uj]
-    valid = idx >= 0
-    qq = xp.broadcast_to(qi[:, None], idx.shape)[valid]
-    dd = xp.broadcast_to(dist[:, None], idx.shape)[valid]
-    ii = idx[valid]
-    if int(xp.bincount(qq, minlength=m).min()) < k:
-        raise RuntimeError("internal error in colorize.knn: a query has fewer than k candidate "
-                           "rows; please report it with the data")
+    # one nonzero (C order, as a boolean mask would give) for the three gathers: on CuPy each
+    # boolean mask would read its count back from the device
+    pair, slot = xp.nonzero(idx >= 0)
+    qq, dd, ii = qi[pair], dist[pair], idx[pair, slot]
     # one key array (CuPy's lexsort takes no tuple); indices are exact in float64
     order = xp.lexsort(xp.stack([ii.astype(xp.float64), dd, qq.astype(xp.float64)]))
     qq, dd, ii = qq[order], dd[order], ii[order]
-    starts = xp.searchsorted(qq, xp.arange(m))
+    queries = xp.arange(m)
+    starts = xp.searchsorted(qq, queries)
+    if int((xp.searchsorted(qq, queries, side="right") - starts).min()) < k:
+        raise RuntimeError("internal error in colorize.knn: a query has fewer than k candidate "
+                           "rows; please report it with the data")
     pos = starts[:, None] + xp.arange(k)[None, :]
     return ii[pos].astype(xp.int64), dd[pos]
 
