@@ -1,6 +1,7 @@
 """The basic agent: the vote rule and its ties, a known-answer protocol run, determinism,
 --colors auto, bad parameters, and the command line's promised files."""
 
+import io
 import json
 import subprocess
 import sys
@@ -10,9 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from agents import basic
 from agents.basic import BasicAgent, color_sweep, vote
 from colorize.color import rgb_to_gray
 from colorize.halves import split_halves
+from nn.cli import UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -216,3 +219,81 @@ def test_the_training_patches_are_3x3():
     agent = BasicAgent(colors=2, device="cpu").fit(
         np.random.default_rng(0).integers(0, 256, (6, 7, 3)))
     assert agent.train_patches.shape == (6 * 7, 9)
+
+
+def test_color_sweep_scores_what_the_agent_with_each_k_colours():
+    rgb = textured_image(64, 24)
+    left, right = split_halves(rgb)
+    errors = color_sweep(left, right, [2, 3], seed=1)
+    for k, error in zip([2, 3], errors):
+        out = BasicAgent(colors=k, seed=1, device="cpu").fit(left).colorize(rgb_to_gray(right))
+        rmse = np.sqrt(((out - right.astype(float)) ** 2).mean())
+        assert error == pytest.approx(rmse, rel=1e-5)
+
+
+def test_auto_takes_the_smallest_k_within_5_percent_on_the_columns_next_to_the_test_half(
+        monkeypatch):
+    # a made-up validation curve: lowest 2.9 (k >= 7); k = 6 at 3.0 is within 5 % of it
+    curve = [10.0, 6.0, 4.0, 3.1, 3.0] + [2.9] * 10
+    calls = []
+
+    def sweep(train, test, ks, **options):
+        calls.append((train, test, list(ks)))
+        return curve
+
+    monkeypatch.setattr(basic, "color_sweep", sweep)
+    left = textured_image(40, 8)
+    agent = BasicAgent(colors="auto", device="cpu").fit(left)
+    assert agent.n_colors == 6 and agent.summary()["auto"]["chosen"] == 6
+    (train, test, ks), = calls
+    assert ks == list(range(2, 17))
+    # the strip is the 10 columns (a quarter) nearest the test half; the rest trains
+    np.testing.assert_array_equal(train, left[:, :30])
+    np.testing.assert_array_equal(test, left[:, 30:])
+
+
+class FakeBar:
+    def __init__(self, **options):
+        self.options, self.done, self.closed = options, 0, False
+
+    def update(self, n=1):
+        self.done += n
+
+    def close(self):
+        self.closed = True
+
+
+def test_colorize_counts_every_matched_patch_on_its_bar_and_closes_it(monkeypatch):
+    bars = []
+
+    def progress_bar(enabled, **options):
+        bars.append(FakeBar(**options))
+        return bars[-1] if enabled else None
+
+    monkeypatch.setattr(basic, "progress_bar", progress_bar)
+    agent = BasicAgent(colors=4, device="cpu", progress=True).fit(textured_image(32, 24))
+    agent.colorize(np.full((10, 12), 100.0))
+    (bar,) = bars
+    assert bar.options["total"] == 120 and bar.done == 120 and bar.closed
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_auto_shows_its_sweep_over_k_on_a_terminal(monkeypatch):
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    BasicAgent(colors="auto", device="cpu", progress=True).fit(textured_image(24, 8))
+    assert "choosing the number of colours" in terminal.getvalue()
+    assert "/15" in terminal.getvalue()
+
+
+def test_as_many_colours_and_neighbours_as_training_pixels_are_allowed():
+    left = np.random.default_rng(0).integers(0, 256, (3, 4, 3))
+    agent = BasicAgent(colors=12, neighbors=12, device="cpu").fit(left)
+    assert agent.colorize(np.full((2, 2), 100.0)).shape == (2, 2, 3)
+    for kwargs, flag in (({"colors": 13}, "--colors 13"), ({"neighbors": 13}, "--neighbors 13")):
+        with pytest.raises(UsageError, match=flag):
+            BasicAgent(device="cpu", **kwargs).fit(left)

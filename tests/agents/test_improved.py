@@ -17,7 +17,7 @@ from agents.improved_data import (CROP_SLACK, box_mean, crop_bank, input_channel
                                   make_augment, masked_strip_target, validation_columns,
                                   working_shape)
 from agents.improved_losses import REGRESSION_SCALE, ChromaClassLoss, ChromaRegressionLoss
-from agents.improved_model import build_model, predict, predict_tiled
+from agents.improved_model import build_model, pad_to_multiple, predict, predict_tiled
 from agents.improved_settings import DEFAULTS, PROPAGATE_GRID
 from colorize.chroma_bins import ChromaBins
 from colorize.color import chroma_to_rgb, rgb_to_chroma, rgb_to_gray
@@ -303,6 +303,43 @@ def test_tiled_prediction_matches_whole_image_inside():
     both = predict_tiled(model, pair, 4, tile=64, margin=50)
     assert both.shape == (2, 2, 203, 221)
     np.testing.assert_allclose(both[1:], predict_tiled(model, pair[1:], 4, tile=64, margin=50))
+
+
+def test_padding_replicates_the_edges_and_predict_crops_them_away():
+    x = np.arange(30, dtype=np.float32).reshape(1, 1, 5, 6)
+    padded = pad_to_multiple(x, 4)
+    assert padded.shape == (1, 1, 8, 8) and pad_to_multiple(padded, 4) is padded
+    np.testing.assert_array_equal(padded[:, :, :5, :6], x)
+    np.testing.assert_array_equal(padded[:, :, 5:, :6], np.repeat(x[:, :, 4:], 3, axis=2))
+    np.testing.assert_array_equal(padded[:, :, :, 6:], np.repeat(padded[:, :, :, 5:6], 2, axis=3))
+    model = build_model("unet", 1, 2, 4, seed=0)
+    x = np.random.default_rng(0).normal(size=(1, 1, 30, 29)).astype(np.float32)
+    out = predict(model, x, 4)
+    with model.evaluating():
+        np.testing.assert_array_equal(out, model.forward(pad_to_multiple(x, 4))[:, :, :30, :29])
+
+
+@pytest.mark.parametrize("arch, reach", [("unet", 74), ("dilated", 65)])
+def test_one_changed_pixel_changes_a_block_the_size_of_the_receptive_field(arch, reach):
+    model = build_model(arch, 1, 2, 4, seed=0)
+    x = np.random.default_rng(0).normal(size=(1, 1, 160, 160)).astype(np.float32)
+    changed = x.copy()
+    changed[0, 0, 81, 81] += 10
+    moved = (predict(model, changed, 4) != predict(model, x, 4)).any(axis=(0, 1))
+    rows, cols = np.flatnonzero(moved.any(axis=1)), np.flatnonzero(moved.any(axis=0))
+    assert rows.max() - rows.min() + 1 == reach and cols.max() - cols.min() + 1 == reach
+
+
+def test_a_long_thin_image_reaches_the_network_tile_by_tile(monkeypatch):
+    model = build_model("unet", 1, 2, 4, seed=0)
+    forward, sizes = model.forward, []
+    monkeypatch.setattr(model, "forward", lambda x: sizes.append(x.shape[2:]) or forward(x))
+    predict_tiled(model, np.zeros((1, 1, 400, 40), np.float32), 4, tile=64, margin=40)
+    # a tile, its margins, at most 3 rows to the pooling grid and 3 of padding
+    assert len(sizes) > 1 and max(h for h, _ in sizes) <= 64 + 2 * 40 + 6
+    sizes.clear()
+    predict_tiled(model, np.zeros((1, 1, 144, 144), np.float32), 4, tile=64, margin=40)
+    assert sizes == [(144, 144)]  # small enough to go whole
 
 
 def test_prediction_leaves_each_layers_mode_as_it_was():

@@ -2,11 +2,13 @@
 (Saving and loading whole agents is tested in test_improved.py.)"""
 
 import json
+import os
 
 import numpy as np
 import pytest
 
-from agents.improved_model_file import MODEL_FORMAT, read_model_file, section, write_model_file
+from agents.improved_model_file import (MODEL_FORMAT, check_save_path, read_model_file, section,
+                                         write_model_file)
 from agents.improved_settings import DEFAULTS
 from nn.cli import UsageError
 
@@ -45,3 +47,38 @@ def test_writing_into_a_missing_folder_is_one_usage_error_naming_the_file(tmp_pa
     with pytest.raises(UsageError, match=f"cannot write the model file {path}"):
         write_model_file(str(path), {}, {"config": {}, "train_pixels": 1})
     assert not path.parent.exists()
+
+
+def test_a_file_trained_on_no_pixel_is_refused(tmp_path):
+    path = tmp_path / "m.npz"
+    write_model_file(path, {}, {"config": {}, "train_pixels": 1})
+    assert read_model_file(str(path), {})[1]["train_pixels"] == 1
+    write_model_file(path, {}, {"config": {}, "train_pixels": 0})
+    with pytest.raises(UsageError, match="not an improved-agent model"):
+        read_model_file(str(path), {})
+
+
+def test_settings_that_no_longer_exist_are_left_out_of_the_configuration(tmp_path):
+    path = tmp_path / "m.npz"
+    write_model_file(path, {}, {"config": {"width": 8, "retired_setting": 3}, "train_pixels": 1})
+    assert read_model_file(str(path), {})[1]["config"] == {**DEFAULTS, "width": 8}
+
+
+def test_the_save_path_is_compared_with_inputs_and_results_as_files_not_as_text(
+        tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "photo.png").write_bytes(b"")
+    (tmp_path / "out").mkdir()
+    inputs, outputs = [(str(tmp_path / "photo.png"), "photo")], [str(tmp_path / "photo_improved.json")]
+    check_save_path("model.npz", inputs, outputs)
+    with pytest.raises(UsageError, match="would overwrite the input photo"):
+        check_save_path("out/../photo.png", inputs, outputs)
+    with pytest.raises(UsageError, match="also one of this run's result files"):
+        check_save_path("out/../photo_improved.json", inputs, outputs)
+
+
+def test_a_folder_that_cannot_be_written_is_refused(tmp_path, monkeypatch):
+    # a real read-only folder does not stop root, so the permission test is faked
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    with pytest.raises(UsageError, match=f"the folder {tmp_path} is not writable"):
+        check_save_path(str(tmp_path / "m.npz"), [], [])

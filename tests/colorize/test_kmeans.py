@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorize.kmeans import _seed_plus_plus, inertia, kmeans
+from colorize.kmeans import _reseed_empty, _seed_plus_plus, inertia, kmeans
 
 IMAGES = Path(__file__).resolve().parents[2] / "images"
 
@@ -147,3 +147,33 @@ def test_seeding_keeps_the_best_of_several_candidates():
         centers = _seed_plus_plus(points, columns, 2, np.random.default_rng(seed), np)
         outlier += bool((np.abs(centers[:, 0] - 100) < 1).any())
     assert outlier <= 12  # 4 with the greedy rule, 31 with a single draw
+
+
+def test_an_empty_cluster_moves_to_the_point_farthest_from_its_centre():
+    points = np.array([[0.0, 0.0], [1.0, 0.0], [5.0, 0.0], [3.0, 0.0]])
+    centers = np.array([[0.0, 0.0], [9.0, 9.0], [9.0, 9.0]])
+    labels, sq_dist = np.zeros(4, dtype=np.int64), np.array([0.0, 1.0, 25.0, 9.0])
+    _reseed_empty(points, centers, labels, sq_dist, np.array([4, 0, 0]), np)
+    # one point per empty cluster, the farthest first
+    np.testing.assert_array_equal(centers, [[0.0, 0.0], [5.0, 0.0], [3.0, 0.0]])
+    assert labels.tolist() == [0, 0, 1, 2] and sq_dist.tolist() == [0.0, 1.0, 0.0, 0.0]
+
+
+def test_seeding_repeats_the_first_centre_once_every_point_is_a_centre():
+    points = np.array([[0.0, 0.0, 0.0]] * 3 + [[255.0, 255.0, 255.0]])
+    columns = np.ascontiguousarray(points.T)
+    for seed in range(5):
+        centers = _seed_plus_plus(points, columns, 4, np.random.default_rng(seed), np)
+        assert {tuple(c) for c in centers[:2]} == {(0.0, 0.0, 0.0), (255.0, 255.0, 255.0)}
+        np.testing.assert_array_equal(centers[2:], centers[[0, 0]])
+
+
+def test_one_iteration_moves_each_seed_to_the_mean_of_its_points():
+    pixels = left_half_pixels("coffee")[::50].astype(np.float64)
+    seeds = _seed_plus_plus(pixels, np.ascontiguousarray(pixels.T), 4, np.random.default_rng(0), np)
+    nearest_seed = ((pixels[:, None, :] - seeds[None]) ** 2).sum(axis=2).argmin(axis=1)
+    centers, labels = kmeans(pixels, 4, seed=0, n_init=1, max_iter=1)
+    for j in range(4):
+        np.testing.assert_allclose(centers[j], pixels[nearest_seed == j].mean(axis=0), rtol=1e-12)
+    d2 = ((pixels[:, None, :] - centers[None]) ** 2).sum(axis=2)
+    np.testing.assert_array_equal(labels, d2.argmin(axis=1))

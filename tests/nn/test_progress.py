@@ -44,3 +44,20 @@ def test_with_progress_gives_every_item_in_order_through_the_bar(monkeypatch):
     terminal = use_terminal(monkeypatch)
     assert list(with_progress(range(4), True, desc="counting")) == [0, 1, 2, 3]
     assert "counting" in terminal.getvalue()
+
+
+def test_the_caller_may_keep_a_bar_on_screen(monkeypatch):
+    terminal = use_terminal(monkeypatch)
+    bar = progress_bar(True, total=3, desc="kept", leave=True)
+    bar.update(3)
+    bar.close()
+    last = terminal.getvalue().rstrip("\n").split("\r")[-1]
+    assert last.startswith("kept") and "3/3" in last
+
+
+def test_with_progress_counts_the_items_on_its_bar(monkeypatch):
+    terminal = use_terminal(monkeypatch)
+    items = [1, 2, 3, 4]
+    wrapped = with_progress(items, True, desc="counting", leave=True)
+    assert wrapped is not items and list(wrapped) == items
+    assert "4/4" in terminal.getvalue()
