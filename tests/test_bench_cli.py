@@ -326,3 +326,103 @@ def test_a_photo_of_few_colours_gives_no_inertia_ratio_rather_than_a_traceback(t
     Image.fromarray(np.full((12, 16, 3), 90, np.uint8)).save(flat)
     assert bench_neighbors.main(["--photo", str(flat), "--width", "16"]) == 0
     assert "inertia ratio n/a" in capsys.readouterr().out
+
+
+def test_summarize_means_the_colour_ratio_over_the_photos_that_have_the_row():
+    results = {"photos": {
+        "a": {"baselines": {}, "agents": {"improved:default": FAKE_SCORES, "basic": FAKE_SCORES}},
+        "b": {"baselines": {},
+              "agents": {"improved:default": {**FAKE_SCORES, "colorfulness": 30.0}}}}}
+    mean = bench_improved.summarize(results)["mean"]
+    assert mean["improved:default"]["colour_ratio"] == pytest.approx((20 / 30 + 30 / 30) / 2)
+    assert mean["improved:default"]["photos"] == 2 and mean["basic"]["photos"] == 1
+
+
+def test_merge_keeps_the_later_files_run_of_the_same_photo_and_agent(tmp_path, capsys):
+    first = _write_run(tmp_path / "a.json", "coffee")
+    rerun = json.loads(Path(_write_run(tmp_path / "r.json", "coffee")).read_text())
+    rerun["photos"]["coffee"]["agents"]["improved:default"]["psnr"] = 31.0
+    (tmp_path / "r.json").write_text(json.dumps(rerun))
+    merged = tmp_path / "merged.json"
+    argv = ["--merge", first, str(tmp_path / "r.json"), "--out", str(merged)]
+    assert bench_improved.main(argv) == 0
+    data = json.loads(merged.read_text())
+    assert data["photos"]["coffee"]["agents"]["improved:default"]["psnr"] == 31.0
+    assert data["mean"]["improved:default"]["psnr"] == 31.0
+
+
+def test_without_variants_every_variant_that_differs_from_the_defaults_runs():
+    from agents.improved_settings import DEFAULTS
+
+    differ = [name for name, options in bench_improved.VARIANTS.items()
+              if any(DEFAULTS.get(k) != v for k, v in options.items())]
+    assert differ and list(bench_improved.DEFAULT_VARIANTS) == ["default", *differ]
+    assert bench_improved.build_parser().parse_args([]).variants == ["default", *differ]
+
+
+def test_other_seeds_run_the_defaults_only_without_redecoding_and_set_overrides_variants(
+        tmp_path, monkeypatch, capsys):
+    calls = []
+
+    def fake(rgb, options, seed=0, redecode=True):
+        calls.append((options.get("prior"), seed, redecode))
+        return dict(FAKE_SCORES)
+
+    monkeypatch.setattr(bench_improved, "run_improved", fake)
+    out_file = tmp_path / "variants.json"
+    argv = ["--photos", "bundled", "--only", "coffee", "--width", "8", "--no-basic", "--no-mlp",
+            "--variants", "default", "unet-l2-prior", "--seeds", "0", "1", "--set", "prior=false",
+            "--out", str(out_file)]
+    assert bench_improved.main(argv) == 0
+    data = json.loads(out_file.read_text())
+    assert list(data["photos"]["coffee"]["agents"]) == [
+        "improved:default", "improved:default, seed 1", "improved:unet-l2-prior"]
+    assert calls == [(False, 0, True), (False, 1, False), (False, 0, True)]
+    assert data["variants"]["unet-l2-prior"]["prior"] is False
+
+
+def test_only_a_classification_network_is_redecoded_at_other_temperatures():
+    from types import SimpleNamespace
+
+    names = [name for name, _ in bench_improved._decodings(SimpleNamespace(config={"loss": "l2"}))]
+    assert names and not any(name.startswith("temperature") for name in names)
+    names = [name for name, _ in bench_improved._decodings(SimpleNamespace(config={"loss": "cls"}))]
+    assert [n for n in names if n.startswith("temperature")] == [
+        f"temperature {t:g}" for t in bench_improved.TEMPERATURES]
+
+
+def test_bench_basic_times_fit_and_colorize_apart_and_keeps_the_fastest_repeat(monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    clock = iter([0.0, 5.0, 6.0])
+    monkeypatch.setattr(bench_basic, "time", SimpleNamespace(perf_counter=lambda: next(clock)))
+
+    class Agent:
+        def __init__(self, **kwargs):
+            pass
+
+        def fit(self, left):
+            return self
+
+        def colorize(self, gray):
+            return np.repeat(gray[..., None], 3, axis=2)
+
+    monkeypatch.setattr(bench_basic, "BasicAgent", Agent)
+    rgb = np.random.default_rng(0).integers(0, 256, (8, 16, 3)).astype(np.uint8)
+    fit_s, colorize_s, _ = bench_basic.time_agent(rgb)
+    assert (fit_s, colorize_s) == (5.0, 1.0)
+    results = iter([(2.0, 1.0, 20.0), (1.0, 0.5, 21.0), (3.0, 3.0, 19.0)])
+    monkeypatch.setattr(bench_basic, "time_agent", lambda rgb, device: next(results))
+    coffee = str(bundled_image("coffee.png"))
+    assert bench_basic.main(["--photo", coffee, "--width", "16", "--skip-oracles",
+                             "--repeats", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "fit 1.00 s, colorize 0.50 s, total 1.50 s; right-half PSNR 21.00 dB" in out
+
+
+def test_the_mlp_baseline_gives_back_the_chroma_at_the_scale_it_learnt():
+    pytest.importorskip("sklearn")
+    # one colour under gray texture: the chroma is constant, which the MLP learns easily
+    offset = np.random.default_rng(0).integers(-30, 30, (16, 32, 1))
+    rgb = (np.array([200, 90, 60]) + offset).astype(np.uint8)
+    assert bench_improved.run_mlp(rgb)["psnr"] > 24  # about 28; a chroma at half scale 18

@@ -542,3 +542,248 @@ def test_k_and_training_tables_name_the_hindsight_best_and_the_restored_epoch():
                "epochs_run": 3, "stopped_early": True}
     run = SimpleNamespace(name="p", improved={"training": history, "parameters": 1234})
     assert training_table([run]).splitlines()[2] == "| p | 1,234 | 3 | 2 | yes | 4.000 | 2.000 |"
+
+
+def _prose_build(improved_psnr=(25.0, 19.0), lookup_gray_rmse=0.2):
+    """Two photos with every score the summary, results and failures prose read."""
+    from types import SimpleNamespace
+
+    def scores(psnr, de=5.0):
+        return {"rmse": 10.0, "psnr": psnr, "ssim": 0.5, "delta_e2000": de,
+                "colorfulness": 20.0, "colorfulness_true": 20.0}
+
+    def run(name, basic, improved, improved_de):
+        diag = {"gray_rmse": 0.2, "de_saturated": 5.0, "de_rest": 5.0}
+        return SimpleNamespace(
+            name=name, size=(9, 16), improved=None,
+            scores={"gray": scores(15.0), "mean_chroma": scores(18.0), "gray_lookup": scores(22.0),
+                    "basic": scores(basic), "basic_true_gray": scores(basic + 1.5),
+                    "basic_palette": scores(27.0), "palette5": scores(30.0),
+                    "basic_auto": scores(basic), "improved": scores(improved, improved_de)},
+            diagnostics={"gray": diag, "mean_chroma": diag,
+                         "gray_lookup": {**diag, "gray_rmse": lookup_gray_rmse},
+                         "basic": {**diag, "gray_rmse": 9.0}, "improved": diag},
+            auto={"k": [4, 5, 6], "chosen": 5, "rule": "smallest k within 2 %",
+                  "validation_rmse": [3.0, 2.0, 1.0], "hindsight_rmse": [3.0, 2.0, 1.0]})
+
+    runs = [run("a", 21.0, improved_psnr[0], 4.0), run("b", 19.0, improved_psnr[1], 6.0)]
+    return SimpleNamespace(runs=runs, settings=SimpleNamespace(seed=0), variants=None)
+
+
+def test_the_summary_names_the_best_baseline_the_wins_and_the_gap_to_the_bound():
+    from report.experiments import LABELS
+    from report.write import summary_lines
+
+    text = " ".join(summary_lines(_prose_build()))
+    assert f"the best baseline ({LABELS['gray_lookup']}) 22.00 dB" in text
+    assert "It beats the basic agent in PSNR on 1 of 2 photos (a)." in text
+    assert "the basic agent is 10.00 dB below it." in text  # the bound 30 against the basic 20
+
+
+def test_the_results_prose_weighs_the_brightness_and_keeps_the_gray_only_when_every_method_does():
+    from report.write import results_prose
+
+    text = " ".join(results_prose(_prose_build()))
+    # 1.5 dB from the true gray, more than half the 2 dB gap to the gray lookup
+    assert "The basic agent scores below the gray-lookup baseline in PSNR on 2 of 2 photos. " \
+           "The main reason" in text
+    assert "keep the known gray exactly" in text
+    text = " ".join(results_prose(_prose_build(lookup_gray_rmse=0.9)))
+    assert "keep the known gray exactly" not in text  # the gray lookup's gray is off
+
+
+def test_the_failures_prose_names_the_worst_photo_and_the_photos_worse_than_the_lookup():
+    from report.write import failures_prose
+
+    basic, improved = failures_prose(_prose_build())[0], failures_prose(_prose_build())[-1]
+    assert "Its worst photo is b (19.00 dB)" in basic
+    assert "Its worst photo is b (19.00 dB)" in improved
+    # b is below the lookup in PSNR (19 < 22) and in CIEDE2000 (6 > 5); a in neither
+    assert "in PSNR on 1 of 2 photos (b), and in CIEDE2000 on 1 of 2 (b)." in improved
+
+
+def test_an_error_within_ten_percent_of_the_rest_is_called_so():
+    from report.write import _saturation_clause
+
+    assert _saturation_clause(2.1, 2.0).endswith(": within 10 % of its error elsewhere")
+    assert _saturation_clause(1.0, 2.0).endswith(": 50% less error on the strongly coloured pixels "
+                                                 "than on the rest")
+
+
+def test_the_k_sweep_gives_its_largest_rounding_difference_and_the_gap_at_the_restored_epoch():
+    from types import SimpleNamespace
+
+    from report.write import auto_prose, training_prose
+
+    def run(name, basic_rmse):
+        scores = {"basic": {"psnr": 20.0, "rmse": basic_rmse}, "basic_auto": {"psnr": 21.0}}
+        return SimpleNamespace(name=name, scores=scores, auto={
+            "k": [4, 5, 6], "chosen": 5, "rule": "smallest k within 2 %",
+            "validation_rmse": [3.0, 2.0, 1.0], "hindsight_rmse": [3.0, 2.0, 1.0]})
+
+    text = " ".join(auto_prose([run("a", 2.1), run("b", 2.3)]))
+    assert "in the score tables (rounded, as a PNG stores it) by up to 0.30." in text
+    trained = SimpleNamespace(name="p", improved={"training": {
+        "train_loss": [3.0, 2.0, 1.0], "val_loss": [5.0, 4.0, 4.5], "best_epoch": 1,
+        "epochs_run": 3, "stopped_early": True}})
+    text = training_prose([trained], {"epochs": 9, "patience": 2})[0]
+    assert "At the restored epoch the validation loss is on average 2.000 above" in text
+
+
+def test_gpu_speed_up_is_cpu_seconds_over_gpu_seconds():
+    from types import SimpleNamespace
+
+    from report.write import gpu_lines
+
+    gpu = {"date": "d", "machine": "m", "note": "n",
+           "tests": {"command": "python -m pytest -m gpu", "passed": 1, "failed": 0,
+                     "seconds": 2.0},
+           "rows": [{"workload": "w", "cpu_s": 3.0, "gpu_s": 0.5},
+                    {"workload": "v", "cpu_s": None, "gpu_s": 1.0, "missing": "not run"}]}
+    lines = gpu_lines(SimpleNamespace(device="cpu", gpu_measurements=gpu))
+    assert "| w | 3 | 0.5 | 6.0x |" in lines and "| v | - | - | not run |" in lines
+
+
+@pytest.mark.slow
+def test_the_worst_gradient_check_named_in_the_text_is_the_tables_largest(quick_report):
+    _, text, _ = quick_report
+    engine = text[text.index("## The engine"):]
+    worst = float(re.search(r"worst relative error ([\d.e+-]+)\. ", engine).group(1))
+    errors = [float(e) for e in re.findall(r"^\| .* \| `.*` \| ([\d.e+-]+) \|$", engine, re.M)]
+    assert errors and worst == float(f"{max(errors):.1e}")
+
+
+def test_the_answers_count_the_training_patches_and_the_gain_of_a_perfect_vote():
+    from types import SimpleNamespace
+
+    from report.answers import p_answers
+
+    build = _prose_build()
+    build.settings = SimpleNamespace(seed=0, max_side=16)
+    text = " ".join(p_answers(build, {}))
+    assert "72 and 72 patches for these photos" in text  # 9 rows x 8 left columns
+    # the perfect vote with the agent's own palette (27 dB), not the right half's (30 dB)
+    assert "up to 7.00 dB from a better vote" in text
+
+
+def test_the_learning_rate_schedule_follows_the_plateau_setting():
+    from report.answers import improved_p1
+
+    config = {"loss": "l2", "arch": "unet", "width": 8, "lr": 0.01, "batch_size": 4, "crop": 32,
+              "bank_size": 64}
+    assert "halved once 3 epochs in a row" in improved_p1([], {**config, "plateau": 2})
+    assert "halved" not in improved_p1([], {**config, "plateau": 0, "ema_decay": 0.9})
+
+
+def test_the_verdict_ranks_seed_zero_variants_and_spreads_seeds_of_every_photo_only():
+    from report.answers import variants_verdict
+
+    data = {"mean": {"improved:default": {"psnr": 25.0, "photos": 6},
+                     "improved:unet-l2": {"psnr": 24.0, "photos": 6},
+                     "improved:default, seed 1": {"psnr": 26.0, "photos": 6},
+                     "improved:default, seed 2": {"psnr": 10.0, "photos": 5}}}
+    text = variants_verdict(data)
+    assert "improved:default's (25.00 dB), 1.00 dB above the next, improved:unet-l2" in text
+    assert "The defaults' 2 seeds alone spread over 1.00 dB" in text
+
+
+def test_record_scores_the_right_half_and_defines_its_diagnostics():
+    from colorize.color import rgb_to_gray
+    from colorize.metrics import error_map_de2000
+    from report.experiments import PhotoRun, _record, _saturated_mask
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (6, 21, 3), dtype=np.uint8)
+    run = PhotoRun(name="p", original_size=(6, 21), rgb=rgb)
+    assert np.array_equal(run.right, rgb[:, 10:])  # columns [W // 2, W): 11 of 21
+    prediction = rng.integers(0, 256, (6, 11, 3), dtype=np.uint8)
+    _record(run, "x", prediction)
+    gray_error = rgb_to_gray(prediction).astype(np.float64) - rgb_to_gray(run.right)
+    errors, saturated = error_map_de2000(run.right, prediction), _saturated_mask(run.right)
+    diag = run.diagnostics["x"]
+    assert diag["gray_rmse"] == pytest.approx(np.sqrt(np.mean(gray_error**2)))
+    assert diag["de_saturated"] == pytest.approx(errors[saturated].mean())
+    assert diag["de_rest"] == pytest.approx(errors[~saturated].mean())
+
+
+def test_the_basic_runs_and_the_palette_bound_measure_what_the_report_says():
+    from agents.basic import AUTO_COLORS, color_sweep
+    from colorize.halves import protocol_inputs
+    from report.experiments import (BOUND_COLORS, PhotoRun, Settings, _run_basic,
+                                    _run_basic_auto, _run_palette_bound)
+
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    run = PhotoRun(name="p", original_size=(12, 16), rgb=rgb)
+    left, right_gray, _ = protocol_inputs(rgb)
+    settings = Settings(device="cpu")
+    _run_basic(run, left, right_gray, settings)
+    # the basic agent's colours on the true gray keep the gray but for rounding to 8 bits
+    assert run.diagnostics["basic_true_gray"]["gray_rmse"] < 0.5
+    _run_basic_auto(run, left, right_gray, settings)
+    assert run.auto["hindsight_rmse"] == color_sweep(left, run.right, AUTO_COLORS, seed=0)
+    _run_palette_bound(run, settings)
+    colours = np.unique(run.right_predictions["palette5"].reshape(-1, 3), axis=0)
+    assert len(colours) == BOUND_COLORS
+
+
+@pytest.fixture
+def drawn_figures(monkeypatch):
+    """The report's figure functions return their matplotlib figure instead of writing it
+    (closed after the test)."""
+    import matplotlib.pyplot as plt
+
+    import report.figures as figures
+
+    monkeypatch.setattr(figures, "_save", lambda fig, path: fig)
+    yield figures
+    plt.close("all")
+
+
+def test_figures_mark_the_seam_the_hindsight_best_k_and_the_restored_epoch(drawn_figures):
+    from types import SimpleNamespace
+
+    from report.experiments import PhotoRun
+
+    figures = drawn_figures
+    rgb = np.random.default_rng(0).integers(0, 256, (8, 16, 3), dtype=np.uint8)
+    run = PhotoRun(name="p", original_size=(8, 16), rgb=rgb, outputs={"basic": rgb})
+    fig = figures.outputs_figure("unused.png", run)
+    assert {line.get_xdata()[0] for line in fig.axes[1].get_lines()} == {7.5}  # columns 7 | 8
+    # the validation curve is lowest at k = 2, the right half's at k = 4: the star is the latter
+    run.auto = {"k": [2, 3, 4], "chosen": 2, "validation_rmse": [1.0, 2.0, 3.0],
+                "hindsight_rmse": [5.0, 4.5, 4.0]}
+    labels = figures.k_curves_figure("unused.png", [run]).axes[0].get_legend_handles_labels()[1]
+    assert "hindsight best k = 4" in labels and "chosen k = 2" in labels
+    trained = SimpleNamespace(name="p", improved={"config": {"loss": "l2"}, "training": {
+        "train_loss": [3.0, 2.0, 1.0], "val_loss": [5.0, 4.0, 4.5], "best_epoch": 1}})
+    ax = figures.loss_curves_figure("unused.png", [trained]).axes[0]
+    assert "restored epoch 2" in ax.get_legend_handles_labels()[1]
+    assert ax.get_lines()[-1].get_xdata()[0] == 2  # epochs are numbered from 1
+
+
+def test_error_maps_share_one_scale_that_ends_at_the_99th_percentile(drawn_figures):
+    from colorize.plots import error_map
+    from report.experiments import PhotoRun
+
+    figures = drawn_figures
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (8, 16, 3), dtype=np.uint8)
+    run = PhotoRun(name="p", original_size=(8, 16), rgb=rgb)
+    run.right_predictions = {key: rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+                             for key in ("gray_lookup", "basic", "improved")}
+    fig = figures.errors_figure("unused.png", run)
+    maps = [error_map(run.right, p) for p in run.right_predictions.values()]
+    top = np.percentile(np.concatenate([m.ravel() for m in maps]), 99)
+    for ax, expected in zip(fig.axes[1:4], maps):
+        image = ax.get_images()[0]
+        assert image.get_clim() == pytest.approx((0, top))
+        assert np.allclose(image.get_array(), expected)
+
+
+def test_a_failing_benchmark_is_reported_by_its_last_error_line():
+    from report.benchmarks import run_benchmark
+
+    run = run_benchmark("timeit", ["-n", "1", "1/0"])  # a traceback on stderr, status 1
+    assert not run.ok and run.command == "python -m timeit -n 1 1/0"
+    assert run.output == "(failed with exit status 1: ZeroDivisionError: division by zero)"

@@ -47,3 +47,22 @@ def test_the_checkout_is_recognised_by_its_own_images(tmp_path, monkeypatch):
     assert bundled.in_checkout()
     monkeypatch.setattr(bundled, "CHECKOUT_IMAGES", tmp_path / "site-packages" / "images")
     assert not bundled.in_checkout()
+
+
+def test_a_user_install_finds_the_copies_under_its_user_base(tmp_path, monkeypatch):
+    shared = tmp_path / "user" / bundled.SHARED_IMAGES
+    shared.mkdir(parents=True)
+    (shared / "CREDITS.md").write_text("credits")
+    monkeypatch.setattr(bundled, "CHECKOUT_IMAGES", tmp_path / "site-packages" / "images")
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "env"))
+    monkeypatch.setattr(bundled.sysconfig, "get_paths", lambda: {"data": str(tmp_path / "env")})
+    monkeypatch.setattr(bundled.site, "getuserbase", lambda: str(tmp_path / "user"))
+    assert bundled.bundled_images_dir() == shared
+
+
+def test_the_checkout_comes_before_an_installed_copy(tmp_path, monkeypatch):
+    shared = tmp_path / bundled.SHARED_IMAGES
+    shared.mkdir(parents=True)
+    (shared / "CREDITS.md").write_text("an older installed copy")
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    assert bundled.bundled_images_dir() == ROOT / "images"

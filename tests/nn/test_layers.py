@@ -187,6 +187,15 @@ def test_upsample_repeats_blocks_and_backward_sums_them():
     np.testing.assert_array_equal(layer.backward(np.ones_like(y)), np.full((1, 1, 2, 2), 4.0))
 
 
+def test_reshape_keeps_the_batch_and_the_order_of_each_samples_values():
+    x = np.arange(2 * 3 * 4 * 2, dtype=np.float32).reshape(2, 3, 4, 2)
+    for layer, shape in ((nn.Reshape((4, -1)), (2, 4, 6)), (nn.Reshape((6, 4)), (2, 6, 4)),
+                         (nn.Flatten(), (2, 24))):
+        y = layer.forward(x)
+        np.testing.assert_array_equal(y, x.reshape(shape))
+        np.testing.assert_array_equal(layer.backward(y), x)
+
+
 def test_maxpool_on_distinct_values_picks_the_window_max():
     x = distinct_values((1, 1, 4, 4), np.random.default_rng(0))
     y = nn.MaxPool2D(2).forward(x)
