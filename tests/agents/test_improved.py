@@ -765,3 +765,221 @@ def test_the_crop_bank_reaches_every_position_including_the_last():
     assert x.shape == (60, 2, 24, 24) and np.array_equal(x, t)
     assert set(x[:, 0, 0, 0].astype(int)) == {0, 1, 2, 3}
     assert set(x[:, 1, 0, 0].astype(int)) == {0, 1, 2}
+
+
+# -- round 6a of mutation testing: settings that must reach training and decoding -------------
+@pytest.fixture(scope="module")
+def saved_models(tmp_path_factory):
+    """Two tiny model files trained on the textured scene's left half: cls and l2."""
+    folder = tmp_path_factory.mktemp("models")
+    left = split_halves(textured_scene(24, 48))[0]
+    paths = {}
+    for loss in ("cls", "l2"):
+        paths[loss] = folder / f"{loss}.npz"
+        ImprovedAgent(seed=0, device="cpu", loss=loss, propagate=1e3, save_path=paths[loss],
+                      **TINY).fit(left)
+    return paths
+
+
+def test_the_bin_step_and_the_neighbours_reach_training():
+    left = split_halves(textured_scene(24, 48))[0]
+    fits = {n: ImprovedAgent(seed=0, device="cpu", neighbors=n, bin_step=20.0, **TINY).fit(left)
+            for n in (1, 5)}
+    assert fits[1].bins.step == 20.0 and np.allclose(fits[1].bins.centers % 20.0, 0.0)
+    assert fits[1].history["train_loss"] != fits[5].history["train_loss"]
+
+
+def test_plateau_halves_the_learning_rate_and_0_keeps_it():
+    left = split_halves(textured_scene(24, 48))[0]
+    rates = {p: ImprovedAgent(seed=0, device="cpu", plateau=p, patience=20,
+                              **{**TINY, "epochs": 6}).fit(left).history["lr"] for p in (0, 1)}
+    assert rates[0] == [DEFAULTS["lr"]] * 6
+    ratios = [b / a for a, b in zip(rates[1], rates[1][1:])]
+    assert rates[1][0] == DEFAULTS["lr"] and set(ratios) == {1.0, 0.5}
+
+
+def test_training_columns_narrower_than_the_network_takes_are_edge_padded():
+    from agents.improved import _pad_at_least, _pad_target
+
+    # the protocol's smallest photo, 8 x 8: its left half trains on 2 columns (2 more are
+    # the validation strip), fewer than the U-Net's smallest input of 4
+    photo = textured_scene(8, 8)
+    agent = ImprovedAgent(seed=0, device="cpu", **TINY).fit(photo[:, :4])
+    assert agent.colorize(rgb_to_gray(photo[:, 4:])).shape == (8, 4, 3)
+    # the narrowest image fit takes: one column to train on, one to validate on
+    assert ImprovedAgent(seed=0, device="cpu", **TINY).fit(photo[:, :2]).model is not None
+    planes = np.arange(6, dtype=np.float32).reshape(1, 3, 2)
+    np.testing.assert_array_equal(_pad_at_least(planes, 4),
+                                  np.pad(planes, ((0, 0), (0, 1), (0, 2)), mode="edge"))
+    tall = np.arange(16, dtype=np.float32).reshape(1, 8, 2)
+    np.testing.assert_array_equal(_pad_at_least(tall, 4), np.pad(tall, ((0, 0), (0, 0), (0, 2)),
+                                                                 mode="edge"))
+    # the validation target is padded to the network's multiple with NaN: not scored
+    target = np.ones((1, 2, 5, 6), np.float32)
+    padded = _pad_target(target, 4)
+    assert padded.shape == (1, 2, 8, 8) and np.array_equal(padded[:, :, :5, :6], target)
+    assert np.isnan(padded[:, :, 5:]).all() and np.isnan(padded[:, :, :, 6:]).all()
+
+
+def test_a_loaded_model_is_written_again_with_save_model(saved_models, tiny_photo, tmp_path):
+    copy = tmp_path / "copy.npz"
+    args = build_improved_parser().parse_args(
+        [str(tiny_photo), "--load-model", str(saved_models["cls"]), "--save-model", str(copy),
+         "--out", str(tmp_path / "out")])
+    agent = make_agent(args, "cpu")
+    agent.fit(textured_scene(16, 32))  # what the CLI does; a loaded model is kept as it is
+    again = ImprovedAgent.load(copy, device="cpu")
+    gray = rgb_to_gray(textured_scene(16, 20, seed=2))
+    assert again.config == agent.config and np.array_equal(again.colorize(gray), agent.colorize(gray))
+
+
+def test_refine_smooths_the_network_chroma_when_no_colours_are_known(saved_models):
+    gray = rgb_to_gray(split_halves(textured_scene(24, 48))[1]).astype(np.float32)
+    refined = ImprovedAgent.load(saved_models["cls"], device="cpu", refine=3.0, propagate=0.0)
+    guess = refined._network_chroma(gray)
+    np.testing.assert_allclose(refined.predict_chroma(gray), smooth_chroma(gray, guess, 3.0),
+                               atol=1e-5)
+    assert not np.allclose(refined.predict_chroma(gray), guess, atol=1e-2)
+    plain = ImprovedAgent.load(saved_models["cls"], device="cpu", refine=0.0, propagate=0.0)
+    np.testing.assert_array_equal(plain.predict_chroma(gray), guess)
+
+
+def test_temperature_and_saturation_change_the_decoded_chroma(saved_models):
+    gray = rgb_to_gray(split_halves(textured_scene(24, 48))[1]).astype(np.float32)
+
+    def chroma(**decoding):
+        return ImprovedAgent.load(saved_models["cls"], device="cpu", refine=0.0, propagate=0.0,
+                                  **decoding).predict_chroma(gray)
+
+    plain = chroma()
+    np.testing.assert_allclose(chroma(saturation=2.5), 2.5 * plain, rtol=1e-5, atol=1e-4)
+    # lower is more vivid: towards the mode; far higher is towards the mean of the bins
+    assert np.abs(chroma(temperature=0.05)).mean() > 1.5 * np.abs(chroma(temperature=50.0)).mean()
+
+
+def test_regression_chroma_is_scaled_back_and_flip_averaged_in_chroma_units(saved_models):
+    gray = rgb_to_gray(split_halves(textured_scene(24, 48))[1]).astype(np.float32)
+    single, both = (ImprovedAgent.load(saved_models["l2"], device="cpu", flip_average=f,
+                                       refine=0.0, propagate=0.0) for f in (False, True))
+    # the loss trains the network on chroma / REGRESSION_SCALE
+    x = input_planes(gray, prior_table=single.prior_table)[None]
+    raw = predict_tiled(single.model, x, 4)[0].transpose(1, 2, 0)
+    np.testing.assert_allclose(single.predict_chroma(gray), raw * REGRESSION_SCALE, rtol=1e-5,
+                               atol=1e-4)
+    # regression decodes linearly, so the averaged outputs are the mean of the two views
+    mirrored = single.predict_chroma(np.ascontiguousarray(gray[:, ::-1]))[:, ::-1]
+    np.testing.assert_allclose(both.predict_chroma(gray),
+                               (single.predict_chroma(gray) + mirrored) / 2, atol=1e-4)
+
+
+def test_a_tall_photo_is_the_working_size_prediction_upsampled_in_every_row_band(saved_models):
+    from agents.improved import ROW_BAND
+    from agents.improved_data import resize_planes
+
+    agent = ImprovedAgent.load(saved_models["cls"], device="cpu", propagate=1e3)
+    h, w = ROW_BAND + 44, 8  # more rows than one band
+    rng = np.random.default_rng(0)
+    gray = rng.uniform(20, 230, (h, w)).astype(np.float32)
+    left = rng.uniform(0, 255, (h, 6, 3)).astype(np.float32)
+    small_h, small_w = working_shape((h, w), agent.train_pixels)
+    assert (small_h, small_w) == (147, 4)
+    small = resize_planes(gray, small_h, small_w)
+    # the known colours are resized with the gray: 6 columns at 147 / 300 of the height are 3
+    for known, known_small in ((None, None), (left, resize_planes(left, small_h, 3))):
+        chroma = resize_planes(agent.predict_chroma(small, known_small), h, w)
+        np.testing.assert_allclose(agent.colorize(gray, left=known), chroma_to_rgb(gray, chroma),
+                                   atol=1e-3)
+
+
+def test_the_summary_records_a_loaded_model_and_early_stopping(saved_models):
+    loaded = ImprovedAgent.load(saved_models["cls"], device="cpu").summary()
+    assert loaded["pretrained"] is True and loaded["train_pixels"] == 24 * 24
+    assert "training" not in loaded
+    left = split_halves(textured_scene(24, 48))[0]
+    agent = ImprovedAgent(seed=0, device="cpu", **{**TINY, "epochs": 10, "patience": 1}).fit(left)
+    info = agent.summary()
+    assert info["pretrained"] is False and info["train_pixels"] == 24 * 24
+    assert info["training"]["stopped_early"] is True and info["training"]["epochs_run"] < 10
+
+
+def test_load_takes_architecture_settings_equal_to_the_files_not_the_defaults(saved_models):
+    path = saved_models["cls"]
+    agent = ImprovedAgent.load(path, device="cpu", width=8, arch="unet", prior=True)
+    assert agent.config["width"] == 8 != DEFAULTS["width"]
+    with pytest.raises(UsageError, match="trained with width 8, not 16"):
+        ImprovedAgent.load(path, width=16)
+
+
+def test_a_model_file_with_a_prior_table_of_another_shape_is_refused(saved_models, tmp_path):
+    with np.load(saved_models["cls"]) as data:
+        arrays = dict(data)
+    arrays["prior/table"] = arrays["prior/table"][:128]  # levels above 127 would index past it
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(UsageError, match="does not fit the architecture.*prior table has shape"):
+        ImprovedAgent.load(tmp_path / "bad.npz")
+
+
+def test_whole_with_a_reference_is_noted_not_refused(tiny_photo, capsys):
+    parser = build_improved_parser()
+    agent = make_agent(parser.parse_args([str(tiny_photo), "--reference", str(tiny_photo),
+                                          "--whole"]), "cpu")
+    assert isinstance(agent, ImprovedAgent) and not agent.pretrained
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--whole changes nothing" in err[0]
+    with pytest.raises(UsageError, match="give --reference"):
+        make_agent(parser.parse_args([str(tiny_photo), "--whole"]), "cpu")
+
+
+def test_temperature_with_a_loaded_regression_model_is_noted(saved_models, tiny_photo, capsys):
+    args = build_improved_parser().parse_args(
+        [str(tiny_photo), "--load-model", str(saved_models["l2"]), "--temperature", "0.3"])
+    assert make_agent(args, "cpu").config["loss"] == "l2"
+    assert "(--loss l2), so it is ignored" in capsys.readouterr().err
+    args = build_improved_parser().parse_args(
+        [str(tiny_photo), "--load-model", str(saved_models["cls"]), "--temperature", "0.3"])
+    assert make_agent(args, "cpu").config["temperature"] == 0.3
+    assert capsys.readouterr().err == ""
+
+
+def test_decoding_flags_take_both_ends_of_their_ranges():
+    parser = build_improved_parser()
+    low = parser.parse_args(["--saturation", "0", "--refine", "0", "--propagate", "0",
+                             "--temperature", "0.001"])
+    assert (low.saturation, low.refine, low.propagate, low.temperature) == (0.0, 0.0, 0.0, 1e-3)
+    high = parser.parse_args(["--saturation", "100", "--refine", "1e7", "--propagate", "1e7",
+                              "--temperature", "1000"])
+    assert (high.saturation, high.refine, high.propagate, high.temperature) == (100, 1e7, 1e7, 1e3)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered")
+def test_a_failed_refit_forgets_the_strength_chosen_for_the_earlier_network():
+    left = split_halves(textured_scene(24, 50))[0]
+    agent = ImprovedAgent(seed=0, device="cpu", loss="l2", **{**TINY, "epochs": 6}).fit(left)
+    assert agent.propagate_strength in PROPAGATE_GRID
+    agent.config["lr"] = 1e6
+    with pytest.raises(UsageError, match="diverged"):
+        agent.fit(left)
+    assert agent.propagate_strength is None and "propagate_strip_mse" not in agent.summary()
+
+
+def test_context_planes_are_box_means_of_the_normalised_gray():
+    gray = np.random.default_rng(0).uniform(0, 255, (40, 30)).astype(np.float32)
+    planes = input_planes(gray, context=True)
+    assert planes.shape == (3, 40, 30)
+    normalised = (gray - 127.5) / 64
+    for plane, size in zip(planes[1:], (31, 95)):
+        np.testing.assert_allclose(plane, box_mean(normalised, size), atol=1e-5)
+
+
+def test_resize_planes_is_bilinear_per_channel_and_working_shape_keeps_the_pixel_count():
+    from agents.improved_data import resize_planes
+
+    ramp = np.array([[0.0, 10.0]], np.float32)
+    np.testing.assert_allclose(resize_planes(ramp, 1, 4), [[0.0, 2.5, 7.5, 10.0]])
+    both = resize_planes(np.stack([ramp, -ramp], axis=-1), 3, 4)
+    assert both.shape == (3, 4, 2)
+    np.testing.assert_allclose(both[..., 1], -both[..., 0])
+    np.testing.assert_allclose(both[1, :, 0], [0.0, 2.5, 7.5, 10.0])
+    # a photo with four times the training pixels is halved on each side
+    assert working_shape((48, 48), 24 * 24) == (24, 24)
+    assert working_shape((24, 25), 600) == (24, 25)

@@ -229,3 +229,46 @@ def test_the_prior_is_the_histogram_smoothed_by_a_gaussian_of_smoothing_cells(sm
     e = math.exp(-1.0 / (2.0 * smoothing**2)) if smoothing else 0.0
     expected = np.array([0.75 + 0.25 * e, 0.75 * e + 0.25])
     np.testing.assert_allclose(bins.prior, expected / expected.sum(), rtol=1e-6)
+
+
+def test_neighbors_one_short_of_all_bins_still_drops_the_farthest():
+    centers = np.array([[0.0, 0.0], [10.0, 0.0], [30.0, 0.0]], np.float32)
+    bins = ChromaBins(centers, np.full(3, 1 / 3, np.float32), step=10.0)
+    chroma = np.array([[2.0, 14.0, 27.0], [1.0, -3.0, 2.0]], np.float32).reshape(1, 2, 1, 3)
+    assert ((bins.encode_soft(chroma, neighbors=2) > 0).sum(axis=1) == 2).all()
+    assert ((bins.encode_soft(chroma, neighbors=3) > 0).sum(axis=1) == 3).all()
+    index, weights = bins.encode_sparse(chroma, neighbors=2)
+    assert index.shape == (1, 2, 1, 3) and (weights > 0).all()
+
+
+def test_rebalancing_weights_follow_the_formula_for_a_known_prior():
+    bins = ChromaBins(np.array([[0, 0], [10, 0]], np.float32), np.array([0.75, 0.25], np.float32), 10)
+    # w ∝ 1 / (0.5 p + 0.5 / 2), scaled so that sum p w = 1
+    raw = 1 / (0.5 * np.array([0.75, 0.25]) + 0.25)
+    np.testing.assert_allclose(bins.rebalance_weights(0.5), raw / (raw @ [0.75, 0.25]), rtol=1e-6)
+    raw = 1 / (0.8 * np.array([0.75, 0.25]) + 0.1)
+    np.testing.assert_allclose(bins.rebalance_weights(0.2), raw / (raw @ [0.75, 0.25]), rtol=1e-6)
+
+
+def test_the_prior_smoothing_is_gaussian_in_the_squared_distance_of_farther_cells():
+    # cells (0, 0), (2, 0) and (1, 1): squared distances 4, 2 and 2 cells
+    chroma = np.array([[0.0, 0.0]] * 3 + [[20.0, 0.0]] * 2 + [[10.0, 10.0]], np.float32)
+    bins = ChromaBins.fit(chroma, step=10.0, smoothing=1.0)
+    assert np.array_equal(bins.centers, [[0, 0], [10, 10], [20, 0]])
+    d2 = np.array([[0, 2, 4], [2, 0, 2], [4, 2, 0]], float)
+    expected = np.exp(-d2 / 2) @ np.array([3, 1, 2]) / 6
+    np.testing.assert_allclose(bins.prior, expected / expected.sum(), rtol=1e-6)
+
+
+def test_a_step_that_float32_cannot_hold_survives_the_round_trip():
+    bins = ChromaBins.fit(np.array([[0.0, 0.0], [0.9, 0.3]]), step=0.3)
+    again = ChromaBins.from_state(bins.state())
+    assert again.step == bins.step == 0.3
+
+
+@pytest.mark.parametrize("pixels, chunk", [(1, 16384), (8, 7)])
+def test_sparse_encoding_keeps_a_last_chunk_of_one_pixel(pixels, chunk):
+    bins, _, _ = _bins()
+    chroma = np.random.default_rng(0).normal(0, 20, (1, 2, 1, pixels)).astype(np.float32)
+    index, weights = bins.encode_sparse(chroma, 5, rows_per_chunk=chunk)
+    assert np.array_equal(bins.densify(index, weights), bins.encode_soft(chroma, 5))
