@@ -426,3 +426,195 @@ def test_the_mlp_baseline_gives_back_the_chroma_at_the_scale_it_learnt():
     offset = np.random.default_rng(0).integers(-30, 30, (16, 32, 1))
     rgb = (np.array([200, 90, 60]) + offset).astype(np.uint8)
     assert bench_improved.run_mlp(rgb)["psnr"] > 24  # about 28; a chroma at half scale 18
+
+
+class _Clock:
+    """A stand-in for ``time.perf_counter``: each call advances by the next of ``steps``."""
+
+    def __init__(self, *steps):
+        self.now, self.steps = 0.0, list(steps)
+
+    def perf_counter(self):
+        self.now += self.steps.pop(0) if self.steps else 0.0
+        return self.now
+
+
+def test_median_time_runs_one_untimed_warm_up_and_takes_the_median(monkeypatch):
+    calls = []
+    # warm-up (untimed), then three runs of 5, 1 and 2 s: the median is 2, the best 1
+    monkeypatch.setattr(nn_bench, "time", _Clock(0, 5, 0, 1, 0, 2))
+    assert nn_bench._median_time(lambda: calls.append(1), 3) == 2.0
+    assert len(calls) == 4
+
+
+def test_best_time_keeps_the_fastest_repeat_and_the_last_result(monkeypatch):
+    outputs = iter(["a", "b", "c"])
+    monkeypatch.setattr(bench_neighbors, "time", _Clock(0, 5, 0, 1, 0, 2))
+    assert bench_neighbors._best_time(lambda: next(outputs), 3) == (1.0, "c")
+
+
+def test_blas_threads_is_the_largest_blas_pool(monkeypatch):
+    import threadpoolctl
+
+    monkeypatch.setattr(threadpoolctl, "threadpool_info", lambda: [
+        {"user_api": "blas", "num_threads": 2}, {"user_api": "openmp", "num_threads": 16},
+        {"user_api": "blas", "num_threads": 4}])
+    assert nn_bench.blas_threads() == 4
+
+
+def _fake_conv_timings(monkeypatch, engine_s, torch_s, dense_s, sparse_s):
+    class Layer:
+        def to(self, device):
+            return self
+
+    monkeypatch.setattr(nn_bench, "time_engine", lambda *args: (engine_s, Layer()))
+    monkeypatch.setattr(nn_bench, "time_torch", lambda *args: torch_s)
+    monkeypatch.setattr(nn_bench, "time_cross_entropy", lambda *args: (dense_s, sparse_s))
+    monkeypatch.setattr(nn_bench, "describe_device", lambda device: device)
+
+
+@pytest.mark.parametrize("device, header", [("cpu", "ratio"), ("gpu", "GPU/CPU")])
+def test_nn_bench_prints_engine_over_torch_and_sparse_over_dense(monkeypatch, capsys, device,
+                                                                 header):
+    _fake_conv_timings(monkeypatch, 0.02, 0.01, 0.004, 0.001)
+    monkeypatch.setitem(sys.modules, "torch", None)  # its version line is not looked at here
+    nn_bench.run(device, 3)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split()[-1] == header
+    assert lines[2].split()[-3:] == ["20.0", "10.0", "2.00x"]  # engine 20 ms, torch 10 ms
+    assert "dense targets 4.0 ms, sparse 1.0 ms, sparse/dense 0.25x" in lines[5]
+
+
+def test_nn_bench_defaults_to_seven_repeats_on_the_cpu(monkeypatch):
+    asked = []
+    monkeypatch.setattr(nn_bench, "run", lambda device, repeats: asked.append((device, repeats)))
+    assert nn_bench.main([]) == 0 and nn_bench.main(["--repeats", "2"]) == 0
+    assert asked == [("cpu", 7), ("cpu", 2)]
+
+
+def test_cross_entropy_timings_come_dense_first_then_sparse(monkeypatch):
+    class Loss:
+        def __init__(self, weights):
+            pass
+
+        def forward(self, logits, target):
+            self.kind = "sparse" if isinstance(target, tuple) else "dense"
+
+        def backward(self):
+            return self.kind
+
+    monkeypatch.setattr(nn_bench, "CROSS_ENTROPY_CASE", (1, 6, 2, 3, 2))
+    monkeypatch.setattr(nn_bench, "SoftmaxCrossEntropyLoss", Loss)
+    monkeypatch.setattr(nn_bench, "_median_time", lambda fn, repeats, sync: fn()[1])
+    assert nn_bench.time_cross_entropy(1) == ("dense", "sparse")
+
+
+def test_a_bundled_stem_wins_over_a_file_of_that_name_here(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Image.new("RGB", (8, 8)).save(tmp_path / "coffee", format="PNG")
+    assert bench_neighbors.photo_arg("coffee") == bundled_image("coffee.png")
+    assert bench_neighbors.photo_arg(str(tmp_path / "coffee")) == tmp_path / "coffee"
+
+
+def test_the_widest_and_largest_benchmark_photos_are_accepted(tmp_path, monkeypatch):
+    import argparse
+
+    assert bench_neighbors.bench_width(str(bench_neighbors.MAX_BENCH_WIDTH)) == 4096
+    with pytest.raises(argparse.ArgumentTypeError, match="at most 4096"):
+        bench_neighbors.bench_width("4097")
+    # a photo resized to exactly the pixel limit is taken
+    monkeypatch.setattr(bench_neighbors, "MAX_BENCH_PIXELS", 16 * 8)
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (8, 16, 3), np.uint8)).save(
+        tmp_path / "p.png")
+    assert bench_neighbors.load_photo(tmp_path / "p.png", 16).shape == (8, 16, 3)
+    with pytest.raises(bench_neighbors.ImageError, match="more than a benchmark takes"):
+        bench_neighbors.load_photo(tmp_path / "p.png", 18)  # 18 x 9 pixels
+
+
+def test_inertia_ratio_is_ours_over_theirs_and_n_a_only_when_theirs_is_zero():
+    assert bench_neighbors._ratio(3.0, 2.0) == "1.50000"
+    assert bench_neighbors._ratio(0.0, 2.0) == "0.00000"
+    assert bench_neighbors._ratio(0.0, 0.0) == "n/a"
+
+
+def test_bench_neighbors_checks_its_distances_and_clusters_the_left_half(capsys):
+    pytest.importorskip("sklearn")
+    assert bench_neighbors.main(["--width", "8"]) == 0  # coffee at 8 x 8: 32 left pixels
+    out = capsys.readouterr().out
+    assert out.count("same distances: True") == 3
+    assert "kmeans ours k=5 (32 px)" in out
+
+
+def test_bench_neighbors_limits_scikit_learn_to_numpys_blas_threads(monkeypatch):
+    pytest.importorskip("sklearn")
+    import contextlib
+
+    import threadpoolctl
+
+    seen = []
+
+    @contextlib.contextmanager
+    def record(limits=None, user_api=None):
+        seen.append(limits)
+        yield
+
+    monkeypatch.setattr(threadpoolctl, "threadpool_limits", record)
+    monkeypatch.setattr(bench_neighbors, "blas_threads", lambda: 3)
+    monkeypatch.setattr(bench_neighbors, "_compare", lambda *args: None)
+    bench_neighbors.compare(np.zeros((8, 8, 3), np.uint8), "x", 1)
+    assert seen == [3]
+
+
+def test_bench_gpu_speed_up_is_cpu_seconds_over_gpu_seconds(tmp_path, monkeypatch, capsys):
+    seconds = {"cpu": 3.0, "gpu": 0.5}
+    for workload in ("conv_seconds", "basic_seconds", "improved_seconds"):
+        # each workload is called with the device among its arguments
+        monkeypatch.setattr(bench_gpu, workload,
+                            lambda *args: seconds[next(a for a in args if isinstance(a, str))])
+    monkeypatch.setattr(bench_gpu, "gpu_unavailable_reason", lambda: None)
+    monkeypatch.setattr(bench_gpu, "describe_device", lambda device: device)
+    out_file = tmp_path / "gpu.json"
+    assert bench_gpu.main(["--out", str(out_file), "--epochs", "1"]) == 0
+    table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert len(table) == 4 and all(line.endswith("| 3.000 | 0.500 | 6.0x |") for line in table[1:])
+    data = json.loads(out_file.read_text())
+    assert data["devices"] == ["cpu", "gpu"]
+    assert [(row["cpu_s"], row["gpu_s"]) for row in data["rows"]] == [(3.0, 0.5)] * 3
+
+
+def test_bench_gpu_basic_time_is_fit_plus_colorize(monkeypatch):
+    monkeypatch.setattr(bench_gpu, "time_agent", lambda rgb, device: (1.5, 2.0, None))
+    assert bench_gpu.basic_seconds(np.zeros((8, 16, 3), np.uint8), "cpu") == 3.5
+
+
+def test_bench_gpu_fits_the_improved_agent_on_the_left_half_without_early_stopping(monkeypatch):
+    made = []
+
+    class Agent:
+        propagate_strength = 1.0
+
+        def __init__(self, **options):
+            self.options = options
+            made.append(self)
+
+        def fit(self, rgb):
+            self.fitted = rgb
+
+    monkeypatch.setattr(bench_gpu, "ImprovedAgent", Agent)
+    rgb = np.random.default_rng(0).integers(0, 256, (8, 21, 3), np.uint8)  # halves 10 | 11
+    assert bench_gpu.improved_seconds(rgb, "cpu", 3) >= 0
+    (agent,) = made
+    assert np.array_equal(agent.fitted, rgb[:, :10])
+    assert agent.options == {"seed": 0, "device": "cpu", "epochs": 3, "patience": 4}
+
+
+def test_bench_gpu_waits_for_the_gpu_and_never_imports_cupy_on_the_cpu(monkeypatch):
+    from types import SimpleNamespace
+
+    synced = []
+    device = SimpleNamespace(synchronize=lambda: synced.append(1))
+    monkeypatch.setitem(sys.modules, "cupy", SimpleNamespace(cuda=SimpleNamespace(Device=lambda: device)))
+    bench_gpu.finish("cpu")
+    assert synced == []
+    bench_gpu.finish("gpu")
+    assert synced == [1]

@@ -787,3 +787,71 @@ def test_a_failing_benchmark_is_reported_by_its_last_error_line():
     run = run_benchmark("timeit", ["-n", "1", "1/0"])  # a traceback on stderr, status 1
     assert not run.ok and run.command == "python -m timeit -n 1 1/0"
     assert run.output == "(failed with exit status 1: ZeroDivisionError: division by zero)"
+
+
+@pytest.mark.parametrize("argv, max_side, options", [
+    (["--quick"], 64, {"epochs": 1, "bank_size": 8}), ([], 256, {})])
+def test_quick_and_full_builds_run_at_their_own_size_and_agent_settings(argv, max_side, options,
+                                                                        tmp_path, monkeypatch,
+                                                                        capsys):
+    import report.__main__ as entry
+    from nn.backend import DeviceError
+
+    seen = []
+
+    def stop(settings):  # the first step that sees the settings; nothing runs after it
+        seen.append(settings)
+        raise DeviceError("stopped on purpose")
+
+    monkeypatch.setattr(entry, "device_description", stop)
+    assert main([*argv, "--seed", "4", "--device", "cpu", "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == "error: stopped on purpose\n"  # one line, no traceback
+    (settings,) = seen
+    assert (settings.max_side, settings.improved_options) == (max_side, options)
+    assert (settings.seed, settings.device) == (4, "cpu")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_blank_out_is_refused_like_an_empty_one(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--quick", "--no-bench", "--images", str(tmp_path / "none"), "--out", "  "]) == 2
+    assert "--out is empty" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_header_command_keeps_every_seed_but_zero_and_the_device():
+    import report.__main__ as entry
+
+    for argv, words in [(["--seed", "1"], "--seed 1"), (["--device", "cpu"], "--device cpu"),
+                        (["--device", "gpu", "--no-bench"], "--device gpu --no-bench")]:
+        args = entry.build_parser().parse_args(argv)
+        assert entry._command_line(args) == f"python -m report {words}"
+
+
+@pytest.mark.parametrize("quick, no_bench, expected", [
+    (True, False, ["colorize.bench_neighbors"]), (False, False, ["colorize.bench_neighbors", "nn.bench"]),
+    (True, True, []), (False, True, [])])
+def test_the_benchmarks_run_are_the_modes_own_and_none_with_no_bench(quick, no_bench, expected,
+                                                                     tmp_path, monkeypatch):
+    import report.__main__ as entry
+    import report.figures as figures
+    from report.benchmarks import BenchmarkRun
+
+    ran = []
+
+    def run_benchmark(module, args):
+        ran.append(module)
+        return BenchmarkRun(f"python -m {module}", "", 0.0, True)
+
+    for name in ("k_curves_figure", "loss_curves_figure"):
+        monkeypatch.setattr(figures, name, lambda path, runs: None)
+    monkeypatch.setattr(entry.benchmarks, "gradient_checks", lambda: [("case", "x", 1e-9)])
+    monkeypatch.setattr(entry.benchmarks, "run_benchmark", run_benchmark)
+    monkeypatch.setattr(entry, "render", lambda build: build)
+    args = entry.build_parser().parse_args(["--quick"] * quick + ["--no-bench"] * no_bench)
+    mode = entry.QUICK if quick else entry.FULL
+    build = entry._figures_and_text(args, None, mode, "cpu", [], tmp_path, {
+        "k_curves.png": None, "loss_curves.png": None}, 0.0,
+        {entry.VARIANTS_JSON: (tmp_path / "v.json", None), entry.GPU_JSON: (None, None)})
+    assert ran == expected and [b.command for b in build.benchmarks] == [
+        f"python -m {module}" for module in expected]

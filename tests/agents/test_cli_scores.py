@@ -3,6 +3,7 @@ the written PNG, and the improved agent keeps the left half bit for bit, at 0 an
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -72,9 +73,9 @@ class _GrayAgent:
         return {}
 
 
-def _run_in_process(monkeypatch, tmp_path, rgb, *flags, full_resolution=False):
-    """``agents.cli.main`` with :class:`_GrayAgent`; the figure is replaced by a stub that
-    records its arguments (no matplotlib). Returns (status, JSON record, figure call)."""
+def _run_in_process(monkeypatch, tmp_path, rgb, *flags, full_resolution=False, agent=None):
+    """``agents.cli.main`` with :class:`_GrayAgent` (or ``agent``); the figure is replaced by a
+    stub that records its arguments (no matplotlib). Returns (status, JSON record, figure call)."""
     from agents import cli
 
     figure = {}
@@ -87,7 +88,7 @@ def _run_in_process(monkeypatch, tmp_path, rgb, *flags, full_resolution=False):
     photo = tmp_path / "p.png"
     Image.fromarray(rgb).save(photo)
     parser = cli.build_parser("gray", "test agent", default_max_side=512)
-    status = cli.main(parser, "gray", lambda args, device: _GrayAgent(full_resolution),
+    status = cli.main(parser, "gray", lambda args, device: agent or _GrayAgent(full_resolution),
                       [str(photo), "--out", str(tmp_path / "out"), "--device", "cpu", *flags])
     record = json.loads((tmp_path / "out" / "p_gray.json").read_text()) if status == 0 else None
     return status, record, figure
@@ -132,3 +133,66 @@ def test_quiet_holds_back_no_notes_and_prints_none(monkeypatch, tmp_path, capsys
     assert status == 0 and capsys.readouterr().err == ""
     status, _, _ = _run_in_process(monkeypatch, tmp_path, rgb, "--max-side", "40")
     assert status == 0 and "note: p.png is 80x40; working at 40x20" in capsys.readouterr().err
+
+
+def test_reference_mode_learns_from_the_reference_and_colours_the_image_at_max_side(monkeypatch,
+                                                                                  tmp_path):
+    reference = tmp_path / "ref.png"
+    Image.fromarray(textured_image(48, 32, seed=1)).save(reference)
+    agent = _GrayAgent(full_resolution=False)
+    status, record, figure = _run_in_process(monkeypatch, tmp_path, textured_image(80, 40),
+                                             "--reference", str(reference), "--max-side", "40",
+                                             "--quiet", agent=agent)
+    assert status == 0
+    assert agent.fitted_shape == (27, 40, 3)  # the reference's working copy, not the image's
+    assert record["mode"] == "reference" and record["reference"] == str(reference)
+    assert record["size"] == {"input": [40, 80], "output": [20, 40]}
+    assert figure["panels"][0][0] == "learnt from: ref.png" and figure["seam"] is None
+
+
+def test_a_gray_reference_is_refused(monkeypatch, tmp_path, capsys):
+    reference = tmp_path / "ref.png"
+    Image.fromarray(textured_image(48, 32)[..., 0]).save(reference)
+    status, _, _ = _run_in_process(monkeypatch, tmp_path, textured_image(80, 40),
+                                   "--reference", str(reference))
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "is a gray photo" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_blank_out_is_refused_like_an_empty_one(monkeypatch, tmp_path, capsys):
+    from agents import cli
+
+    monkeypatch.chdir(tmp_path)
+    Image.fromarray(textured_image(40, 24)).save(tmp_path / "p.png")
+    parser = cli.build_parser("gray", "test agent", default_max_side=512)
+    status = cli.main(parser, "gray", lambda args, device: _GrayAgent(False), ["p.png", "--out", "  "])
+    assert status == 2 and "--out is empty" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.png"]
+
+
+class _LeftColourAgent(_GrayAgent):
+    """Takes the known left half as the improved agent does, and takes its time colouring."""
+
+    uses_left_colours = True
+
+    def colorize(self, gray, left=None):
+        self.left = left
+        time.sleep(0.2)
+        return super().colorize(gray)
+
+
+def test_the_left_half_is_handed_over_and_the_json_records_device_and_timings(monkeypatch,
+                                                                             tmp_path):
+    from nn.backend import describe_device
+
+    rgb = textured_image(80, 40)
+    agent = _LeftColourAgent(full_resolution=False)
+    status, record, _ = _run_in_process(monkeypatch, tmp_path, rgb, "--quiet", agent=agent)
+    assert status == 0 and np.array_equal(agent.left, split_halves(rgb)[0])
+    assert record["device"] == describe_device("cpu")
+    timings = record["timings"]
+    assert set(timings) == {"fit_s", "colorize_s", "total_s"}
+    assert timings["fit_s"] < 0.2 <= timings["colorize_s"]  # each step timed on its own
+    assert timings["total_s"] >= timings["fit_s"] + timings["colorize_s"]

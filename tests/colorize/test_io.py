@@ -581,3 +581,52 @@ def test_atomic_paths_leave_no_backup_links_behind(tmp_path):
         tmp["b"].write_text("new b")
     assert sorted(os.listdir(tmp_path)) == ["a.txt", "b.txt"]
     assert first.read_text() == "new a" and second.read_text() == "new b"
+
+
+def test_int32_samples_beyond_sixteen_bits_are_scaled_by_the_maximum_and_negatives_clipped(tmp_path):
+    wide = np.array([[0, 65536], [98304, 131070]], dtype=np.int32)
+    p = tmp_path / "wide.tif"
+    Image.fromarray(wide).save(p)
+    np.testing.assert_array_equal(io.read_rgb(p)[..., 1], np.rint(wide * (255 / 131070)))
+    signed = np.array([[-5, 100], [-70000, 255]], dtype=np.int32)
+    Image.fromarray(signed).save(p)
+    np.testing.assert_array_equal(io.read_rgb(p)[..., 0], [[0, 100], [0, 255]])
+
+
+def test_resize_to_uses_lanczos_for_uint8_and_bicubic_for_floats_by_default():
+    rgb = _rgb(12, 20, seed=4)
+    expected = np.asarray(Image.fromarray(rgb).resize((7, 5), Image.Resampling.LANCZOS))
+    np.testing.assert_array_equal(io.resize_to(rgb, (5, 7)), expected)
+    chroma = np.random.default_rng(5).normal(0, 30, (12, 20)).astype(np.float32)
+    expected = np.asarray(Image.fromarray(chroma).resize((7, 5), Image.Resampling.BICUBIC))
+    np.testing.assert_array_equal(io.resize_to(chroma, (5, 7)), expected)
+
+
+def test_write_png_rounds_and_clips_floats_and_refuses_other_channel_counts(tmp_path):
+    p = tmp_path / "f.png"
+    io.write_png(p, np.array([[1.6, 2.4, 2.5, -3.0, 300.0, np.nan]]))
+    np.testing.assert_array_equal(io.read_rgb(p)[..., 0], [[2, 2, 2, 0, 255, 0]])
+    with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
+        io.write_png(p, np.zeros((4, 4, 2), np.uint8))
+    assert os.listdir(tmp_path) == ["f.png"]
+
+
+def test_atomic_paths_undo_removes_a_new_file_when_a_later_rename_fails(tmp_path, monkeypatch):
+    import errno
+    from pathlib import Path
+
+    fresh, old = tmp_path / "a.txt", tmp_path / "b.txt"
+    old.write_text("old b")
+    real_replace = os.replace
+
+    def second_fails(src, dst):
+        if Path(dst) == old:
+            raise PermissionError(errno.EPERM, "Operation not permitted", str(src), None, str(dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", second_fails)
+    with pytest.raises(PermissionError):
+        with io.atomic_paths({"a": fresh, "b": old}) as tmp:
+            for path in tmp.values():
+                path.write_text("new")
+    assert sorted(os.listdir(tmp_path)) == ["b.txt"] and old.read_text() == "old b"
