@@ -96,8 +96,9 @@ class BasicAgent:
         Seeds k-means++ (the only random step).
     device : "auto" | "cpu" | "gpu"
     progress : bool
-        Show progress bars (on stderr): the ``auto`` sweep, and the patch matching of
-        :meth:`colorize` (minutes on photos of several megapixels).
+        Show progress bars (on stderr, when it is a terminal: :mod:`nn.progress`): the
+        ``auto`` sweep, and the patch matching of :meth:`colorize` (minutes on photos of
+        several megapixels).
     """
 
     name = "basic"

@@ -117,8 +117,8 @@ class ImprovedAgent:
     seed : int, seeds the weights, the crop bank, each batch's window, each crop's flip,
         and the minibatch order.
     device : "auto" | "cpu" | "gpu".
-    progress : bool, show progress bars (tqdm) for training and for the choice of the
-        propagation strength.
+    progress : bool, show progress bars (tqdm, when stderr is a terminal: :mod:`nn.progress`)
+        for training and for the choice of the propagation strength.
     save_path : str or None, write the trained model there at the end of :meth:`fit`.
     **options : any key of :data:`agents.improved_settings.DEFAULTS`.
     """
