@@ -45,9 +45,9 @@ def section(arrays, name):
 def read_model_file(path, decoding):
     """``(arrays, meta)`` of a model file, or UsageError saying what is wrong with it.
 
-    ``decoding``: the settings that will replace the saved ones (:meth:`agents.improved.ImprovedAgent.load`),
-    so a saved value that is out of range but replaced (a temperature above today's bound, say)
-    does not make the file unusable."""
+    ``decoding``: the settings that will replace the saved ones
+    (:meth:`agents.improved.ImprovedAgent.load`), so a saved value that is out of range but
+    replaced (a temperature above today's bound, say) does not make the file unusable."""
     if not os.path.exists(path):
         raise UsageError(f"model file {path} does not exist")
     if os.path.isdir(path):
@@ -100,6 +100,7 @@ def read_model_file(path, decoding):
                          f"{' and more' if len(broken) > 3 else ''}, so it cannot colour "
                          "anything; retrain it")
     return arrays, meta
+
 
 def check_save_path(path, inputs, outputs):
     """UsageError now, before minutes of training, if the model could not be written to ``path``,
