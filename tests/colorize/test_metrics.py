@@ -221,3 +221,54 @@ def test_colorfulness_needs_three_channels_and_score_needs_numbers():
         pred[1, 1, 1] = bad
         with pytest.raises(ValueError, match="the prediction holds NaN or infinite"):
             metrics.score(truth, pred)
+
+
+def test_ssim_of_small_and_gray_images_follows_the_documented_rule():
+    rng = np.random.default_rng(5)
+    kw = dict(gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255)
+    # 11 px on a side: the window fits, no mirroring (scikit-image as it is)
+    a = rng.integers(0, 256, (11, 13, 3)).astype(float)
+    b = np.clip(a + rng.normal(0, 30, a.shape), 0, 255)
+    assert metrics.ssim(a, b) == pytest.approx(structural_similarity(a, b, channel_axis=-1, **kw), abs=1e-9)
+    # under 11 px: mirrored (d c b a | a b c d) by 5 px and every pixel averaged, which is
+    # scikit-image on the mirrored image (its 5-px border left out is the mirror)
+    a, b = a[:8, :10], b[:8, :10]
+    pad = ((5, 5), (5, 5), (0, 0))
+    ref = structural_similarity(np.pad(a, pad, mode="symmetric"), np.pad(b, pad, mode="symmetric"),
+                                channel_axis=-1, **kw)
+    assert metrics.ssim(a, b) == pytest.approx(ref, abs=1e-9)
+    # a 2-D (gray) pair is one channel
+    g = _photo(24)[..., 1].astype(float)
+    h = np.clip(g + rng.normal(0, 20, g.shape), 0, 255)
+    assert metrics.ssim(g, h) == pytest.approx(structural_similarity(g, h, **kw), abs=1e-9)
+
+
+def test_error_map_is_the_same_in_chunks(monkeypatch):
+    a = _photo(16)
+    b = np.clip(a.astype(int) + np.array([12, -5, 3]), 0, 255).astype(np.uint8)
+    whole = metrics.error_map_de2000(a, b)
+    monkeypatch.setattr(metrics, "_CHUNK", 37)  # not a divisor of the pixel count
+    np.testing.assert_array_equal(metrics.error_map_de2000(a, b), whole)
+
+
+def test_mean_chroma_baseline_is_the_mean_of_unequal_colours():
+    gray = np.full((8, 16), 120.0)
+    chroma = np.zeros((8, 16, 2))
+    chroma[:, :2] = [30.0, -20.0]  # a quarter of the left half
+    chroma[:, 2:] = [-6.0, 4.0]
+    rgb = chroma_to_rgb(gray, chroma)
+    preds = metrics.baseline_predictions(rgb[:, :8], rgb_to_gray(rgb[:, 8:]))
+    expected = chroma_to_rgb(gray[:, 8:], np.broadcast_to([3.0, -2.0], (8, 8, 2)))
+    np.testing.assert_allclose(preds["mean_chroma"], expected, atol=1e-9)
+
+
+def test_baseline_scores_round_the_predictions_to_8_bits():
+    from colorize.halves import split_halves
+
+    rgb = _photo(16)
+    left, right = split_halves(rgb)
+    preds = metrics.baseline_predictions(left, rgb_to_gray(right))
+    scores = metrics.baseline_scores(rgb)
+    for name, pred in preds.items():
+        assert scores[name] == metrics.score(right, np.clip(np.rint(pred), 0, 255).astype(np.uint8))
+    assert metrics.baseline_scores(rgb, quantize=False)["gray_lookup"] == metrics.score(right, preds["gray_lookup"])

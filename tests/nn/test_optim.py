@@ -246,3 +246,23 @@ def test_cosine_schedule_holds_at_eta_min_after_t_max():
         rates.append(cosine.lr)
     assert rates[0] > rates[1] > rates[2] == pytest.approx(0.01, rel=1e-12)
     assert rates[3:] == [rates[2]] * 5
+
+
+def test_reduce_on_plateau_uses_its_relative_threshold():
+    # threshold 0.1: 9.5 is not below 10 * 0.9, so it is no improvement; 8.9 is
+    ours = nn.ReduceLROnPlateau(_FakeOpt(1.0), factor=0.5, patience=1, threshold=0.1)
+    rates = []
+    for metric in [10, 9.5, 9.2, 8.9, 8.5, 8.3]:
+        ours.step(metric)
+        rates.append(ours.lr)
+    assert rates == pytest.approx([1, 1, .5, .5, .5, .25])
+    assert ours.best == 8.9
+
+
+def test_reduce_on_plateau_waits_out_a_cooldown_of_several_epochs():
+    ours = nn.ReduceLROnPlateau(_FakeOpt(1.0), factor=0.5, patience=0, cooldown=2)
+    rates = []
+    for _ in range(8):
+        ours.step(1.0)
+        rates.append(ours.lr)
+    assert rates == pytest.approx([1, .5, .5, .5, .25, .25, .25, .125])

@@ -367,3 +367,148 @@ def test_each_epoch_visits_the_samples_in_a_new_order():
            augment=augment, progress=False)
     assert all(sorted(order) == list(range(20)) for order in seen)
     assert seen[0] != seen[1] and seen[1] != seen[2] and seen[0] != seen[2]
+
+
+def test_a_single_sample_is_one_batch_and_trains():
+    x, y = _data(1)
+    model = _mlp()
+    before = model.state_dict()
+    sizes = []
+
+    def augment(xb, yb, rng):
+        sizes.append(len(xb))
+        return xb, yb
+
+    history = nn.fit(model, nn.MSELoss(), nn.SGD(model, lr=0.1), x, y, epochs=2, batch_size=4,
+                     augment=augment, progress=False)
+    assert sizes == [1, 1] and history["train_loss"][0] > 0
+    assert not np.array_equal(model.state_dict()["0.W"], before["0.W"])
+
+
+def test_without_shuffling_every_epoch_keeps_the_sample_order():
+    x, y = _data(10)
+    x[:, 0] = np.arange(10)
+    seen = []
+
+    def augment(xb, yb, rng):
+        seen.append(xb[:, 0].astype(int).tolist())
+        return xb, yb
+
+    model = _mlp()
+    nn.fit(model, nn.MSELoss(), nn.SGD(model, lr=0.0), x, y, epochs=2, batch_size=4,
+           shuffle=False, augment=augment, progress=False)
+    assert seen == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]] * 2
+
+
+def test_min_delta_counts_only_improvements_larger_than_it():
+    x, y = _data()
+    runs = {}
+    for min_delta in (0.0, 1.0):
+        model = _mlp()
+        runs[min_delta] = nn.fit(model, nn.MSELoss(), nn.SGD(model, lr=0.01), x, y, epochs=5,
+                                 batch_size=8, patience=2, min_delta=min_delta, progress=False)
+    losses = runs[0.0]["train_loss"]
+    assert all(b < a for a, b in zip(losses, losses[1:])) and losses[0] - losses[-1] < 1.0
+    assert runs[0.0]["epochs_run"] == 5 and runs[0.0]["best_epoch"] == 4
+    # improving, but by less than 1.0: the first epoch stays the best, and patience stops the run
+    stopped = runs[1.0]
+    assert stopped["stopped_early"] and stopped["epochs_run"] == 3 and stopped["best_epoch"] == 0
+    assert stopped["best_loss"] == stopped["train_loss"][0]
+
+
+def test_without_restore_best_the_model_keeps_the_last_weights():
+    x, y = _data(64)
+    x_val, y_val = x[:16], -y[:16]  # a validation set that training makes worse
+    model = _mlp()
+    opt = _Recording(model, lr=0.1)
+    history = nn.fit(model, nn.MSELoss(), opt, x[16:], y[16:], epochs=4, batch_size=16,
+                     x_val=x_val, y_val=y_val, restore_best=False, progress=False)
+    assert history["best_epoch"] < 3
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, opt.trajectory[-1][name], err_msg=name)
+
+
+def test_without_a_validation_set_the_model_keeps_the_last_weights():
+    x, y = _data(64)
+    epoch = []
+
+    def augment(xb, yb, rng):  # the last epoch's (augmented) training loss is the worst
+        epoch.append(None)
+        return xb, (yb * 10 if len(epoch) > 8 else yb)
+
+    model = _mlp()
+    opt = _Recording(model, lr=0.01)
+    history = nn.fit(model, nn.MSELoss(), opt, x, y, epochs=3, batch_size=16, augment=augment,
+                     progress=False)
+    assert history["best_epoch"] == 1 and history["train_loss"][2] > history["best_loss"]
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, opt.trajectory[-1][name], err_msg=name)
+
+
+def test_the_schedule_is_stepped_every_epoch_with_the_validation_loss():
+    x, y = _data(64)
+    metrics = []
+
+    class Spy(nn.StepLR):
+        def step(self, metric=None):
+            metrics.append(metric)
+            super().step(metric)
+
+    model = _mlp()
+    opt = nn.SGD(model, lr=0.05)
+    history = nn.fit(model, nn.MSELoss(), opt, x[16:], y[16:], epochs=4, batch_size=16,
+                     x_val=x[:16], y_val=-y[:16], schedule=Spy(opt, step_size=1000),
+                     progress=False)
+    assert metrics == history["val_loss"] and metrics != history["train_loss"]
+
+
+def test_an_improvement_resets_the_patience_count():
+    # lr 0 and a whole-set batch: the training loss of each epoch is set by the offset the
+    # augment hook adds to the targets, far (worse) or near (better)
+    x, y = _data(16)
+    offsets = iter([5.0, 10.0, 1.0, 10.0, 10.0, 10.0, 10.0])
+
+    def augment(xb, yb, rng):
+        return xb, yb + next(offsets)
+
+    model = _mlp()
+    history = nn.fit(model, nn.MSELoss(), nn.SGD(model, lr=0.0), x, y, epochs=7, batch_size=16,
+                     patience=2, augment=augment, progress=False)
+    assert history["best_epoch"] == 2
+    assert history["stopped_early"] and history["epochs_run"] == 5
+
+
+def test_the_augment_generator_follows_the_seed():
+    x, y = _data(8)
+    draws = []
+
+    def augment(xb, yb, rng):
+        draws.append(rng.random())
+        return xb, yb
+
+    for seed in (0, 1, 0):
+        model = _mlp()
+        nn.fit(model, nn.MSELoss(), nn.SGD(model, lr=0.0), x, y, epochs=1, batch_size=8,
+               seed=seed, augment=augment, progress=False)
+    assert draws[0] == draws[2] and draws[0] != draws[1]
+
+
+def test_the_training_loss_weights_each_batch_by_its_number_of_samples():
+    x, y = _data(20)
+    model = _mlp()
+    whole = nn.train.evaluate(model, nn.MSELoss(), x, y, 20)
+    # lr 0, batches of 8, 8 and 4: the mean of the three batch means would be another number
+    history = nn.fit(model, nn.MSELoss(), nn.SGD(model, lr=0.0), x, y, epochs=1, batch_size=8,
+                     progress=False)
+    assert history["train_loss"][0] == pytest.approx(whole, rel=1e-6)
+
+
+def test_a_weight_average_without_restore_best_ends_with_the_last_average():
+    x, y = _data(64)
+    model = _mlp()
+    opt = _Recording(model, lr=0.1)
+    nn.fit(model, nn.MSELoss(), opt, x[16:], y[16:], epochs=2, batch_size=16, x_val=x[:16],
+           y_val=-y[:16], restore_best=False, progress=False, ema_decay=0.8)
+    expected = _ema(opt.trajectory, 0.8)
+    for name, value in model.state_dict().items():
+        np.testing.assert_allclose(value, expected[name], rtol=1e-5, atol=1e-6, err_msg=name)
