@@ -353,9 +353,10 @@ def test_evaluate_uses_eval_mode_and_leaves_the_running_statistics_alone():
     assert value == pytest.approx(float(nn.MSELoss().forward(model.forward(x), y)), rel=1e-6)
 
 
-def test_each_epoch_visits_the_samples_in_a_new_order():
-    x, y = _data(20)
-    x[:, 0] = np.arange(20)
+def _batch_orders(n, epochs, batch_size, **options):
+    """The sample numbers of every batch ``fit`` trains on (one list per batch, in order)."""
+    x, y = _data(n)
+    x[:, 0] = np.arange(n)
     seen = []
 
     def augment(xb, yb, rng):
@@ -363,8 +364,13 @@ def test_each_epoch_visits_the_samples_in_a_new_order():
         return xb, yb
 
     model = _mlp()
-    nn.fit(model, nn.MSELoss(), nn.SGD(model, lr=0.0), x, y, epochs=3, batch_size=20,
-           augment=augment, progress=False)
+    nn.fit(model, nn.MSELoss(), nn.SGD(model, lr=0.0), x, y, epochs=epochs,
+           batch_size=batch_size, augment=augment, progress=False, **options)
+    return seen
+
+
+def test_each_epoch_visits_the_samples_in_a_new_order():
+    seen = _batch_orders(20, epochs=3, batch_size=20)
     assert all(sorted(order) == list(range(20)) for order in seen)
     assert seen[0] != seen[1] and seen[1] != seen[2] and seen[0] != seen[2]
 
@@ -386,17 +392,7 @@ def test_a_single_sample_is_one_batch_and_trains():
 
 
 def test_without_shuffling_every_epoch_keeps_the_sample_order():
-    x, y = _data(10)
-    x[:, 0] = np.arange(10)
-    seen = []
-
-    def augment(xb, yb, rng):
-        seen.append(xb[:, 0].astype(int).tolist())
-        return xb, yb
-
-    model = _mlp()
-    nn.fit(model, nn.MSELoss(), nn.SGD(model, lr=0.0), x, y, epochs=2, batch_size=4,
-           shuffle=False, augment=augment, progress=False)
+    seen = _batch_orders(10, epochs=2, batch_size=4, shuffle=False)
     assert seen == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]] * 2
 
 
