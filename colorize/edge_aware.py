@@ -298,8 +298,8 @@ def propagation_iterations(strength):
     (which grows like ``lam``): 3163 at 1e6, where 256-px benchmark photos came within 0.02 dB
     of the exact solution from the network's guess (a reviewer measured 0.022 dB on coffee and
     0.066 dB on chelsea from a zero guess); at most ``MAX_PROPAGATE_ITERATIONS``."""
-    _check_strength(strength)
-    steps = math.ceil(PROPAGATE_ITERATIONS * math.sqrt(strength / 1e5))
+    value = _check_strength(strength)
+    steps = math.ceil(PROPAGATE_ITERATIONS * math.sqrt(value / 1e5))
     return min(MAX_PROPAGATE_ITERATIONS, max(PROPAGATE_ITERATIONS, steps))
 
 
