@@ -259,6 +259,17 @@ def test_reduce_on_plateau_uses_its_relative_threshold():
     assert ours.best == 8.9
 
 
+def test_reduce_on_plateau_counts_a_long_patience_to_its_end():
+    # patience 4: the fifth epoch in a row without improvement halves the rate, and the
+    # count starts again from there
+    ours = nn.ReduceLROnPlateau(_FakeOpt(1.0), factor=0.5, patience=4)
+    rates = []
+    for metric in [3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 2]:
+        ours.step(metric)
+        rates.append(ours.lr)
+    assert rates == pytest.approx([1, 1, 1, 1, 1, .5, .5, .5, .5, .5, .25, .25, .25])
+
+
 def test_reduce_on_plateau_waits_out_a_cooldown_of_several_epochs():
     ours = nn.ReduceLROnPlateau(_FakeOpt(1.0), factor=0.5, patience=0, cooldown=2)
     rates = []

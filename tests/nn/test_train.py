@@ -188,6 +188,7 @@ def test_divergence_restores_the_best_weights_and_keeps_the_history():
                schedule=Explode(), progress=False)
     history = info.value.history
     assert history["best_epoch"] >= 1 and len(history["val_loss"]) == history["epochs_run"]
+    assert 0 < history["seconds"] < 60  # timed up to the divergence, as a finished run is
     assert f"the weights of epoch {history['best_epoch'] + 1}, the best validation loss, were " \
            "restored" in str(info.value)
     assert all(np.isfinite(p).all() for _, p, _ in model.parameters())
