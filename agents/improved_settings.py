@@ -80,8 +80,10 @@ rate). Cosine annealing to 0 over the 30 epochs instead (:class:`nn.CosineLR`; s
 2026-11-29) gave the defaults' 24.93 dB: +0.21 dB on the mean of five photos, but astronaut
 lost 1.04 dB (0.77 dB over seeds 0-5, lower with 5 of the 6; with seed 0 its validation loss
 flattened once the rate had decayed, best at epoch 19 of 27, where the halvings let it fall
-until the last epoch); with ``lr`` 3e-3 it gave 24.84. ``bin_step`` is the side of a chroma
-bin in chroma units (RGB units, since the chroma basis is orthonormal);
+until the last epoch); with ``lr`` 3e-3 it gave 24.84, and quartering the rate at each
+plateau instead of halving it 24.76 (astronaut -1.17, the others -0.04 to +0.13).
+``bin_step`` is the side of a chroma bin in chroma units (RGB units, since the chroma basis is
+orthonormal);
 ``refine`` is the edge-aware smoothing strength (0 = off) when no colours are known;
 ``propagate`` the strength of the propagation of known colours (the protocol's training
 half) into the prediction, which then replaces ``refine``: a number (0 = off) or ``"auto"``,
