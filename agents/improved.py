@@ -102,7 +102,8 @@ from colorize.edge_aware import propagate_from_left, smooth_chroma
 from colorize.metrics import gray_level_chroma_table
 from nn import Adam, NNError, ReduceLROnPlateau, StateDictError, fit
 from nn.backend import array_module_for, is_whole_number, to_numpy
-from nn.cli import UsageError, first_line, positive_int
+from nn.cli import UsageError, positive_int
+from nn.errors import first_line
 from nn.progress import with_progress
 
 DEFAULT_MAX_SIDE = 256

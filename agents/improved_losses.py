@@ -20,8 +20,8 @@ minimised by ``p = t`` (rarer colours only count more), the class-weighted form 
 proportional to ``w t`` (predictions lean toward rare bins, which the annealed mean then
 turns into more vivid colours). On the six benchmark photos at 256 px (seeds 0-2) the paper's
 form scored 25.08 dB mean PSNR against 25.04 for this one (under the earlier whole-photo
-resize: see :data:`agents.improved_settings.DEFAULTS`), a difference within the seeds' spread, so the
-recorded form stays.
+resize: see :data:`agents.improved_settings.DEFAULTS`), a difference within the seeds'
+spread, so the recorded form stays.
 """
 
 import numpy as np

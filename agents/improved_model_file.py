@@ -19,7 +19,8 @@ import numpy as np
 from agents.improved_settings import DECODING_KEYS, DEFAULTS, check_config, is_strength
 from colorize.io import MAX_NAME_BYTES, long_name_in
 from nn import StateDictError
-from nn.cli import UsageError, first_line
+from nn.cli import UsageError
+from nn.errors import first_line
 from nn.layers.base import load_npz, save_npz
 
 MODEL_FORMAT = "colorize-improved-agent/1"

@@ -63,12 +63,6 @@ class OneLineParser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def first_line(exc):
-    """The first line of an exception's message (the rest, a library's advice or a dump, is
-    not for an ``error:`` line), or its type's name when the message is empty."""
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-
-
 def int_at_least(text, minimum):
     """An integer >= ``minimum`` from ``text``, or an argparse error that names the value."""
     try:

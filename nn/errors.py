@@ -18,6 +18,12 @@ class TrainingDivergedError(NNError, RuntimeError):
     """The training or the validation loss became NaN or infinite (:func:`nn.fit`)."""
 
 
+def first_line(exc):
+    """The first line of an exception's message (the rest, a library's advice or a dump, is
+    not for an ``error:`` line), or its type's name when the message is empty."""
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
 def saved_by_forward(owner, name):
     """The value ``owner.forward`` saved as attribute ``name`` for ``backward``.
 

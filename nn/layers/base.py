@@ -38,8 +38,7 @@ import zipfile
 import numpy as np
 
 from nn.backend import get_array_module, is_whole_number, to_device, to_numpy
-from nn.cli import first_line
-from nn.errors import StateDictError
+from nn.errors import StateDictError, first_line
 
 
 def positive_sizes(owner, **sizes):

@@ -5,7 +5,8 @@ import errno
 
 import pytest
 
-from nn.cli import Terminated, UsageError, first_line, non_negative_int, positive_int, run_command
+from nn.cli import Terminated, UsageError, non_negative_int, positive_int, run_command
+from nn.errors import first_line
 
 
 def test_first_line_keeps_the_first_line_of_a_message_or_names_the_type():
