@@ -28,7 +28,9 @@ reruns the comparison):
    scales the decoded chroma (1 = as predicted).
 4. **Training.** Random crops of the training image's columns left of the validation strip,
    left-right flips; the strip (the 20 % of columns nearest the test half) is scored each
-   epoch with the whole training image as context; early stopping restores the best epoch.
+   epoch with all the context the network sees (the training image from
+   :data:`agents.improved_model.CONTEXT_MARGIN` columns left of the strip on: what lies
+   farther cannot change its prediction); early stopping restores the best epoch.
    A moving average of the weights (``ema_decay``, :class:`nn.WeightAverage`) is an option,
    off by default: it helped on held-out photos and hurt on the benchmark's (see
    ``DEFAULTS``).
@@ -82,7 +84,8 @@ from agents.improved_data import (
     working_shape,
 )
 from agents.improved_losses import REGRESSION_SCALE, ChromaClassLoss, ChromaRegressionLoss
-from agents.improved_model import ARCHITECTURES, build_model, pad_to_multiple, predict_tiled, size_multiple
+from agents.improved_model import (ARCHITECTURES, build_model, crop_start, pad_to_multiple,
+                                   predict_tiled, size_multiple)
 from agents.improved_model_file import check_save_path, read_model_file, section, write_model_file
 from agents.improved_settings import (
     ARCHITECTURE_KEYS,
@@ -226,8 +229,11 @@ class ImprovedAgent:
         x_bank, y_bank = crop_bank(train_planes, train_chroma, cfg["crop"], cfg["bank_size"], rng)
         crop_h = _floor_to_multiple(min(cfg["crop"], x_bank.shape[2]), multiple)
         crop_w = _floor_to_multiple(min(cfg["crop"], x_bank.shape[3]), multiple)
-        x_val = pad_to_multiple(planes[None], multiple)
-        y_val = _pad_target(masked_strip_target(chroma, val_cols)[None], multiple)
+        # The strip is scored with all the context the network can see, and no more: the
+        # columns left of its reach would change nothing but the time of each validation.
+        first = crop_start(train_w, multiple)
+        x_val = pad_to_multiple(planes[None, :, :, first:], multiple)
+        y_val = _pad_target(masked_strip_target(chroma[:, :, first:], val_cols)[None], multiple)
         if cfg["loss"] == "cls":
             # soft targets once, here, rather than on every batch (ChromaClassLoss.encode)
             y_bank, y_val = loss.encode(y_bank), loss.encode(y_val)

@@ -17,8 +17,9 @@ Pixels that must not count (outside the validation strip) hold NaN; the losses o
 
 Validation strip: the ``VALIDATION_FRACTION`` of the training image's columns nearest the
 right edge (for a protocol photo: the part of the left half nearest the test half). Training
-crops never include its colours; for validation the whole training image goes through the
-network (the strip's gray keeps its context) and only the strip is scored.
+crops never include its colours; for validation the training image goes through the network
+with the strip and every column within the network's reach of it (the strip's gray keeps all
+its context: :func:`agents.improved_model.crop_start`), and only the strip is scored.
 
 Crops: a seeded bank of ``bank_size`` crops of ``crop + CROP_SLACK`` pixels is cut once from
 the training columns; every minibatch then takes one random ``crop``-sized window, at the

@@ -35,7 +35,9 @@ just left of the gray one are known (the training half of the coursework protoco
 energy is minimised over both side by side, with the known chroma as a heavy data term and
 the prediction as a light one. With a large ``lam`` the known colours flow across the seam
 and along every region of similar gray, while the prediction still decides the colour of
-regions the known half never reaches.
+regions the known half never reaches. Only the known columns near the seam take part
+(:func:`known_columns`: 45 at ``lam = 1e6``): the heavy data term holds the others to their
+colours, so they cannot pass anything on.
 """
 
 import math
@@ -149,12 +151,15 @@ class NeighbourGraph:
             neighbours = self._padded.reshape(c, -1)[:, self._index[sign]]  # (C, 8, H*W)
             total = (neighbours * weights.reshape(len(OFFSETS), h * w)).sum(axis=1)
             return total.astype(u.dtype, copy=False).reshape(c, h, w)
-        total = xp.zeros_like(u)
+        total = xp.empty_like(u)
         term = xp.empty_like(u)
         for k, (dy, dx) in enumerate(OFFSETS):
             dy, dx = sign * dy, sign * dx
-            xp.multiply(weights[k], self._padded[:, 1 + dy:1 + dy + h, 1 + dx:1 + dx + w], out=term)
-            total += term
+            neighbour = self._padded[:, 1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
+            # the first term is written, not added to zeros: one pass less, the same sum
+            xp.multiply(weights[k], neighbour, out=total if k == 0 else term)
+            if k:
+                total += term
         return total
 
     def apply(self, u):
@@ -275,6 +280,25 @@ def smooth_chroma(gray, chroma, strength=1.0, confidence=None, iterations=100, t
 KNOWN_WEIGHT = 1e3
 """Data-term weight of a known pixel in :func:`propagate_from_left`, against 1 for a predicted
 one: the known colours act as scribbles that the solution all but reproduces."""
+MIN_KNOWN_COLUMNS = 16
+"""The fewest known columns :func:`known_columns` keeps (weak strengths)."""
+
+
+def known_columns(strength):
+    """How many known columns next to the seam :func:`propagate_from_left` keeps at ``strength``:
+    ``max(MIN_KNOWN_COLUMNS, ceil(8 (strength / KNOWN_WEIGHT)^(1/4)))`` (16 up to about 1.6e4,
+    26 at 1e5, 45 at 1e6).
+
+    Known pixels can only pass on what they are pinned to, and their heavy data term pins them
+    against all but the smoothest deviations: one that varies over ``L`` pixels costs
+    ``KNOWN_WEIGHT`` per pixel in the data term and about ``strength / L^4`` in the smoothness
+    term (a squared second difference), so the influence of a known column fades within a few
+    multiples of ``(strength / KNOWN_WEIGHT)^(1/4)`` pixels of the seam (5.6 at 1e6). Measured
+    with exact sparse solves on astronaut's right half at 256 px (network guess of seed 0):
+    keeping 16 / 32 / 48 of the 128 known columns moves its chroma by at most 0.3 / 1e-2 /
+    7e-5 at 1e6, and 16 columns by 1.4e-3 at 1e4 (chroma units of 0..255 colours)."""
+    value = _check_strength(strength)
+    return max(MIN_KNOWN_COLUMNS, math.ceil(8 * (value / KNOWN_WEIGHT) ** 0.25))
 PROPAGATE_ITERATIONS = 1000
 """The cap on the conjugate-gradient steps of :func:`propagate_from_left` up to ``lam = 1e5``.
 The solve also stops once the residual falls to 1e-6 of the right-hand side, which weak
@@ -312,6 +336,8 @@ def propagate_from_left(known_rgb, gray, chroma, strength, iterations=None):
     and 1 on the right. Returns the right part, (H, W, C) float32. ``strength = 0`` returns
     ``chroma`` unchanged. ``iterations``: the cap on the CG steps (default
     :func:`propagation_iterations`); the solve stops earlier at a relative residual of 1e-6.
+    Only the :func:`known_columns` known columns nearest the seam take part: the others
+    cannot move the result measurably, and would only cost time.
     ValueError as :func:`smooth_chroma`'s, and for known colours that are not finite.
     """
     xp = get_array_module(chroma, gray, known_rgb)
@@ -329,6 +355,7 @@ def propagate_from_left(known_rgb, gray, chroma, strength, iterations=None):
     known_rgb = xp.asarray(known_rgb, dtype=np.float32)
     if not bool(xp.isfinite(known_rgb).all()):
         raise ValueError("the known colours hold NaN or infinite values")
+    known_rgb = known_rgb[:, max(0, known_rgb.shape[1] - known_columns(strength)):]
     width = known_rgb.shape[1]
     both_gray = xp.concatenate([rgb_to_gray(known_rgb).astype(np.float32),
                                 xp.asarray(gray, dtype=np.float32)], axis=1)

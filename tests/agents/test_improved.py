@@ -17,7 +17,8 @@ from agents.improved_data import (CROP_SLACK, box_mean, crop_bank, input_channel
                                   make_augment, masked_strip_target, validation_columns,
                                   working_shape)
 from agents.improved_losses import REGRESSION_SCALE, ChromaClassLoss, ChromaRegressionLoss
-from agents.improved_model import build_model, pad_to_multiple, predict, predict_tiled
+from agents.improved_model import (CONTEXT_MARGIN, build_model, crop_start, pad_to_multiple,
+                                   predict, predict_tiled)
 from agents.improved_settings import DEFAULTS, PROPAGATE_GRID
 from colorize.chroma_bins import ChromaBins
 from colorize.color import chroma_to_rgb, rgb_to_chroma, rgb_to_gray
@@ -328,6 +329,51 @@ def test_one_changed_pixel_changes_a_block_the_size_of_the_receptive_field(arch,
     moved = (predict(model, changed, 4) != predict(model, x, 4)).any(axis=(0, 1))
     rows, cols = np.flatnonzero(moved.any(axis=1)), np.flatnonzero(moved.any(axis=0))
     assert rows.max() - rows.min() + 1 == reach and cols.max() - cols.min() + 1 == reach
+
+
+@pytest.mark.parametrize("arch, multiple", [("unet", 4), ("dilated", 1)])
+def test_a_crop_from_crop_start_predicts_like_the_whole_image(arch, multiple):
+    model = build_model(arch, 1, 2, 4, seed=0)
+    rng = np.random.default_rng(1)
+    for layer in nn.model.walk(model):  # running statistics as after some training
+        if isinstance(layer, nn.BatchNorm2D):
+            layer.buffers["running_mean"][...] = rng.normal(0, 0.5, layer.channels)
+            layer.buffers["running_var"][...] = rng.uniform(0.5, 2.0, layer.channels)
+    x = rng.normal(size=(1, 1, 40, 150)).astype(np.float32)
+    whole = predict(model, x, multiple)
+    for column in (0, 3, 47, 49, 101, 149):
+        first = crop_start(column, multiple)
+        assert first % multiple == 0 and first <= max(0, column - CONTEXT_MARGIN)
+        part = predict(model, x[..., first:], multiple)
+        np.testing.assert_allclose(part[..., column - first:], whole[..., column:], atol=1e-5)
+    # with less context than the network's reach the crop's edge shows
+    first = crop_start(101, multiple, margin=8)
+    part = predict(model, x[..., first:], multiple)
+    assert np.abs(part[..., 101 - first:] - whole[..., 101:]).max() > 1e-3
+
+
+def test_the_strip_is_validated_on_a_crop_with_all_its_context(monkeypatch):
+    """The training image is cut to the strip and the network's reach before validation; the
+    strip's loss is the one the whole training image gives."""
+    import agents.improved as improved
+
+    seen = {}
+
+    def spy(model, loss, optimizer, x, y, **options):
+        seen.update(model=model, loss=loss, x_val=options["x_val"], y_val=options["y_val"])
+        return nn.fit(model, loss, optimizer, x, y, **options)
+
+    monkeypatch.setattr(improved, "fit", spy)
+    left, _ = split_halves(textured_scene(48, 256))  # 128 columns: the strip is the last 26
+    agent = ImprovedAgent(seed=0, device="cpu", propagate=0.0, **TINY).fit(left)
+    assert seen["x_val"].shape == (1, 3, 48, 128 - crop_start(102, 4)) == (1, 3, 48, 76)
+    planes = input_planes(rgb_to_gray(left), prior_table=agent.prior_table)[None]
+    chroma = rgb_to_chroma(left).transpose(2, 0, 1).astype(np.float32)
+    target = seen["loss"].encode(masked_strip_target(chroma, 26)[None])
+    whole = nn.train.evaluate(seen["model"], seen["loss"], planes, target, 8)
+    cropped = nn.train.evaluate(seen["model"], seen["loss"], seen["x_val"], seen["y_val"], 8)
+    assert whole == pytest.approx(cropped, rel=1e-5)
+    assert min(agent.history["val_loss"]) == pytest.approx(cropped, rel=1e-6)  # best kept
 
 
 def test_a_long_thin_image_reaches_the_network_tile_by_tile(monkeypatch):

@@ -11,6 +11,7 @@ from colorize.edge_aware import (
     NeighbourGraph,
     _safe_ratio,
     affinity_weights,
+    known_columns,
     propagate_from_left,
     propagation_iterations,
     shift,
@@ -165,20 +166,15 @@ def test_propagation_steps_grow_with_the_square_root_of_the_strength():
     assert propagation_iterations(1e7) == propagation_iterations(MAX_STRENGTH) == 10000
 
 
-@pytest.mark.parametrize("strength", [1e3, 1e6])
-def test_propagation_agrees_with_a_sparse_direct_solve(strength):
-    """The matrix-free CG against SciPy's LU factorisation of the same energy, built here
-    from its definition: (C + lam (I - W)^T (I - W)) u = C u0 over [known | gray]."""
+def _exact_propagation(known_rgb, gray, guess, strength):
+    """The minimiser of :func:`propagate_from_left`'s energy over the whole of [known | gray],
+    by SciPy's LU factorisation of (C + lam (I - W)^T (I - W)) u = C u0, built here from its
+    definition; float64, the gray part."""
     sparse = pytest.importorskip("scipy.sparse")
     linalg = pytest.importorskip("scipy.sparse.linalg")
     from colorize.color import rgb_to_chroma, rgb_to_gray
     from colorize.edge_aware import KNOWN_WEIGHT
 
-    rng = np.random.default_rng(5)
-    h, w = 20, 16
-    known_rgb = np.clip(rng.normal(128, 40, (h, w, 3)), 0, 255).astype(np.float32)
-    gray = np.clip(rng.normal(128, 40, (h, w)), 0, 255).astype(np.float32)
-    guess = rng.normal(0, 20, (h, w, 2)).astype(np.float32)
     both = np.concatenate([rgb_to_gray(known_rgb), gray], axis=1)
     u0 = np.concatenate([rgb_to_chroma(known_rgb), guess], axis=1).reshape(-1, 2)
     weights = affinity_weights(both).astype(np.float64)
@@ -193,14 +189,65 @@ def test_propagation_agrees_with_a_sparse_direct_solve(strength):
                     vals.append(weights[k, y, x])
     laplacian = sparse.identity(both.size) - sparse.csr_matrix((vals, (rows, cols)), shape=(both.size,) * 2)
     confidence = np.ones(both.shape)
-    confidence[:, :w] = KNOWN_WEIGHT
+    confidence[:, :known_rgb.shape[1]] = KNOWN_WEIGHT
     system = sparse.diags(confidence.ravel()) + strength * (laplacian.T @ laplacian)
     exact = linalg.splu(system.tocsc()).solve(confidence.ravel()[:, None] * u0.astype(np.float64))
-    exact = exact.reshape(h, 2 * w, 2)[:, w:]
+    return exact.reshape(both.shape + (2,))[:, known_rgb.shape[1]:]
+
+
+def _random_halves(known_width, h=20, w=16, seed=5):
+    rng = np.random.default_rng(seed)
+    known_rgb = np.clip(rng.normal(128, 40, (h, known_width, 3)), 0, 255).astype(np.float32)
+    gray = np.clip(rng.normal(128, 40, (h, w)), 0, 255).astype(np.float32)
+    guess = rng.normal(0, 20, (h, w, 2)).astype(np.float32)
+    return known_rgb, gray, guess
+
+
+@pytest.mark.parametrize("known_width", [16, 64])
+@pytest.mark.parametrize("strength", [1e3, 1e6])
+def test_propagation_agrees_with_a_sparse_direct_solve(strength, known_width):
+    """The matrix-free CG against the exact minimiser over all the known columns (64 are more
+    than :func:`known_columns` keeps at either strength: the dropped ones must not matter)."""
+    known_rgb, gray, guess = _random_halves(known_width)
+    exact = _exact_propagation(known_rgb, gray, guess, strength)
     assert np.abs(exact - guess).max() > 5  # the energy moves the guess: not a trivial check
     solved = propagate_from_left(known_rgb, gray, guess, strength)
     # chroma units, the values span about 100; float32 CG on a stiff system ends near 0.1
     assert np.abs(solved - exact).max() < 0.25
+
+
+@pytest.mark.parametrize("strength", [1e2, 1e4, 1e5, 1e6])
+def test_known_columns_beyond_the_kept_ones_do_not_move_the_exact_solution(strength):
+    known_rgb, gray, guess = _random_halves(96)
+    kept = known_columns(strength)
+    assert kept < 96
+    whole = _exact_propagation(known_rgb, gray, guess, strength)
+    near = _exact_propagation(known_rgb[:, -kept:], gray, guess, strength)
+    assert np.abs(near - whole).max() < 1e-3
+    # the rule is not idle: far fewer columns than it keeps do move the solution
+    fewer = _exact_propagation(known_rgb[:, -max(1, kept // 8):], gray, guess, strength)
+    assert np.abs(fewer - whole).max() > 1e-3
+
+
+def test_propagation_uses_the_known_columns_near_the_seam_only():
+    known_rgb, gray, guess = _random_halves(80)
+    kept = known_columns(1e5)
+    assert (kept, known_columns(0.0), known_columns(1e4), known_columns(1e6)) == (26, 16, 16, 45)
+    assert known_columns(MAX_STRENGTH) == 253
+    far = known_rgb.copy()
+    far[:, :-kept] = 255.0 - far[:, :-kept]
+    near = known_rgb.copy()
+    near[:, -kept] = 255.0 - near[:, -kept]
+    out = propagate_from_left(known_rgb, gray, guess, 1e5)
+    np.testing.assert_array_equal(propagate_from_left(far, gray, guess, 1e5), out)
+    # the farthest kept column still takes part (faintly, 26 columns from the seam)
+    assert np.abs(propagate_from_left(near, gray, guess, 1e5) - out).max() > 1e-3
+    with pytest.raises(ValueError, match="strength"):
+        known_columns(-1.0)
+    # a NaN among the dropped columns is still refused: the whole input is checked
+    far[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="known colours"):
+        propagate_from_left(far, gray, guess, 1e5)
 
 
 def test_zero_propagation_steps_leave_the_guess_and_the_graph_follows_its_input():

@@ -14,6 +14,7 @@ def _layers():
     return [
         nn.Dense(12, 5, rng=rng),
         nn.Conv2D(3, 4, 3, padding=1, rng=rng),
+        nn.Conv2D(3, 4, 3, padding=1, rng=rng, keep_columns=True),
         nn.Conv2D(3, 4, 3, stride=2, padding=2, dilation=2, rng=rng),
         nn.Conv2D(3, 4, 1, rng=rng),
         nn.Conv2D(3, 4, 1, stride=2, rng=rng),

@@ -14,6 +14,7 @@ def _layers():
         (nn.Conv2D(3, 4, 3, padding=1, rng=rng), (2, 3, 8, 8)),
         (nn.Conv2D(3, 4, 3, stride=2, dilation=2, padding=2, rng=rng), (2, 3, 8, 8)),
         (nn.Conv2D(3, 4, 1, rng=rng), (2, 3, 8, 8)),
+        (nn.Conv2D(3, 4, 3, padding=1, rng=rng, keep_columns=True), (2, 3, 8, 8)),
         (nn.ConvTranspose2D(3, 2, 4, stride=2, padding=1, rng=rng), (2, 3, 8, 8)),
         (nn.MaxPool2D(2), (2, 3, 8, 8)),
         (nn.Upsample2D(2), (2, 3, 8, 8)),
@@ -380,6 +381,36 @@ def test_dropout_mask_is_the_documented_draw_of_the_seeded_generator():
     y = nn.Dropout(0.3, seed=9).forward(x)
     keep = np.random.default_rng(9).random((6, 7)) >= 0.3
     np.testing.assert_allclose(y, keep / 0.7, rtol=1e-15)
+
+
+def test_kept_columns_give_the_same_outputs_and_gradients_bit_for_bit():
+    rng = np.random.default_rng(3)
+    plain, kept = (nn.Conv2D(3, 4, 3, padding=2, dilation=2, rng=np.random.default_rng(0),
+                             keep_columns=keep) for keep in (False, True))
+    other = nn.Conv2D(3, 5, 3, padding=1, rng=rng)
+    x = rng.standard_normal((3, 2, 3, 9, 7)).astype(np.float32)
+    dout = rng.standard_normal((2, 4, 9, 7)).astype(np.float32)
+    assert "keep_columns=True" in repr(kept) and "keep_columns" not in repr(plain)
+    for step in range(2):  # the second step reuses the kept buffer
+        results = []
+        for layer in (plain, kept):
+            layer.forward(x[0])
+            y = layer.forward(x[1 + step])  # backward belongs to the latest forward
+            # another layer's forward fills the shared column scratch in between, as the next
+            # layer of a network does
+            other.forward(rng.standard_normal((2, 3, 11, 11)).astype(np.float32))
+            dx = layer.backward(dout)
+            results.append([y, dx, layer.grads["W"].copy(), layer.grads["b"].copy()])
+        for a, b in zip(*results):
+            np.testing.assert_array_equal(a, b)
+    assert kept._kept is not None
+    kept.eval()
+    kept.forward(x[0])
+    assert kept._kept is None  # eval mode keeps nothing ...
+    plain.eval()
+    plain.forward(x[0])
+    # ... and backward then rebuilds the columns of that forward's input
+    np.testing.assert_array_equal(kept.backward(dout), plain.backward(dout))
 
 
 def test_conv_layers_without_bias_have_no_bias_parameter():
