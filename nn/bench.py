@@ -5,8 +5,10 @@
 Main workload: float32, N=16, C 32 -> 32, 64x64, k=3, padding 1. PyTorch, when it imports,
 runs on the same data in the same process with as many threads as NumPy's BLAS uses, so the
 ratio is meaningful on a busy machine where absolute times are not. Also times a 1x1 and a
-stride-2 convolution and, with ``--device gpu``, the engine on CuPy; and the cross-entropy with
-soft targets on the improved agent's batch shape, its sparse form against the dense one.
+stride-2 convolution and, with ``--device gpu``, the engine on CuPy; the main workload again
+with the columns kept from forward to backward (``Conv2D(keep_columns=True)``) against rebuilt;
+and the cross-entropy with soft targets on the improved agent's batch shape, its sparse form
+against the dense one.
 """
 
 import os
@@ -53,10 +55,11 @@ def _data_rng():
     return np.random.default_rng(1)
 
 
-def time_engine(shape, out_channels, kernel, stride, padding, repeats, device="cpu"):
+def time_engine(shape, out_channels, kernel, stride, padding, repeats, device="cpu",
+                keep_columns=False):
     """Median seconds of one Conv2D forward + backward on random float32 data."""
     layer = Conv2D(shape[1], out_channels, kernel, stride=stride, padding=padding,
-                   rng=np.random.default_rng(0)).to(device)
+                   rng=np.random.default_rng(0), keep_columns=keep_columns).to(device)
     rng = _data_rng()
     x = to_device(rng.standard_normal(shape).astype(np.float32), device)
     y = layer.forward(x)
@@ -124,12 +127,18 @@ def run(device, repeats):
     # on the GPU the ratio sets the engine there against PyTorch on this machine's CPU
     ratio_name = "ratio" if device == "cpu" else "GPU/CPU"
     print(f"{'conv (N=16, 64x64)':<30} {'engine ms':>10} {'torch ms':>10} {ratio_name:>7}")
+    rebuilt = None
     for label, shape, c_out, k, s, p in cases:
         seconds, layer = time_engine(shape, c_out, k, s, p, repeats, device)
+        rebuilt = seconds if rebuilt is None else rebuilt
         ref = time_torch(layer.to("cpu"), shape, s, p, repeats, threads)
         ref_text = "n/a" if ref is None else f"{ref * 1e3:10.1f}"
         ratio = "n/a" if ref is None else f"{seconds / ref:6.2f}x"
         print(f"{label:<30} {seconds * 1e3:10.1f} {ref_text:>10} {ratio:>7}")
+    _, shape, c_out, k, s, p = cases[0]
+    kept, _ = time_engine(shape, c_out, k, s, p, repeats, device, keep_columns=True)
+    print(f"main workload with its columns kept from forward to backward (keep_columns): "
+          f"{kept * 1e3:.1f} ms, kept/rebuilt {kept / rebuilt:.2f}x")
     n, c, h, w, k = CROSS_ENTROPY_CASE
     dense, sparse = time_cross_entropy(repeats, device)
     print(f"cross-entropy, {c} classes, {n}x{h}x{w} pixels, {k} per pixel: dense targets "

@@ -462,12 +462,13 @@ def test_blas_threads_is_the_largest_blas_pool(monkeypatch):
     assert nn_bench.blas_threads() == 4
 
 
-def _fake_conv_timings(monkeypatch, engine_s, torch_s, dense_s, sparse_s):
+def _fake_conv_timings(monkeypatch, engine_s, torch_s, dense_s, sparse_s, kept_s=0.015):
     class Layer:
         def to(self, device):
             return self
 
-    monkeypatch.setattr(nn_bench, "time_engine", lambda *args: (engine_s, Layer()))
+    monkeypatch.setattr(nn_bench, "time_engine", lambda *args, keep_columns=False: (
+        kept_s if keep_columns else engine_s, Layer()))
     monkeypatch.setattr(nn_bench, "time_torch", lambda *args: torch_s)
     monkeypatch.setattr(nn_bench, "time_cross_entropy", lambda *args: (dense_s, sparse_s))
     monkeypatch.setattr(nn_bench, "describe_device", lambda device: device)
@@ -482,7 +483,8 @@ def test_nn_bench_prints_engine_over_torch_and_sparse_over_dense(monkeypatch, ca
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].split()[-1] == header
     assert lines[2].split()[-3:] == ["20.0", "10.0", "2.00x"]  # engine 20 ms, torch 10 ms
-    assert "dense targets 4.0 ms, sparse 1.0 ms, sparse/dense 0.25x" in lines[5]
+    assert lines[5].endswith("(keep_columns): 15.0 ms, kept/rebuilt 0.75x")
+    assert "dense targets 4.0 ms, sparse 1.0 ms, sparse/dense 0.25x" in lines[6]
 
 
 def test_nn_bench_defaults_to_seven_repeats_on_the_cpu(monkeypatch):
