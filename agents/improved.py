@@ -29,8 +29,9 @@ reruns the comparison):
 4. **Training.** Random crops of the training image's columns left of the validation strip,
    left-right flips; the strip (the 20 % of columns nearest the test half) is scored each
    epoch with all the context the network sees (the training image from
-   :data:`agents.improved_model.CONTEXT_MARGIN` columns left of the strip on: what lies
-   farther cannot change its prediction); early stopping restores the best epoch.
+   :data:`agents.improved_model.CONTEXT_MARGIN` columns left of the strip on, rounded down to
+   the pooling grid: what lies farther cannot change its prediction); early stopping restores
+   the best epoch.
    A moving average of the weights (``ema_decay``, :class:`nn.WeightAverage`) is an option,
    off by default: it helped on held-out photos and hurt on the benchmark's (see
    ``DEFAULTS``).

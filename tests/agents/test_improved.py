@@ -352,6 +352,14 @@ def test_a_crop_from_crop_start_predicts_like_the_whole_image(arch, multiple):
     assert np.abs(part[..., 101 - first:] - whole[..., 101:]).max() > 1e-3
 
 
+@pytest.mark.parametrize("arch", ["unet", "dilated"])
+def test_the_networks_3x3_convolutions_keep_their_columns_for_backward(arch):
+    convs = [layer for layer in nn.model.walk(build_model(arch, 3, 10, 4, seed=0))
+             if isinstance(layer, nn.Conv2D)]
+    assert {c.keep_columns for c in convs if c.kernel_size == (3, 3)} == {True}
+    assert [c.kernel_size for c in convs if not c.keep_columns] == [(1, 1)]  # the head
+
+
 def test_the_strip_is_validated_on_a_crop_with_all_its_context(monkeypatch):
     """The training image is cut to the strip and the network's reach before validation; the
     strip's loss is the one the whole training image gives."""

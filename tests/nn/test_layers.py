@@ -413,6 +413,23 @@ def test_kept_columns_give_the_same_outputs_and_gradients_bit_for_bit():
     np.testing.assert_array_equal(kept.backward(dout), plain.backward(dout))
 
 
+def test_kept_columns_spare_backward_its_im2col_in_training_only(monkeypatch):
+    import nn.layers.conv as conv
+
+    calls = []
+    im2col = conv.im2col
+    monkeypatch.setattr(conv, "im2col", lambda *a, **k: calls.append(1) or im2col(*a, **k))
+    x = np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    dout = np.ones((2, 4, 8, 8), np.float32)
+    for keep, training, expected in ((False, True, 2), (True, True, 1), (True, False, 2)):
+        layer = nn.Conv2D(3, 4, 3, padding=1, rng=np.random.default_rng(0), keep_columns=keep)
+        layer.train(training)
+        calls.clear()
+        layer.forward(x)
+        layer.backward(dout)
+        assert len(calls) == expected, (keep, training)
+
+
 def test_conv_layers_without_bias_have_no_bias_parameter():
     for layer in (nn.Conv2D(2, 3, 3, bias=False), nn.ConvTranspose2D(2, 3, 3, bias=False)):
         assert list(layer.params) == ["W"]
