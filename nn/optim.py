@@ -18,7 +18,26 @@ import math
 import numbers
 from contextlib import contextmanager
 
-from nn.backend import get_array_module
+from nn.backend import as_real_number, get_array_module, is_whole_number
+
+
+def _checked(owner, name, value, rule, ok):
+    """``value`` as a float when it is one real number with ``ok(value)``, else ValueError
+    ``"<owner> <name> must be <rule>, got <value>"``: a bad setting is refused when the
+    optimizer or schedule is made, not at a later step (an Adam beta of 1 divides by zero
+    there, after some parameters were already updated)."""
+    number = None if isinstance(value, str) else as_real_number(value)
+    if number is None or not ok(number):
+        raise ValueError(f"{owner} {name} must be {rule}, got {value!r}")
+    return number
+
+
+def _whole_at_least(owner, name, value, low):
+    """``value`` as an int when it is a whole number >= ``low``, else ValueError (a fractional
+    epoch count would otherwise be cut silently by ``int``)."""
+    if not (is_whole_number(value) and value >= low):
+        raise ValueError(f"{owner} {name} must be a whole number of at least {low}, got {value!r}")
+    return int(value)
 
 
 def _like(state, param):
@@ -70,9 +89,12 @@ class SGD(Optimizer):
 
     def __init__(self, model, lr, momentum=0.0, nesterov=False, weight_decay=0.0, dampening=0.0):
         super().__init__(model, lr, weight_decay)
+        momentum = _checked("SGD", "momentum", momentum, "a finite number of at least 0",
+                            lambda m: 0 <= m < math.inf)
+        dampening = _checked("SGD", "dampening", dampening, "a finite number", math.isfinite)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum needs momentum > 0 and zero dampening")
-        self.momentum, self.nesterov, self.dampening = float(momentum), bool(nesterov), float(dampening)
+        self.momentum, self.nesterov, self.dampening = momentum, bool(nesterov), dampening
 
     def step(self):
         mu = self.momentum
@@ -101,7 +123,15 @@ class Adam(Optimizer):
 
     def __init__(self, model, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(model, lr, weight_decay)
-        self.betas, self.eps = (float(betas[0]), float(betas[1])), float(eps)
+        try:
+            b1, b2 = betas
+        except (TypeError, ValueError):
+            raise ValueError(f"Adam betas must be a pair (b1, b2), got {betas!r}") from None
+        # b = 1 would divide by zero in the bias correction, b > 1 take the root of a negative
+        self.betas = tuple(_checked("Adam", name, b, "a number in [0, 1)", lambda b: 0 <= b < 1)
+                           for name, b in (("b1", b1), ("b2", b2)))
+        self.eps = _checked("Adam", "eps", eps, "a finite number of at least 0",
+                            lambda e: 0 <= e < math.inf)
 
     def step(self):
         b1, b2 = self.betas
@@ -225,9 +255,9 @@ class StepLR(Schedule):
 
     def __init__(self, optimizer, step_size, gamma=0.1):
         super().__init__(optimizer)
-        if int(step_size) < 1:
-            raise ValueError(f"StepLR step_size must be at least 1, got {step_size}")
-        self.step_size, self.gamma = int(step_size), float(gamma)
+        self.step_size = _whole_at_least("StepLR", "step_size", step_size, 1)
+        self.gamma = _checked("StepLR", "gamma", gamma, "a finite number of at least 0",
+                              lambda g: 0 <= g < math.inf)
 
     def _lr_at(self, epoch):
         return self.base_lr * self.gamma ** (epoch // self.step_size)
@@ -241,9 +271,9 @@ class CosineLR(Schedule):
 
     def __init__(self, optimizer, t_max, eta_min=0.0):
         super().__init__(optimizer)
-        if int(t_max) < 1:
-            raise ValueError(f"CosineLR t_max must be at least 1, got {t_max}")
-        self.t_max, self.eta_min = int(t_max), float(eta_min)
+        self.t_max = _whole_at_least("CosineLR", "t_max", t_max, 1)
+        self.eta_min = _checked("CosineLR", "eta_min", eta_min, "a finite number of at least 0",
+                                lambda e: 0 <= e < math.inf)
 
     def _lr_at(self, epoch):
         e = min(epoch, self.t_max)
@@ -264,10 +294,14 @@ class ReduceLROnPlateau(Schedule):
 
     def __init__(self, optimizer, factor=0.1, patience=10, threshold=1e-4, cooldown=0, min_lr=0.0):
         super().__init__(optimizer)
-        if not 0 < factor < 1:
-            raise ValueError("ReduceLROnPlateau factor must be in (0, 1)")
-        self.factor, self.patience, self.threshold = float(factor), int(patience), float(threshold)
-        self.cooldown, self.min_lr = int(cooldown), float(min_lr)
+        owner = "ReduceLROnPlateau"
+        self.factor = _checked(owner, "factor", factor, "a number in (0, 1)", lambda f: 0 < f < 1)
+        self.patience = _whole_at_least(owner, "patience", patience, 0)
+        self.threshold = _checked(owner, "threshold", threshold, "a number in [0, 1)",
+                                  lambda t: 0 <= t < 1)
+        self.cooldown = _whole_at_least(owner, "cooldown", cooldown, 0)
+        self.min_lr = _checked(owner, "min_lr", min_lr, "a finite number of at least 0",
+                               lambda m: 0 <= m < math.inf)
         self.best, self.bad_epochs, self.cooldown_left = math.inf, 0, 0
 
     def step(self, metric=None):

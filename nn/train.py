@@ -133,7 +133,10 @@ def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=N
     the rate used), ``best_epoch`` (0-based index into those lists), ``best_loss``,
     ``epochs_run``, ``stopped_early``, ``seconds``.
 
-    The model is left in training mode: call ``model.eval()`` before predicting, or batch-norm
+    Training mode is switched on for the layers the optimizer trains (the whole model for
+    ``Adam(model)``); the other layers keep their own mode, so a part frozen for fine-tuning
+    can be put in eval mode first and its batch-norm statistics stay as they are. The trained
+    layers are left in training mode: call ``model.eval()`` before predicting, or batch-norm
     normalizes with each batch's own statistics and dropout keeps dropping (``evaluate`` does
     this by itself).
     """
@@ -169,7 +172,7 @@ def fit(model, loss, optimizer, x_train, y_train, *, epochs, batch_size, x_val=N
     best_state, waited = None, 0
     bar = progress_bar(progress, total=epochs * steps, unit="step")
     started = time.perf_counter()
-    model.train()
+    trained.train()
     try:
         for epoch in range(epochs):
             order = order_rng.permutation(n) if shuffle else np.arange(n)

@@ -153,6 +153,40 @@ def test_step_and_cosine_schedules_refuse_a_zero_period():
         nn.CosineLR(_FakeOpt(0.2), t_max=0)
 
 
+@pytest.mark.parametrize("make, words", [
+    (lambda m: nn.SGD(m, 0.1, momentum=-0.5), "SGD momentum must be a finite number of at least 0"),
+    (lambda m: nn.SGD(m, 0.1, momentum=math.inf), "SGD momentum"),
+    (lambda m: nn.SGD(m, 0.1, dampening=math.nan), "SGD dampening must be a finite number"),
+    (lambda m: nn.Adam(m, 0.1, betas=(1.0, 0.999)), r"Adam b1 must be a number in \[0, 1\)"),
+    (lambda m: nn.Adam(m, 0.1, betas=(0.9, 1.5)), "Adam b2"),
+    (lambda m: nn.Adam(m, 0.1, betas=(-0.1, 0.9)), "Adam b1"),
+    (lambda m: nn.Adam(m, 0.1, betas=0.9), r"Adam betas must be a pair \(b1, b2\)"),
+    (lambda m: nn.Adam(m, 0.1, betas=(0.9, 0.99, 0.999)), "Adam betas must be a pair"),
+    (lambda m: nn.Adam(m, 0.1, eps=-1.0), "Adam eps must be a finite number of at least 0"),
+    (lambda m: nn.StepLR(nn.SGD(m, 0.1), step_size=1.5), "StepLR step_size must be a whole number"),
+    (lambda m: nn.StepLR(nn.SGD(m, 0.1), step_size=2, gamma=-1), "StepLR gamma"),
+    (lambda m: nn.CosineLR(nn.SGD(m, 0.1), t_max=2.5), "CosineLR t_max must be a whole number"),
+    (lambda m: nn.ReduceLROnPlateau(nn.SGD(m, 0.1), patience=1.5),
+     "ReduceLROnPlateau patience must be a whole number of at least 0"),
+    (lambda m: nn.ReduceLROnPlateau(nn.SGD(m, 0.1), cooldown=-1), "ReduceLROnPlateau cooldown"),
+    (lambda m: nn.ReduceLROnPlateau(nn.SGD(m, 0.1), factor=1), r"factor must be a number in \(0, 1\)"),
+])
+def test_bad_settings_are_refused_when_the_optimizer_or_schedule_is_made(make, words):
+    # Adam's b1 = 1 used to divide by zero at the first step, b2 > 1 to fail there after
+    # some parameters had been updated; a fractional period was cut by int() without a word
+    model, _ = _model_and_grads()
+    with pytest.raises(ValueError, match=words):
+        make(model)
+
+
+def test_settings_given_as_numpy_numbers_or_whole_floats_are_taken():
+    model, _ = _model_and_grads()
+    adam = nn.Adam(model, betas=(np.float32(0.5), np.array(0.9)), eps=np.float64(1e-6))
+    assert adam.betas == (0.5, 0.9) and adam.eps == 1e-6
+    assert nn.StepLR(nn.SGD(model, 0.1), step_size=3.0).step_size == 3
+    assert nn.ReduceLROnPlateau(nn.SGD(model, 0.1), patience=np.int64(2)).patience == 2
+
+
 def test_reduce_on_plateau_by_hand():
     # patience 2: the third epoch without a relative improvement of 1e-4 halves the rate;
     # cooldown 1: the epoch after a reduction is not counted; min_lr 0.1 is the floor.

@@ -153,6 +153,26 @@ def test_an_optimizer_of_another_model_is_refused_but_one_of_a_part_trains_that_
     assert np.array_equal(after["0.W"], before["0.W"]) and not np.array_equal(after["2.W"], before["2.W"])
 
 
+def test_fit_switches_on_training_mode_only_where_the_optimizer_trains():
+    x, y = _data()
+    rng = np.random.default_rng(0)
+    model = nn.Sequential(nn.Dense(3, 4, rng=rng), nn.BatchNorm2D(4), nn.ReLU(),
+                          nn.Dense(4, 2, rng=rng))
+    frozen = model.layers[1].eval()  # fine-tuning the head with the batch-norm frozen
+    before = model.state_dict()
+    nn.fit(model, nn.MSELoss(), nn.Adam(model.layers[3]), x, y, epochs=1, batch_size=8,
+           progress=False)
+    after = model.state_dict()
+    assert not frozen.training and model.layers[3].training
+    for name in ("1.running_mean", "1.running_var"):
+        np.testing.assert_array_equal(after[name], before[name], err_msg=name)
+    # an optimizer of the whole model trains it all in training mode, after an eval()
+    model.eval()
+    nn.fit(model, nn.MSELoss(), nn.Adam(model), x, y, epochs=1, batch_size=8, progress=False)
+    assert frozen.training and not np.array_equal(model.state_dict()["1.running_mean"],
+                                                  after["1.running_mean"])
+
+
 def test_whole_number_floats_are_accepted_for_epochs_and_batch_size():
     x, y = _data(20)
     model = _mlp()
