@@ -279,7 +279,8 @@ def p_answers(build, config):
         lines.append(
             f"The improved agent trains on the left half only. The {VALIDATION_FRACTION:.0%} of "
             "its columns nearest the right half are a validation strip: training crops never contain its colours, "
-            "its loss is computed every epoch with the whole left half as context, training "
+            "its loss is computed every epoch with every column of the left half that can change its "
+            "prediction as context, training "
             "stops when it has not improved for "
             f"{config.get('patience')} epochs, and the weights of the best epoch are restored "
             "(the loss curves above). Random crops and left-right flips multiply the training "
