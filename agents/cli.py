@@ -34,7 +34,6 @@ file written earlier is the improved agent's ``--save-model``, complete, when tr
 
 import argparse
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -60,7 +59,8 @@ from colorize.io import (
 )
 from colorize.metrics import baseline_scores, score
 from nn.backend import DEVICES, DeviceError, describe_device, resolve_device
-from nn.cli import OneLineParser, UsageError, int_at_least, non_negative_int, run_command
+from nn.cli import OneLineParser, UsageError, int_at_least, non_negative_int, run_command, tell
+from nn.progress import stderr_is_terminal
 
 DEFAULT_IMAGE = bundled_image("chelsea.png")
 
@@ -120,7 +120,7 @@ def build_parser(agent_name, description, default_max_side):
 
 def show_progress(args):
     """Progress bars only on a terminal and never with --quiet."""
-    return not args.quiet and sys.stderr.isatty()
+    return not args.quiet and stderr_is_terminal()
 
 
 def notice(args, message):
@@ -132,7 +132,7 @@ def notice(args, message):
     if args.quiet:
         return
     if getattr(args, "notes", None) is None:
-        print(message, file=sys.stderr)
+        tell(message)
     else:
         args.notes.append(message)
 
@@ -141,7 +141,7 @@ def flush_notices(args):
     """Print the notes held back by :func:`notice`: the inputs are accepted."""
     notes = getattr(args, "notes", None) or []
     for message in notes:
-        print(message, file=sys.stderr)
+        tell(message)
     notes.clear()
 
 
@@ -203,10 +203,11 @@ def _working_copy(args, rgb, what, kind="protocol", result=None):
         try:
             check_protocol_size(size)
         except ProtocolError:
+            whose = "a reference's" if kind == "reference" else "the protocol's"
             raise ProtocolError(
-                f"{what} is {w}x{h}; at --max-side {args.max_side} it would shrink to "
-                f"{size[1]}x{size[0]}, below the protocol's minimum of 8x8 "
-                f"pixels; give a larger --max-side") from None
+                f"{'reference ' if kind == 'reference' else ''}{what} is {w}x{h}; at --max-side "
+                f"{args.max_side} it would shrink to {size[1]}x{size[0]}, below {whose} minimum "
+                f"of 8x8 pixels; give a larger --max-side") from None
     small = resize_halves(rgb, size) if kind == "protocol" else resize_to(rgb, size)
     note = {None: "", True: f"; the result keeps {w}x{h}",
             False: ", which is also the size of the result"}[result]

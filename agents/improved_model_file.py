@@ -119,6 +119,12 @@ def check_save_path(path, inputs, outputs):
     if long_name_in(path) is not None:
         raise UsageError(f"--save-model {path}: a folder name in it is longer than "
                          f"{MAX_NAME_BYTES} bytes")
+    if any(os.path.realpath(path) == os.path.realpath(os.path.dirname(os.path.abspath(result)))
+           for result in outputs):
+        # checked first: the output folder may already have been created by the time
+        # of this check, and "is a directory" would puzzle whoever had no such folder
+        raise UsageError(f"--save-model {path} is also the output folder (--out); give a file "
+                         f"name such as {os.path.join(path, 'model.npz')}")
     if os.path.isdir(path):
         raise UsageError(f"--save-model {path} is a directory; give a file name such as model.npz")
     if os.path.exists(path) and not os.path.isfile(path):

@@ -695,7 +695,13 @@ def ensure_output_dir(path):
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"output folder '{folder}' exists but is a file, not a folder")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        # outermost first, one level at a time: mkdir(parents=True) recurses once per missing
+        # level and runs out of stack near a thousand of them
+        for missing in reversed(missing_folders(folder)):
+            if missing.is_symlink():
+                raise OutputError(f"output folder '{folder}': {missing} is a symbolic link to "
+                                  f"'{os.readlink(missing)}', which does not exist")
+            missing.mkdir(exist_ok=True)
     except OSError as exc:
         raise OutputError(
             f"output folder '{folder}' cannot be created ({exc.strerror or type(exc).__name__})"

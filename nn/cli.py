@@ -85,6 +85,16 @@ def non_negative_int(text):
     return int_at_least(text, 0)
 
 
+def tell(line):
+    """Print ``line`` on stderr (a note, or the one ``error:`` line). Nothing happens when
+    stderr is closed (``2>&-``) or cannot be written (``2>/dev/full``): a line nobody can
+    read must not turn a run into a crash, nor a refusal's status 2 into 1."""
+    if sys.stderr is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        print(line, file=sys.stderr, flush=True)
+
+
 def run_command(body, errors=()):
     """Call ``body()`` and return its exit status; a :class:`UsageError` or one of ``errors``
     (exception classes) becomes one line ``error: ...`` on stderr and status 2, Ctrl-C the
@@ -105,25 +115,37 @@ def run_command(body, errors=()):
                 sys.stdout.flush()
             return status
     except (UsageError, *errors) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        tell(f"error: {exc}")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
+        tell("error: interrupted")
         return EXIT_INTERRUPTED
     except Terminated:
-        print("error: terminated", file=sys.stderr)
+        tell("error: terminated")
         return EXIT_TERMINATED
     except BrokenPipeError:
         _quiet_stdout()
         return EXIT_BROKEN_PIPE
     except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            # a path the system refuses to even look up (over PATH_MAX in all): wherever the
+            # lookup happened, it is the user's path to shorten
+            tell(f"error: {_shortened(exc.filename)}: {exc.strerror}; choose a shorter path")
+            return EXIT_BAD_INPUT
         if exc.errno is None or not _is_stdout_error(exc):
             raise
         # typically stdout on a full disk (>/dev/full) or a failing device: one line, not a
         # traceback (errors of the result files are OutputError, named, before this)
         _quiet_stdout()
-        print(f"error: cannot write the output ({exc.strerror})", file=sys.stderr)
+        tell(f"error: cannot write the standard output ({exc.strerror})")
         return EXIT_BAD_INPUT
+
+
+def _shortened(path, keep=40):
+    """``path`` as text, its middle cut out when it is longer than twice ``keep`` characters
+    (a path thousands of characters long would fill the terminal)."""
+    text = os.fsdecode(path) if path is not None else "a path"
+    return text if len(text) <= 2 * keep else f"{text[:keep]}...{text[-keep:]}"
 
 
 def _is_stdout_error(exc):

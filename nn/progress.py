@@ -5,13 +5,18 @@ returns). tqdm is imported only when a bar is shown."""
 import sys
 
 
+def stderr_is_terminal():
+    """True when stderr is an open terminal (it is None when the shell closed it: ``2>&-``)."""
+    return sys.stderr is not None and sys.stderr.isatty()
+
+
 def progress_bar(enabled, **options):
     """A tqdm bar on stderr when ``enabled`` and stderr is a terminal, else None.
 
     ``options`` are tqdm's (``total``, ``iterable``, ``desc``, ``unit``, ...); unless they say
     otherwise the bar vanishes when closed (``leave=False``) and follows the terminal's width.
     """
-    if not enabled or not sys.stderr.isatty():
+    if not enabled or not stderr_is_terminal():
         return None
     from tqdm import tqdm
 

@@ -123,6 +123,8 @@ def build(args):
     settings = Settings(max_side=mode["max_side"], seed=args.seed, device=args.device,
                         improved_options=mode["improved_options"])
     device = device_description(settings)
+    if not args.images.strip():
+        raise UsageError("--images is empty; give a folder")
     if not Path(args.images).is_dir():
         raise UsageError(f"--images {args.images}: no such folder")
     photos = find_photos(args.images)

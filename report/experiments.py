@@ -116,8 +116,10 @@ class PhotoRun:
 
 
 def find_photos(folder):
-    """The photos in ``folder``, sorted by name."""
-    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
+    """The photos in ``folder``, sorted by name: its files (not sub-folders) named .png or
+    .jpg."""
+    return sorted(p for p in Path(folder).iterdir()
+                  if p.suffix.lower() in PHOTO_SUFFIXES and not p.is_dir())
 
 
 def load_photo(path, max_side):

@@ -38,6 +38,17 @@ def test_a_folder_without_photos_is_refused_with_one_line(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_an_empty_images_option_is_refused_and_a_folder_named_like_a_photo_is_no_photo(
+        tmp_path, capsys):
+    # '' would have meant the current folder, while an empty --out and IMAGE are refused
+    assert main(["--images", "", "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip() == "error: --images is empty; give a folder"
+    images = tmp_path / "images"
+    (images / "album.png").mkdir(parents=True)
+    assert main(["--images", str(images), "--out", str(tmp_path / "out")]) == 2
+    assert "no photos" in capsys.readouterr().err  # the folder is skipped, not read
+
+
 @pytest.mark.parametrize("case, fragment", [
     ("missing-folder", "no such folder"), ("bad-seed", "--seed"), ("tiny-photo", "tiny.png"),
     ("gray-photo", "gray.png: a gray photo"), ("gray-left-half", "half.png: its left half is gray")])

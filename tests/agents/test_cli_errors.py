@@ -939,7 +939,86 @@ def test_a_full_stdout_is_one_error_line(photo, tmp_path):
                                  str(tmp_path / "out")], cwd=ROOT, stdout=full,
                                 stderr=subprocess.PIPE, text=True, timeout=300)
     assert result.returncode == 2, result.stderr
-    assert result.stderr.strip() == "error: cannot write the output (No space left on device)"
+    assert result.stderr.strip() == "error: cannot write the standard output (No space left on device)"
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+def test_a_closed_stderr_changes_nothing_but_what_is_shown(agent, photo, tmp_path):
+    # Python sets sys.stderr to None then: the notes and progress checks must cope with it
+    out = tmp_path / "out"
+    extra = "--epochs 1 " if agent == "improved" else ""
+    command = f'"{sys.executable}" -m agents.{agent} "{photo}" --out "{out}" {extra}--max-side 16 2>&-'
+    result = subprocess.run(command, shell=True, cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout
+    assert (out / f"photo_{agent}.png").exists() and "error" not in result.stdout
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+def test_an_unwritable_stderr_keeps_the_exit_status(photo, tmp_path):
+    # a refusal stays status 2 although its line cannot be written, and a run whose notes
+    # cannot be written (the photo is resized: a note) still succeeds
+    with open("/dev/full", "w") as full:
+        refused = subprocess.run([sys.executable, "-m", "agents.basic", str(tmp_path / "no.png"),
+                                  "--out", str(tmp_path / "a")], cwd=ROOT, stderr=full,
+                                 stdout=subprocess.PIPE, timeout=300)
+        noted = subprocess.run([sys.executable, "-m", "agents.basic", str(photo), "--out",
+                                str(tmp_path / "b"), "--max-side", "16"], cwd=ROOT, stderr=full,
+                               stdout=subprocess.PIPE, timeout=300)
+    assert refused.returncode == 2 and not (tmp_path / "a").exists()
+    assert noted.returncode == 0 and (tmp_path / "b" / "photo_basic.png").exists()
+
+
+@pytest.mark.parametrize("role", ["photo", "reference"])
+def test_a_max_side_that_would_shrink_a_long_strip_under_8_pixels_names_the_strip(
+        role, photo, tmp_path):
+    strip = tmp_path / "strip.png"
+    Image.fromarray(colour_photo(width=400, height=8)).save(strip)
+    args = [strip] if role == "photo" else [photo, "--reference", strip]
+    result = run_cli("basic", *args, "--max-side", 48, "--out", tmp_path / "out")
+    whose = "the protocol's" if role == "photo" else "a reference's"
+    named = "strip.png is 400x8" if role == "photo" else "reference strip.png is 400x8"
+    assert_refused(result, tmp_path / "out", named, f"below {whose} minimum of 8x8",
+                   "give a larger --max-side")
+
+
+def test_a_broken_symbolic_link_as_output_folder_is_named(photo, tmp_path):
+    link = tmp_path / "out"
+    link.symlink_to(tmp_path / "gone")
+    for out in (link, link / "sub"):
+        result = run_cli("basic", photo, "--out", out)
+        assert_refused(result, tmp_path / "gone", f"{link} is a symbolic link to ")
+    assert link.is_symlink() and not (tmp_path / "gone").exists()
+
+
+def test_save_model_naming_the_output_folder_is_refused_as_such(photo, tmp_path):
+    out = tmp_path / "out"
+    result = run_cli("improved", photo, "--epochs", 1, "--out", out, "--save-model", out)
+    assert_refused(result, out, "is also the output folder (--out)", str(out / "model.npz"))
+
+
+def test_a_path_too_long_to_look_up_is_one_error_line(photo, tmp_path):
+    # each name is allowed (250 bytes) but the whole path is past the system's PATH_MAX
+    out = tmp_path.joinpath(*["y" * 250] * 17)
+    result = run_cli("basic", photo, "--out", out)
+    assert_refused(result, tmp_path / ("y" * 250), "File name too long", "choose a shorter path")
+    assert len(result.stderr) < 200  # the path's middle is cut out of the line
+
+
+def test_an_output_folder_a_thousand_levels_deep_is_created(photo, tmp_path):
+    # mkdir(parents=True) recursed once per level and ran out of stack near 990
+    levels = [tmp_path.joinpath(*["d"] * depth) for depth in range(1, 1001)]
+    try:
+        result = run_cli("basic", photo, "--out", levels[-1])
+        assert result.returncode == 0, result.stderr[-300:]
+        assert (levels[-1] / "photo_basic.png").exists()
+    finally:
+        # removed here, innermost first: pytest's own clean-up (shutil.rmtree) recurses too
+        for folder in reversed(levels):
+            if folder.is_dir():
+                for entry in folder.iterdir():
+                    entry.unlink()
+                folder.rmdir()
 
 
 def test_the_command_line_answers_without_importing_matplotlib():

@@ -41,7 +41,7 @@ def test_run_command_turns_each_kind_of_ending_into_its_status_and_line(capsys):
              (raises(KeyboardInterrupt()), (), 130, "error: interrupted"),
              (raises(Terminated()), (), 143, "error: terminated"),
              (raises(OSError(errno.ENOSPC, "No space left on device")), (), 2,
-              "error: cannot write the output (No space left on device)")]
+              "error: cannot write the standard output (No space left on device)")]
     for body, errors, status, line in cases:
         assert run_command(body, errors) == status
         assert capsys.readouterr().err.splitlines() == [line]
