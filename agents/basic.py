@@ -113,7 +113,9 @@ class BasicAgent:
         # plain Python numbers: a NumPy integer would not go into the JSON summary
         self.colors = colors if colors == "auto" else int(colors)
         self.neighbors = int(neighbors)
-        self.seed = seed
+        if not (is_whole_number(seed) and seed >= 0):
+            raise ValueError(f"seed must be a whole number of at least 0, got {seed!r}")
+        self.seed = int(seed)
         self.xp = array_module_for(device)
         self.progress = progress
         self.auto_curve = None
@@ -136,6 +138,8 @@ class BasicAgent:
         rgb = xp.asarray(rgb)
         if rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError(f"fit needs an (H, W, 3) colour image, got shape {tuple(rgb.shape)}")
+        if rgb.size == 0:
+            raise ValueError(f"fit needs a non-empty training image, got shape {tuple(rgb.shape)}")
         check_0_255(rgb, "the training image")
         self.check_training_shape(rgb.shape)
         if self.colors == "auto":
@@ -153,8 +157,10 @@ class BasicAgent:
             raise RuntimeError("colorize called before fit")
         xp = self.xp
         gray = xp.asarray(gray, dtype="float32")
-        if gray.ndim != 2:
-            raise ValueError(f"colorize needs an (H, W) gray image, got shape {tuple(gray.shape)}")
+        if gray.ndim != 2 or gray.size == 0:
+            raise ValueError(f"colorize needs a non-empty (H, W) gray image, got shape "
+                             f"{tuple(gray.shape)}")
+        check_0_255(gray, "the gray image to colour", dark_ok=True)
         query = gray_patches(gray)
         bar = progress_bar(self.progress, total=query.shape[0], desc="matching 3x3 patches",
                            unit="patch", unit_scale=True)

@@ -191,9 +191,10 @@ class ImprovedAgent:
             if self.save_path is not None:
                 self.save(self.save_path)
             return self
-        if rgb.shape[1] < 2:
-            raise ValueError(f"fit needs a training image at least 2 columns wide (columns to "
-                             f"train on and a validation strip), got shape {rgb.shape}")
+        if rgb.shape[1] < 2 or rgb.shape[0] < 1:
+            raise ValueError(f"fit needs a training image at least 1 row tall and 2 columns "
+                             f"wide (columns to train on and a validation strip), got shape "
+                             f"{rgb.shape}")
         started = time.perf_counter()
         cfg = self.config
         # a network that fails to train must not be left for colorize to use, nor a strength
@@ -338,8 +339,9 @@ class ImprovedAgent:
         gray = np.asarray(to_numpy(gray), dtype=np.float32)
         if gray.ndim != 2:
             raise ValueError(f"colorize needs an (H, W) gray image, got shape {gray.shape}")
-        if not np.isfinite(gray).all():
-            raise ValueError("colorize needs a finite gray image (it holds NaN or infinity)")
+        if gray.size == 0:
+            raise ValueError(f"colorize needs a non-empty gray image, got shape {gray.shape}")
+        check_0_255(gray, "the gray image to colour", dark_ok=True)
         h, w = gray.shape
         small_h, small_w = working_shape(gray.shape, self.train_pixels)
         small = resize_planes(gray, small_h, small_w)
@@ -364,7 +366,7 @@ class ImprovedAgent:
 
     def training_output(self, left_rgb):
         """The protocol shows the training half as it is."""
-        return np.asarray(to_numpy(left_rgb), dtype=np.float32)
+        return np.array(to_numpy(left_rgb), dtype=np.float32)  # a copy: not the caller's array
 
     def summary(self):
         """JSON-safe configuration, model size and the training curves."""

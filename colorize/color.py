@@ -102,21 +102,21 @@ bicubic, turns a 0-to-255 edge into -2.25 .. 257.25), while a 16-bit image reach
 thousands."""
 
 
-def check_0_255(x, name):
+def check_0_255(x, name, dark_ok=False):
     """ValueError when ``x`` is not an image on 0..255: it holds NaN or infinite values, values
     far outside 0..255 (a 16-bit image), or it looks like a 0..1 image
     (:func:`looks_like_0_1`): the project takes images on 0..255, as uint8 files hold them,
-    and any other scale would pass through every step and come out wrong. For images a user
-    gives (a training photo); a gray image derived from a very dark photo is legitimately all
-    under 1. Values up to ``SCALE_SLACK`` outside 0..255 pass: a resize of a float image
-    overshoots at sharp edges."""
+    and any other scale would pass through every step and come out wrong. ``dark_ok`` skips
+    the 0..1 test, for a gray image to colour: one derived from a very dark photo is
+    legitimately all under 1. Values up to ``SCALE_SLACK`` outside 0..255 pass: a resize of a
+    float image overshoots at sharp edges."""
     xp = get_array_module(x)
     if x.size and not bool(xp.isfinite(x).all()):
         raise ValueError(f"{name} holds NaN or infinite values")
     if x.size and not (-SCALE_SLACK <= float(x.min()) and float(x.max()) <= 255 + SCALE_SLACK):
         raise ValueError(f"{name} holds values from {float(x.min()):g} to {float(x.max()):g}: "
                          "images here are on 0..255 (divide a 16-bit image by 257)")
-    if looks_like_0_1(x):
+    if not dark_ok and looks_like_0_1(x):
         raise ValueError(f"{name} holds values from {float(x.min()):g} to {float(x.max()):g}: "
                          "images here are on 0..255 (uint8, or floats on that scale); "
                          "multiply a 0..1 image by 255")

@@ -70,6 +70,8 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from nn.backend import get_array_module, to_numpy
 
+from .color import check_0_255
+
 DEFAULT_MAX_PIXELS = 100_000_000
 """Largest photo read by default: 100 megapixels, 300 MB as an RGB uint8 array, and several
 times that while Pillow decodes it (1.4 GB at the peak for a 10000 x 10000 RGB PNG)."""
@@ -340,13 +342,24 @@ def resize_to(img, size_hw, *, resample=None):
             bicubic for float data (bicubic overshoots less around strong chroma edges).
 
     Returns:
-        ``(h, w)`` or ``(h, w, C)`` array of the input dtype.
+        ``(h, w)`` or ``(h, w, C)`` array of the input dtype; ``img`` itself (not a copy) when
+        it already has that size.
+
+    Raises:
+        ValueError: an empty image, or one neither uint8 nor float (the float filters
+        overshoot at edges, and a cast back to another integer type would wrap the overshoot
+        around: -3 becomes 65533 in uint16).
     """
     h, w = (int(s) for s in size_hw)
     if h < 1 or w < 1:
         raise ValueError(f"target size must be at least 1 x 1, got {h} x {w}")
     xp = get_array_module(img)
     a = to_numpy(img)
+    if a.dtype != np.uint8 and a.dtype.kind != "f":
+        raise ValueError(f"resize_to takes uint8 or float images, got {a.dtype}; convert it "
+                         "first (a 16-bit image: divide by 257 into float32)")
+    if a.size == 0:
+        raise ValueError(f"cannot resize an empty image (shape {a.shape})")
     if a.shape[:2] == (h, w):
         return img
     if resample is None:
@@ -517,7 +530,9 @@ def _as_uint8_image(img):
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
         raise ValueError(f"expected an (H, W) or (H, W, 3) image, got shape {a.shape}")
     if a.dtype != np.uint8:
-        a = np.clip(np.rint(np.nan_to_num(a.astype(np.float64))), 0, 255).astype(np.uint8)
+        # NaN or a 16-bit image would be written as black or white without a word
+        check_0_255(a, "the image to write", dark_ok=True)
+        a = np.clip(np.rint(a.astype(np.float64)), 0, 255).astype(np.uint8)
     return np.ascontiguousarray(a)
 
 

@@ -55,11 +55,17 @@ _CHUNK = 1 << 20
 
 
 def _pair(a, b):
-    """Two images as float64 arrays of one library, shapes checked."""
+    """Two images as float64 arrays of one library, checked: the same shape, not empty, and
+    finite (a NaN would otherwise come back as a NaN score)."""
     if tuple(a.shape) != tuple(b.shape):
         raise ValueError(f"images differ in shape: {tuple(a.shape)} and {tuple(b.shape)}")
+    if a.size == 0:
+        raise ValueError(f"cannot score empty images (shape {tuple(a.shape)})")
     xp = get_array_module(a, b)
-    return xp, xp.asarray(a, dtype=xp.float64), xp.asarray(b, dtype=xp.float64)
+    a, b = xp.asarray(a, dtype=xp.float64), xp.asarray(b, dtype=xp.float64)
+    if not bool(xp.isfinite(a).all() and xp.isfinite(b).all()):
+        raise ValueError("cannot score images that hold NaN or infinite values")
+    return xp, a, b
 
 
 def rmse(a, b):
@@ -109,6 +115,8 @@ def _ssim_channel(x, y, taps):
 def ssim(a, b):
     """Mean structural similarity of two RGB images (per channel, averaged); 1 when equal."""
     xp, a, b = _pair(a, b)
+    if a.ndim not in (2, 3):
+        raise ValueError(f"ssim takes (H, W) or (H, W, C) images, got shape {tuple(a.shape)}")
     if a.ndim == 2:
         a, b = a[:, :, None], b[:, :, None]
     taps = _gaussian_taps(xp)

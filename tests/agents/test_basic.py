@@ -297,3 +297,24 @@ def test_as_many_colours_and_neighbours_as_training_pixels_are_allowed():
     for kwargs, flag in (({"colors": 13}, "--colors 13"), ({"neighbors": 13}, "--neighbors 13")):
         with pytest.raises(UsageError, match=flag):
             BasicAgent(device="cpu", **kwargs).fit(left)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "1", None, True])
+def test_a_bad_seed_is_refused_when_the_agent_is_made(seed):
+    with pytest.raises(ValueError, match="seed must be a whole number of at least 0"):
+        BasicAgent(seed=seed)
+
+
+def test_empty_or_wrongly_scaled_images_are_refused_with_one_sentence():
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (12, 12, 3)).astype(np.uint8)
+    agent = BasicAgent(colors=3, device="cpu")
+    with pytest.raises(ValueError, match="non-empty training image"):
+        agent.fit(np.zeros((0, 12, 3), np.uint8))
+    agent.fit(rgb)
+    gray = rgb_to_gray(rgb)
+    with pytest.raises(ValueError, match="divide a 16-bit image by 257"):
+        agent.colorize(gray * 257)
+    with pytest.raises(ValueError, match="non-empty"):
+        agent.colorize(np.zeros((0, 12)))
+    assert agent.colorize(gray / 512).shape == rgb.shape  # a very dark photo is allowed

@@ -1037,3 +1037,29 @@ def test_resize_planes_is_bilinear_per_channel_and_working_shape_keeps_the_pixel
     # a photo with four times the training pixels is halved on each side
     assert working_shape((48, 48), 24 * 24) == (24, 24)
     assert working_shape((24, 25), 600) == (24, 25)
+
+
+def test_bad_images_leave_a_trained_agent_as_it_was(trained):
+    agent, rgb, _, _ = trained
+    left, right = split_halves(rgb)
+    before = agent.colorize(rgb_to_gray(right), left=left)
+    with pytest.raises(ValueError, match="at least 1 row tall"):
+        agent.fit(np.zeros((0, 16, 3), np.uint8))  # refused before the model is let go
+    gray = rgb_to_gray(right)
+    with pytest.raises(ValueError, match="divide a 16-bit image by 257"):
+        agent.colorize(gray * 257)
+    with pytest.raises(ValueError, match="NaN"):
+        agent.colorize(np.where(gray > 100, np.nan, gray))
+    with pytest.raises(ValueError, match="non-empty"):
+        agent.colorize(np.zeros((0, 16)))
+    np.testing.assert_array_equal(agent.colorize(gray, left=left), before)
+    # a very dark gray (all under 1) is a photo, not a 0..1 image: coloured as it is
+    assert agent.colorize(gray / 512).shape == right.shape
+
+
+def test_training_output_is_a_copy_of_the_left_half(trained):
+    agent, rgb, _, _ = trained
+    left = split_halves(rgb)[0].astype(np.float32)
+    shown = agent.training_output(left)
+    shown[...] = 0
+    assert left.any()

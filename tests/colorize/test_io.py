@@ -604,8 +604,13 @@ def test_resize_to_uses_lanczos_for_uint8_and_bicubic_for_floats_by_default():
 
 def test_write_png_rounds_and_clips_floats_and_refuses_other_channel_counts(tmp_path):
     p = tmp_path / "f.png"
-    io.write_png(p, np.array([[1.6, 2.4, 2.5, -3.0, 300.0, np.nan]]))
-    np.testing.assert_array_equal(io.read_rgb(p)[..., 0], [[2, 2, 2, 0, 255, 0]])
+    io.write_png(p, np.array([[1.6, 2.4, 2.5, -3.0, 300.0]]))
+    np.testing.assert_array_equal(io.read_rgb(p)[..., 0], [[2, 2, 2, 0, 255]])
+    # NaN, or a 16-bit image, would be written as black or white without a word
+    with pytest.raises(ValueError, match="NaN"):
+        io.write_png(tmp_path / "nan.png", np.array([[1.0, np.nan]]))
+    with pytest.raises(ValueError, match="divide a 16-bit image by 257"):
+        io.write_png(tmp_path / "wide.png", np.full((2, 2), 65535, np.uint16))
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
         io.write_png(p, np.zeros((4, 4, 2), np.uint8))
     assert os.listdir(tmp_path) == ["f.png"]
@@ -630,3 +635,19 @@ def test_atomic_paths_undo_removes_a_new_file_when_a_later_rename_fails(tmp_path
             for path in tmp.values():
                 path.write_text("new")
     assert sorted(os.listdir(tmp_path)) == ["b.txt"] and old.read_text() == "old b"
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.int64, bool])
+def test_resize_to_refuses_types_whose_overshoot_would_wrap_around(dtype):
+    # a uint16 edge came back with 65242 next to 0: the filter's overshoot cast back wrapped
+    edge = np.zeros((8, 8), dtype)
+    edge[:, 4:] = 1
+    with pytest.raises(ValueError, match="resize_to takes uint8 or float images"):
+        io.resize_to(edge, (8, 20))
+
+
+def test_resize_to_refuses_an_empty_image_and_returns_one_of_the_right_size_itself():
+    with pytest.raises(ValueError, match="empty image"):
+        io.resize_to(np.zeros((0, 11, 3), np.uint8), (5, 6))
+    img = np.zeros((5, 6), np.float32)
+    assert io.resize_to(img, (5, 6)) is img  # as documented: no copy

@@ -272,3 +272,16 @@ def test_baseline_scores_round_the_predictions_to_8_bits():
     for name, pred in preds.items():
         assert scores[name] == metrics.score(right, np.clip(np.rint(pred), 0, 255).astype(np.uint8))
     assert metrics.baseline_scores(rgb, quantize=False)["gray_lookup"] == metrics.score(right, preds["gray_lookup"])
+
+
+def test_scores_refuse_empty_non_finite_and_misshapen_images():
+    a = np.full((4, 4, 3), 100.0)
+    b = a.copy()
+    b[0, 0, 0] = np.nan
+    for score in (metrics.rmse, metrics.psnr, metrics.ssim):
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            score(a, b)
+        with pytest.raises(ValueError, match="empty"):
+            score(np.zeros((0, 4, 3)), np.zeros((0, 4, 3)))
+    with pytest.raises(ValueError, match=r"ssim takes \(H, W\) or \(H, W, C\) images"):
+        metrics.ssim(np.zeros(16), np.zeros(16))
