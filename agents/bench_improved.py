@@ -8,8 +8,9 @@
 For every photo, resized to ``--width`` pixels wide with Pillow's Lanczos filter, under the
 left/right protocol (train on the left half, score the right half), it runs:
 
-- every improved-agent variant of ``VARIANTS`` (architecture x loss x options), seed 0;
-- the agent's defaults again with each other seed of ``--seeds`` (named
+- every improved-agent variant of ``--variants`` (architecture x loss x options of
+  ``VARIANTS``; all of them by default), seed 0, except ``default`` (the agent's defaults),
+  which runs once with each seed of ``--seeds`` (default: 0; a seed N other than 0 is named
   ``improved:default, seed N``): one photo's half is little data, and the spread between
   seeds says how much of a difference between variants is chance;
 - the basic agent (k-means palette + 3x3-patch kNN vote);
@@ -18,7 +19,7 @@ left/right protocol (train on the left half, score the right half), it runs:
   ``MLPRegressor`` (two hidden layers of 64) fed 7x7 gray patches plus coarse context (the mean gray of 32x32 and 96x96 boxes around
   the pixel), regressing the gray-preserving chroma; trained on 20 000 left-half pixels.
 
-Each trained variant is also re-decoded (same weights): with the annealed-mean temperatures
+Each variant trained with seed 0 is also re-decoded (same weights): with the annealed-mean temperatures
 ``TEMPERATURES`` (classification), without flip averaging, and without the propagation of
 the left half's colours (then with and without the weak edge-aware refinement).
 
@@ -40,7 +41,10 @@ While it runs, the results of the photos done so far are saved after each photo 
 ``<out>.partial`` (JSON of the same form, which ``--merge`` accepts), and ``--out`` is
 replaced only once every photo is done, then the ``.partial`` file is removed. So an
 interrupted or failed run leaves an earlier ``--out`` as it was, and its finished photos in
-``<out>.partial``.
+``<out>.partial``. A run refuses to start while such a file is there (it would write over it):
+join it with ``--merge`` or remove it first. The list options (``--variants``, ``--only``,
+``--set``, ``--seeds``, ``--merge``) add up when repeated; ``--merge`` refuses the options that
+shape a run, which it could only ignore.
 
 ``--merge`` joins files of the same photo width and BLAS thread count whose variants of the same
 name have the same settings (the agent's defaults included) and whose photos of the same name
@@ -259,12 +263,19 @@ def summarize(results):
     return results
 
 
+def _shown(value, spec):
+    """``value`` formatted with ``spec``, or ``n/a`` for a null score (an exact result's
+    PSNR is infinite, stored as null)."""
+    return "n/a" if value is None else format(value, spec)
+
+
 def print_summary(results):
     print(f"mean over photos ({', '.join(results['photos'])})")
     for name, s in results["mean"].items():
         secs = "" if s["seconds"] is None else f"{s['seconds']:6.1f} s"
-        print(f"  {name:<30} PSNR {s['psnr']:6.2f} SSIM {s['ssim']:.3f} dE {s['delta_e2000']:5.2f} "
-              f"colour x{s['colour_ratio']:.2f} {secs}")
+        print(f"  {name:<30} PSNR {_shown(s['psnr'], '6.2f')} SSIM {_shown(s['ssim'], '.3f')} "
+              f"dE {_shown(s['delta_e2000'], '5.2f')} "
+              f"colour x{_shown(s['colour_ratio'], '.2f')} {secs}")
 
 
 def partial_path(out):
@@ -283,11 +294,30 @@ def read_run(path):
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UsageError(f"--merge: {path} is not JSON ({exc})") from None
     photos = part.get("photos") if isinstance(part, dict) else None
-    if not isinstance(photos, dict) or not all(
-            isinstance(e, dict) and isinstance(e.get("agents"), dict)
-            and isinstance(e.get("baselines"), dict) for e in photos.values()):
-        raise UsageError(f"--merge: {path} is not a result file of python -m agents.bench_improved")
+    if not (isinstance(photos, dict) and photos
+            and all(_is_photo_entry(e) for e in photos.values())
+            and isinstance(part.get("variants", {}), dict)
+            and isinstance(part.get("agent_defaults", {}), dict)):
+        raise UsageError(f"--merge: {path} is not a result file of python -m agents.bench_improved "
+                         "(or it holds no photos)")
     return part
+
+
+def _is_photo_entry(entry):
+    """True for one photo's results as :func:`run` writes them: agents and baselines, each a
+    row with numbers (or null) for the scores :func:`summarize` averages."""
+    def number(value, nullable=True):
+        return (value is None and nullable) or (
+            isinstance(value, (int, float)) and not isinstance(value, bool))
+
+    def row(r):
+        return (isinstance(r, dict) and number(r.get("colorfulness"), nullable=False)
+                and number(r.get("colorfulness_true"), nullable=False)
+                and all(number(r.get(k)) for k in ("psnr", "ssim", "delta_e2000", "seconds")))
+
+    return (isinstance(entry, dict)
+            and all(isinstance(entry.get(k), dict) and all(map(row, entry[k].values()))
+                    for k in ("agents", "baselines")))
 
 
 def _variant_settings(part):
@@ -340,7 +370,7 @@ def merge(paths, out):
     widths or settings are refused (:func:`check_mergeable`)."""
     parts = [read_run(path) for path in paths]
     check_mergeable(paths, parts)
-    ensure_output_file(out)
+    ensure_output_file(out, [(path, "--merge file") for path in paths])
     merged = {k: v for k, v in parts[0].items() if k not in ("photos", "mean", "command", "variants")}
     merged["photos"], merged["command"], merged["variants"] = {}, [], {}
     for part in parts:
@@ -410,24 +440,26 @@ def build_parser():
     parser.add_argument("--photos", choices=("all", "bundled"), default="all",
                         help="the bundled photos, or (all, the default) also the sample photos "
                              "of scikit-image and matplotlib")
-    parser.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS), metavar="NAME",
+    # The list options add up when repeated (action "extend"); their defaults are filled in
+    # after parsing (:func:`main`), since "extend" would add to a default list.
+    parser.add_argument("--variants", nargs="+", action="extend", metavar="NAME",
                         help=f"'default' (the agent's defaults) and any of {', '.join(VARIANTS)}")
-    parser.add_argument("--width", type=bench_width, default=256, metavar="PX",
+    parser.add_argument("--width", type=bench_width, metavar="PX",
                         help="width in pixels every photo is resized to, from 8 to 4096 "
                              "(default: 256); the network's width is --set width=N")
-    parser.add_argument("--only", nargs="+", default=None, metavar="STEM",
+    parser.add_argument("--only", nargs="+", action="extend", metavar="STEM",
                         help="photo stems to run (e.g. coffee motorcycle_left)")
     parser.add_argument("--out", default=str(DEFAULT_OUT), metavar="FILE.json",
                         help="JSON to write (default: data/improved_variants.json in python -m "
                              "report's default folder, where the report reads it)")
     parser.add_argument("--no-basic", action="store_true", help="leave out the basic agent")
     parser.add_argument("--no-mlp", action="store_true", help="leave out scikit-learn's MLP")
-    parser.add_argument("--set", nargs="+", type=setting, default=[], metavar="KEY=VALUE",
+    parser.add_argument("--set", nargs="+", action="extend", type=setting, metavar="KEY=VALUE",
                         help="override agent options for every variant (e.g. epochs=10)")
-    parser.add_argument("--seeds", nargs="+", type=non_negative_int, default=[0], metavar="S",
+    parser.add_argument("--seeds", nargs="+", action="extend", type=non_negative_int, metavar="S",
                         help="seeds of the 'default' variant (default: 0); the other variants "
                              "run with seed 0")
-    parser.add_argument("--merge", nargs="+", metavar="JSON",
+    parser.add_argument("--merge", nargs="+", action="extend", metavar="JSON",
                         help="join the JSON files of earlier runs into --out and stop (runs "
                              "of one width and BLAS thread count, the same settings per variant "
                              "name and the same pixels per photo)")
@@ -454,6 +486,10 @@ def run(args, given):
     inputs = [(p, "photo") for p in paths]
     ensure_output_file(args.out, inputs)
     partial = ensure_output_file(partial_path(args.out), inputs)  # its name is 8 bytes longer
+    if partial.exists():
+        # this run would write over it and remove it at the end
+        raise UsageError(f"{partial} holds the finished photos of an earlier, interrupted run; "
+                         f"join it with --merge {partial} ... or remove it, then run again")
 
     results = {"width": args.width, "variants": variants,
                "command": "python -m agents.bench_improved " + " ".join(given),
@@ -462,7 +498,8 @@ def run(args, given):
         entry = {"size": list(rgb.shape[:2]), "baselines": run_baselines(rgb), "agents": {}}
         print(f"{stem} {rgb.shape[1]}x{rgb.shape[0]}", flush=True)
         for name, scores in entry["baselines"].items():
-            print(f"  base {name:<22} PSNR {scores['psnr']:6.2f} colour {scores['colorfulness']:6.2f} "
+            print(f"  base {name:<22} PSNR {_shown(scores['psnr'], '6.2f')} "
+                  f"colour {scores['colorfulness']:6.2f} "
                   f"(true {scores['colorfulness_true']:.2f})", flush=True)
         runs = []
         if not args.no_basic:
@@ -482,7 +519,7 @@ def run(args, given):
                 print(f"  {name}: skipped ({exc})", flush=True)
                 continue
             entry["agents"][name] = res
-            print(f"  {name:<27} PSNR {res['psnr']:6.2f} colour {res['colorfulness']:6.2f} "
+            print(f"  {name:<27} PSNR {_shown(res['psnr'], '6.2f')} colour {res['colorfulness']:6.2f} "
                   f"dE {res['delta_e2000']:5.2f} {res['seconds']:6.1f} s", flush=True)
         results["photos"][stem] = entry
         write_json(partial, results)
@@ -494,15 +531,33 @@ def run(args, given):
     return 0
 
 
+RUN_ONLY_OPTIONS = ("variants", "width", "only", "set", "seeds")
+"""The options that shape a run; ``--merge`` refuses them rather than ignore them."""
+
+
+def with_run_defaults(args):
+    """``args`` with the defaults of the options left out (see :func:`build_parser`)."""
+    args.variants = args.variants or list(DEFAULT_VARIANTS)
+    args.width = 256 if args.width is None else args.width
+    args.set = args.set or []
+    args.seeds = args.seeds or [0]
+    return args
+
+
 def main(argv=None):
     parser = build_parser()
 
     def body():
         args = parser.parse_args(argv)
+        if args.merge:
+            ignored = [f"--{name}" for name in RUN_ONLY_OPTIONS if getattr(args, name) is not None]
+            if ignored:
+                raise UsageError(f"--merge joins earlier runs as they are: {', '.join(ignored)} "
+                                 "would change nothing; leave it out")
         with folders_removed_on_failure(Path(args.out).parent):
             if args.merge:
                 return merge(args.merge, args.out)
-            return run(args, argv if argv is not None else sys.argv[1:])
+            return run(with_run_defaults(args), argv if argv is not None else sys.argv[1:])
 
     return run_command(body, (ImageError, OutputError))
 

@@ -357,7 +357,8 @@ def test_without_variants_every_variant_that_differs_from_the_defaults_runs():
     differ = [name for name, options in bench_improved.VARIANTS.items()
               if any(DEFAULTS.get(k) != v for k, v in options.items())]
     assert differ and list(bench_improved.DEFAULT_VARIANTS) == ["default", *differ]
-    assert bench_improved.build_parser().parse_args([]).variants == ["default", *differ]
+    parsed = bench_improved.with_run_defaults(bench_improved.build_parser().parse_args([]))
+    assert parsed.variants == ["default", *differ]
 
 
 def test_other_seeds_run_the_defaults_only_without_redecoding_and_set_overrides_variants(
@@ -620,3 +621,67 @@ def test_bench_gpu_waits_for_the_gpu_and_never_imports_cupy_on_the_cpu(monkeypat
     assert synced == []
     bench_gpu.finish("gpu")
     assert synced == [1]
+
+
+def test_merge_never_writes_over_one_of_its_own_files(tmp_path, capsys):
+    first = _write_run(tmp_path / "a.json", "chelsea")
+    before = Path(first).read_text()
+    assert bench_improved.main(["--merge", first, "--out", first]) == 2
+    err = capsys.readouterr().err
+    _one_error_line(err)
+    assert "would overwrite the input --merge file" in err
+    assert Path(first).read_text() == before
+
+
+@pytest.mark.parametrize("change", [
+    lambda d: d.update(variants=[]),
+    lambda d: d.update(agent_defaults=[]),
+    lambda d: d.update(photos={}),
+    lambda d: d["photos"]["chelsea"]["agents"]["improved:default"].pop("colorfulness"),
+    lambda d: d["photos"]["chelsea"]["baselines"]["gray"].update(colorfulness=None),
+    lambda d: d["photos"]["chelsea"]["agents"]["improved:default"].update(psnr="high"),
+])
+def test_merge_refuses_a_malformed_result_file_before_writing(change, tmp_path, capsys):
+    path = Path(_write_run(tmp_path / "a.json", "chelsea"))
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+    out = tmp_path / "m.json"
+    assert bench_improved.main(["--merge", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    _one_error_line(err)
+    assert "is not a result file" in err
+    assert not out.exists()
+
+
+def test_a_null_score_is_shown_as_n_a(tmp_path, capsys):
+    # an exact result's PSNR is infinite, stored as null: the summary must not stumble on it
+    path = Path(_write_run(tmp_path / "a.json", "chelsea"))
+    data = json.loads(path.read_text())
+    data["photos"]["chelsea"]["agents"]["improved:default"]["psnr"] = None
+    path.write_text(json.dumps(data))
+    assert bench_improved.main(["--merge", str(path), "--out", str(tmp_path / "m.json")]) == 0
+    assert "improved:default" in capsys.readouterr().out.split("PSNR n/a")[0]
+
+
+def test_repeated_list_options_add_up_and_merge_refuses_run_options(tmp_path, capsys):
+    parsed = bench_improved.build_parser().parse_args(
+        ["--set", "epochs=1", "--set", "crop=16", "--seeds", "0", "--seeds", "2"])
+    assert dict(parsed.set) == {"epochs": 1, "crop": 16} and parsed.seeds == [0, 2]
+    first = _write_run(tmp_path / "a.json", "chelsea")
+    assert bench_improved.main(["--merge", first, "--only", "chelsea",
+                                "--out", str(tmp_path / "m.json")]) == 2
+    err = capsys.readouterr().err
+    _one_error_line(err)
+    assert "--only would change nothing" in err
+
+
+def test_a_run_does_not_throw_away_the_partial_file_of_an_interrupted_one(tmp_path, capsys):
+    out_file = tmp_path / "variants.json"
+    partial = tmp_path / "variants.json.partial"
+    partial.write_text('{"photos": {"rocket": "finished before Ctrl-C"}}')
+    assert bench_improved.main([*SMALL_RUN, "--out", str(out_file)]) == 2
+    err = capsys.readouterr().err
+    _one_error_line(err)
+    assert "earlier, interrupted run" in err
+    assert "rocket" in partial.read_text() and not out_file.exists()
