@@ -44,7 +44,7 @@ import math
 
 import numpy as np
 
-from nn.backend import as_real_number, get_array_module
+from nn.backend import as_real_number, get_array_module, is_whole_number
 
 from .color import rgb_to_chroma, rgb_to_gray
 
@@ -215,8 +215,12 @@ def smooth_chroma(gray, chroma, strength=1.0, confidence=None, iterations=100, t
     """
     xp = get_array_module(chroma, gray, confidence)
     value = _check_strength(strength)
-    if check_every is not None and not (isinstance(check_every, int) and check_every >= 1):
+    if check_every is not None and not (is_whole_number(check_every) and check_every >= 1):
         raise ValueError(f"check_every must be a whole number of at least 1, got {check_every!r}")
+    if not (is_whole_number(iterations) and iterations >= 0):
+        raise ValueError(f"iterations must be a whole number of at least 0, got {iterations!r}")
+    check_every = None if check_every is None else int(check_every)
+    iterations = int(iterations)
     chroma, gray = xp.asarray(chroma), xp.asarray(gray)
     if chroma.ndim != 3 or gray.shape != chroma.shape[:2]:
         raise ValueError(f"chroma (H, W, C) and gray (H, W) must share H and W, got chroma "

@@ -50,6 +50,9 @@ def right_slice(width):
 
 def split_halves(img):
     """``(H, W, ...)`` -> ``(left, right)`` views: columns ``[0, W//2)`` and ``[W//2, W)``."""
+    if img.ndim < 2:
+        raise ValueError(f"split_halves needs an image of at least 2 dimensions (H, W, ...), "
+                         f"got shape {tuple(img.shape)}")
     w = img.shape[1]
     return img[:, left_slice(w)], img[:, right_slice(w)]
 
@@ -87,7 +90,8 @@ def left_half_is_gray(rgb):
 
 def compose_halves(left, right):
     """Inverse of :func:`split_halves`: the two halves side by side, ``(H, Wl + Wr, ...)``."""
-    if left.shape[0] != right.shape[0] or left.shape[2:] != right.shape[2:]:
+    if (left.ndim < 2 or right.ndim < 2 or left.shape[0] != right.shape[0]
+            or left.shape[2:] != right.shape[2:]):
         raise ValueError(
             f"halves do not fit together: left {tuple(left.shape)}, right {tuple(right.shape)}"
         )

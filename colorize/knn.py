@@ -60,7 +60,7 @@ all on the device (``_nearest_device``; it runs on NumPy too, which is how CI te
 
 import numpy as np
 
-from nn.backend import get_array_module, to_numpy
+from nn.backend import get_array_module, is_whole_number, to_numpy
 
 _RANK_WINDOW = 48       # the upper bound looks at this many neighbours in each sort order,
 _RANK_WINDOW_PER_K = 8  # or at this many times k, if more
@@ -88,7 +88,7 @@ def _check(train, query, k):
         raise ValueError(
             f"train rows have {train.shape[1]} values but query rows have {query.shape[1]}"
         )
-    if int(k) != k or k < 1:
+    if not (is_whole_number(k) and k >= 1):
         raise ValueError(f"nearest needs a whole number of neighbours k >= 1, got {k!r}")
     if k > train.shape[0]:
         raise ValueError(

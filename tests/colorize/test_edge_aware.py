@@ -415,3 +415,15 @@ def test_sparse_convergence_tests_still_stop_the_solve_early(monkeypatch):
     calls.clear()
     smooth_chroma(gray, noisy, 1.0, iterations=500, check_every=8)
     assert every < 200 and len(calls) <= every + 8
+
+
+def test_smooth_chroma_checks_its_step_counts_as_whole_numbers():
+    gray, chroma = np.zeros((4, 4), np.float32), np.zeros((4, 4, 2), np.float32)
+    for bad in (True, 1.5, 0):
+        with pytest.raises(ValueError, match="check_every must be a whole number"):
+            smooth_chroma(gray, chroma, check_every=bad)
+    for bad in (None, 2.5, -1):
+        with pytest.raises(ValueError, match="iterations must be a whole number"):
+            smooth_chroma(gray, chroma, iterations=bad)
+    done = smooth_chroma(gray, chroma, iterations=np.int64(3), check_every=np.int64(2))
+    assert done.shape == chroma.shape  # NumPy integers are whole numbers too

@@ -97,3 +97,10 @@ def test_resize_halves_resizes_each_half_on_its_own(width, target):
 def test_resize_halves_refuses_fewer_than_two_columns():
     with pytest.raises(ValueError, match="at least 2 columns"):
         resize_halves(np.zeros((8, 8, 3), np.uint8), (8, 1))
+
+
+def test_split_and_compose_refuse_one_dimensional_arrays_in_one_sentence():
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        split_halves(np.zeros(8))
+    with pytest.raises(ValueError, match="halves do not fit together"):
+        compose_halves(np.zeros(4), np.zeros(4))

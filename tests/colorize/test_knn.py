@@ -243,3 +243,11 @@ def test_progress_counts_every_query_once_and_changes_no_answer(path, monkeypatc
     ref_idx, ref_d2 = nearest(train, query, 6)
     np.testing.assert_array_equal(idx, ref_idx)
     np.testing.assert_array_equal(d2, ref_d2)
+
+
+@pytest.mark.parametrize("k", [None, float("nan"), True, 1.5, 0])
+def test_k_must_be_a_whole_number_of_at_least_one(k):
+    train = np.zeros((4, 2), np.float32)
+    with pytest.raises(ValueError, match="whole number of neighbours"):
+        nearest(train, train, k)
+    assert nearest(train, train, np.int64(2))[0].shape == (4, 2)  # a NumPy integer is one
