@@ -68,7 +68,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from nn.backend import get_array_module, to_numpy
+from nn.backend import get_array_module, is_whole_number, to_numpy
 
 from .color import check_0_255
 
@@ -205,8 +205,9 @@ def read_rgb(path, *, max_pixels=DEFAULT_MAX_PIXELS, notes=None):
             corrupt, of an unsupported mode, or larger than ``max_pixels``.
         ValueError: ``max_pixels`` is neither None nor a whole number of at least 1.
     """
-    if max_pixels is not None and not (isinstance(max_pixels, (int, np.integer)) and max_pixels >= 1):
+    if max_pixels is not None and not (is_whole_number(max_pixels) and max_pixels >= 1):
         raise ValueError(f"max_pixels must be a whole number of at least 1 or None, got {max_pixels!r}")
+    max_pixels = None if max_pixels is None else int(max_pixels)
     p = _check_path(path)
     try:
         with _pillow_limits(max_pixels), Image.open(p) as im:

@@ -203,9 +203,10 @@ def test_a_bytes_path_is_read_and_a_bad_pixel_limit_is_refused(tmp_path):
     p = tmp_path / "a.png"
     Image.new("RGB", (4, 3), (10, 20, 30)).save(p)
     assert io.read_rgb(bytes(p)).shape == (3, 4, 3)
-    for limit in (-1, 0, 2.5):
+    for limit in (-1, 0, 2.5, True, "12"):
         with pytest.raises(ValueError, match="max_pixels"):
             io.read_rgb(p, max_pixels=limit)
+    assert io.read_rgb(p, max_pixels=12.0).shape == (3, 4, 3)  # a whole float is a number of pixels
 
 
 def test_sixteen_bit_png_scaled(tmp_path):
