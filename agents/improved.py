@@ -192,8 +192,8 @@ class ImprovedAgent:
                 self.save(self.save_path)
             return self
         if rgb.shape[1] < 2 or rgb.shape[0] < 1:
-            raise ValueError(f"fit needs a training image at least 1 row tall and 2 columns "
-                             f"wide (columns to train on and a validation strip), got shape "
+            raise ValueError(f"fit needs a training image at least 2 columns wide (columns to "
+                             f"train on and a validation strip) and 1 row tall, got shape "
                              f"{rgb.shape}")
         started = time.perf_counter()
         cfg = self.config
