@@ -102,7 +102,9 @@ def run_command(body, errors=()):
     ``error: terminated`` and 143. A closed stdout (``... | head``) ends the command quietly
     with 141, as SIGPIPE ends other tools, and a stdout that cannot be written (a full disk)
     with one line and status 2; text stdout cannot encode (a file name that is not valid UTF-8)
-    is written with backslash escapes instead of failing."""
+    is written with backslash escapes instead of failing. A path too long for the system to look
+    up (ENAMETOOLONG, wherever it is met) is the user's to shorten: one line and status 2. The
+    lines go through :func:`tell`, so a closed or full stderr changes no status."""
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
