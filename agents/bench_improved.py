@@ -441,7 +441,7 @@ def build_parser():
                         help="the bundled photos, or (all, the default) also the sample photos "
                              "of scikit-image and matplotlib")
     # The list options add up when repeated (action "extend"); their defaults are filled in
-    # after parsing (:func:`main`), since "extend" would add to a default list.
+    # after parsing (:func:`with_run_defaults`), since "extend" would add to a default list.
     parser.add_argument("--variants", nargs="+", action="extend", metavar="NAME",
                         help=f"'default' (the agent's defaults) and any of {', '.join(VARIANTS)}")
     parser.add_argument("--width", type=bench_width, metavar="PX",
