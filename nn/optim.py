@@ -32,6 +32,12 @@ def _checked(owner, name, value, rule, ok):
     return number
 
 
+def _finite_at_least_0(owner, name, value):
+    """:func:`_checked` for the most common rule: a finite number of at least 0."""
+    return _checked(owner, name, value, "a finite number of at least 0",
+                    lambda v: 0 <= v < math.inf)
+
+
 def _whole_at_least(owner, name, value, low):
     """``value`` as an int when it is a whole number >= ``low``, else ValueError (a fractional
     epoch count would otherwise be cut silently by ``int``)."""
@@ -89,8 +95,7 @@ class SGD(Optimizer):
 
     def __init__(self, model, lr, momentum=0.0, nesterov=False, weight_decay=0.0, dampening=0.0):
         super().__init__(model, lr, weight_decay)
-        momentum = _checked("SGD", "momentum", momentum, "a finite number of at least 0",
-                            lambda m: 0 <= m < math.inf)
+        momentum = _finite_at_least_0("SGD", "momentum", momentum)
         dampening = _checked("SGD", "dampening", dampening, "a finite number", math.isfinite)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum needs momentum > 0 and zero dampening")
@@ -130,8 +135,7 @@ class Adam(Optimizer):
         # b = 1 would divide by zero in the bias correction, b > 1 take the root of a negative
         self.betas = tuple(_checked("Adam", name, b, "a number in [0, 1)", lambda b: 0 <= b < 1)
                            for name, b in (("b1", b1), ("b2", b2)))
-        self.eps = _checked("Adam", "eps", eps, "a finite number of at least 0",
-                            lambda e: 0 <= e < math.inf)
+        self.eps = _finite_at_least_0("Adam", "eps", eps)
 
     def step(self):
         b1, b2 = self.betas
@@ -256,8 +260,7 @@ class StepLR(Schedule):
     def __init__(self, optimizer, step_size, gamma=0.1):
         super().__init__(optimizer)
         self.step_size = _whole_at_least("StepLR", "step_size", step_size, 1)
-        self.gamma = _checked("StepLR", "gamma", gamma, "a finite number of at least 0",
-                              lambda g: 0 <= g < math.inf)
+        self.gamma = _finite_at_least_0("StepLR", "gamma", gamma)
 
     def _lr_at(self, epoch):
         return self.base_lr * self.gamma ** (epoch // self.step_size)
@@ -272,8 +275,7 @@ class CosineLR(Schedule):
     def __init__(self, optimizer, t_max, eta_min=0.0):
         super().__init__(optimizer)
         self.t_max = _whole_at_least("CosineLR", "t_max", t_max, 1)
-        self.eta_min = _checked("CosineLR", "eta_min", eta_min, "a finite number of at least 0",
-                                lambda e: 0 <= e < math.inf)
+        self.eta_min = _finite_at_least_0("CosineLR", "eta_min", eta_min)
 
     def _lr_at(self, epoch):
         e = min(epoch, self.t_max)
@@ -300,8 +302,7 @@ class ReduceLROnPlateau(Schedule):
         self.threshold = _checked(owner, "threshold", threshold, "a number in [0, 1)",
                                   lambda t: 0 <= t < 1)
         self.cooldown = _whole_at_least(owner, "cooldown", cooldown, 0)
-        self.min_lr = _checked(owner, "min_lr", min_lr, "a finite number of at least 0",
-                               lambda m: 0 <= m < math.inf)
+        self.min_lr = _finite_at_least_0(owner, "min_lr", min_lr)
         self.best, self.bad_epochs, self.cooldown_left = math.inf, 0, 0
 
     def step(self, metric=None):
