@@ -67,9 +67,13 @@ def variants_verdict(data):
              if (k == "improved:default" or k.startswith("improved:default, seed "))
              and v.get("psnr") is not None and v.get("photos", 0) == every]
     if len(seeds) > 1:
-        clause += (f". The defaults' {len(seeds)} seeds alone spread over "
-                   f"{fmt(max(seeds) - min(seeds))} dB, so a gap smaller than that is not "
-                   "evidence for one variant")
+        spread = max(seeds) - min(seeds)
+        clause += (f". The defaults' {len(seeds)} seeds alone spread over {fmt(spread)} dB, so a "
+                   "gap smaller than that is not evidence for one variant")
+        if len(ranked) > 1:
+            gap = agents[best]["psnr"] - agents[ranked[1]]["psnr"]
+            clause += (": the table does not separate the first two" if gap < spread
+                       else ": the first is ahead by more than that")
     return clause
 
 

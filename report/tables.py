@@ -187,7 +187,8 @@ def variants_section(build):
              "options shown (`prior`: the gray-lookup chroma as input planes; `context`: the "
              "mean gray of two large boxes as input planes; `cls` / `l2`: classification over "
              "chroma bins, or the mean squared error on the two chroma values). "
-             "`colour / truth` is the output's colourfulness over the truth's. Seconds were "
+             "`colour / truth` is the output's colourfulness over the truth's, photo by photo "
+             "(the mean of those ratios, not the ratio of the two means). Seconds were "
              "measured in that run.", ""]
     photo_names = list(photos)
     head = "| variant | options | mean PSNR | mean SSIM | mean CIEDE2000 | colour / truth | seconds |"

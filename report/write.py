@@ -106,7 +106,7 @@ def summary_lines(build):
     lines.append(f"- No output made of {BOUND_COLORS} colours could do better than about "
                  f"{fmt(bound)} dB on these right halves (k-means on the right half's own "
                  f"pixels, a bound that peeks at the answer); the basic agent is "
-                 f"{fmt(bound - basic)} dB below it.")
+                 f"{fmt(abs(bound - basic))} dB {'below' if basic <= bound else 'above'} it.")
     chosen = [r.auto["chosen"] for r in runs]
     regret = [r.auto["hindsight_rmse"][list(r.auto["k"]).index(r.auto["chosen"])]
               - min(r.auto["hindsight_rmse"]) for r in runs]
@@ -209,9 +209,10 @@ def _basic_colourfulness_reason(ratios):
         return " (the truth has no colour to compare with)."
     ratio = mean_of(finite)
     if min(finite) < 0.9 and max(finite) > 1.1:
-        return (": too vivid on some photos and too dull on others, so the mean hides opposite "
-                "errors (colourfulness measures how vivid an output is, not whether it is "
-                "right).")
+        vivid, dull = sum(r > 1.1 for r in finite), sum(r < 0.9 for r in finite)
+        return (f": too vivid on {vivid} of {len(finite)} photos (a ratio above 1.1) and too "
+                f"dull on {dull} (below 0.9), so the mean hides opposite errors (colourfulness "
+                "measures how vivid an output is, not whether it is right).")
     if ratio > 1.1:
         return (" (its blocky palette colours change strongly from pixel to pixel, so it looks "
                 "more colourful than the truth even where its colours are wrong: colourfulness "
@@ -290,8 +291,11 @@ def training_prose(runs, config):
     best = [r.improved["training"]["best_epoch"] + 1 for r in trained]
     run_epochs = [r.improved["training"]["epochs_run"] for r in trained]
     stopped = [r.name for r in trained if r.improved["training"]["stopped_early"]]
+    # the best epoch being the last one allowed says the loss was still falling only when
+    # there is an earlier epoch to fall from
     capped = [r.name for r in trained
-              if r.improved["training"]["best_epoch"] + 1 == config.get("epochs")]
+              if r.improved["training"]["best_epoch"] + 1 == config.get("epochs")
+              and len(r.improved["training"]["val_loss"]) > 1]
     gaps, first_gaps, later = [], [], {}
     for r in trained:
         hist = r.improved["training"]
@@ -496,7 +500,8 @@ def render(build):
         "Right half only. RMSE is on 0..255 RGB; PSNR = 20 log10(255 / RMSE); SSIM on RGB "
         "(per channel, averaged); CIEDE2000 is the mean perceived colour difference (about 1 = "
         "just noticeable, above 10 = clearly different colours); colourfulness is Hasler and "
-        "Suesstrunk's; `colour / truth` is the output's colourfulness over the truth's; `gray "
+        "Suesstrunk's; `colour / truth` is the output's colourfulness over the truth's, photo "
+        "by photo (so its mean is the mean of those ratios); `gray "
         "RMSE` is the error of the output's gray against the true gray (brightness alone). "
         "Rows starting with *bound* peek at the right half's colours and are not agents. Each "
         "cell of this table is the mean of that score over the photos, so its PSNR is the mean "
