@@ -24,9 +24,9 @@ constraints of ``(I - W) u = 0`` instead; being normal equations, their conditio
 about the square of that system's, which is why float32 conjugate gradients need many steps
 at a large ``lam``. It is solved matrix-free by conjugate
 gradients: ``W`` is applied as 8 shifted, weighted copies of the image, ``W^T`` as the same
-copies shifted back, so on NumPy nothing larger than a few images is held; on CuPy the 8
-neighbours of every pixel are gathered at once (about 8 image-sized planes per channel, and
-two index arrays), which saves thousands of small kernel launches.
+copies shifted back, so nothing larger than a few images is held. On CuPy each piece of a
+step is one CUDA kernel (:mod:`colorize.edge_aware_gpu`): the images are small, and a GPU
+spent its time launching the NumPy-style step's many small operations, not computing.
 Colour edges snap to gray edges and isolated chroma noise is averaged away, while the data
 term keeps the prediction's colours.
 
@@ -115,42 +115,27 @@ class NeighbourGraph:
     input, so each term is one multiply-add over whole contiguous rows of a plane. (With the
     channels last, NumPy would broadcast the weights over an axis of length 2 and spend its
     time on loop overhead: this layout makes the conjugate-gradient step about 4x faster.)
-
-    ``gather`` (default: on a GPU) computes the same sums as one gather of the 8 neighbours
-    through a precomputed index, one product and one sum over the 8, instead of 16 small
-    operations. On a GPU each operation costs a kernel launch and CuPy's Python dispatch,
-    which for these image sizes take longer than the arithmetic; on the CPU the 8 slices are
-    faster. The float32 sum then adds the 8 terms in another order (last-bit differences).
+    On CuPy the same sums are one kernel (:func:`colorize.edge_aware_gpu.neighbour_sum`),
+    which adds the 8 terms in the same order.
     """
 
-    def __init__(self, weights, gather=None):
+    def __init__(self, weights):
         xp = get_array_module(weights)
         self.weights = weights
         self.weights_t = xp.stack([shift(weights[k], -dy, -dx) for k, (dy, dx) in enumerate(OFFSETS)])
         self._padded = None
-        self.gather = xp is not np if gather is None else bool(gather)
-        if self.gather:
-            _, h, w = weights.shape
-            row = w + 2
-            # flat position of pixel (y, x) in the zero-bordered (h + 2, w + 2) plane
-            centre = ((xp.arange(h)[:, None] + 1) * row + xp.arange(w)[None, :] + 1).ravel()
-            moves = xp.asarray([dy * row + dx for dy, dx in OFFSETS])[:, None]
-            self._index = {1: centre[None, :] + moves, -1: centre[None, :] - moves}
 
     def _neighbour_sum(self, weights, u, sign):
         xp = get_array_module(u)
+        if xp is not np:
+            from .edge_aware_gpu import neighbour_sum
+
+            return neighbour_sum(weights, u, sign)
         c, h, w = u.shape
         if (self._padded is None or self._padded.shape != (c, h + 2, w + 2)
                 or self._padded.dtype != u.dtype):
             self._padded = xp.zeros((c, h + 2, w + 2), dtype=u.dtype)
         self._padded[:, 1:-1, 1:-1] = u
-        if self.gather:
-            if (h, w) != tuple(self.weights.shape[1:]):
-                raise ValueError(f"planes of shape {(h, w)} do not match the graph's "
-                                 f"{tuple(self.weights.shape[1:])}")
-            neighbours = self._padded.reshape(c, -1)[:, self._index[sign]]  # (C, 8, H*W)
-            total = (neighbours * weights.reshape(len(OFFSETS), h * w)).sum(axis=1)
-            return total.astype(u.dtype, copy=False).reshape(c, h, w)
         total = xp.empty_like(u)
         term = xp.empty_like(u)
         for k, (dy, dx) in enumerate(OFFSETS):
@@ -174,14 +159,48 @@ class NeighbourGraph:
 _GPU_CHECK_EVERY = 8
 
 
-def _safe_ratio(num, den, xp):
-    """``num / den`` as float32, and 0 where ``den`` is 0 (scalars, host or device).
+def _safe_ratio(num, den):
+    """``num / den`` as float32, and 0 where ``den`` is 0 (NumPy scalars).
 
     A system solved exactly between two convergence tests then stays where it is instead of
     turning into NaN.
     """
     safe = den > 0
-    return xp.where(safe, num / xp.where(safe, den, 1.0), 0.0).astype(np.float32)
+    return np.where(safe, num / np.where(safe, den, 1.0), 0.0).astype(np.float32)
+
+
+class CGSteps:
+    """The pieces of a conjugate-gradient step on the system ``A u = b`` of
+    :func:`smooth_chroma`, ``A = C + lam (I - W)^T (I - W)``, on (C, H, W) NumPy planes.
+
+    ``colorize.edge_aware_gpu.KernelSteps`` does the same on CuPy planes, a kernel each.
+    """
+
+    def __init__(self, graph, confidence, lam):
+        self.graph, self.confidence, self.lam = graph, confidence, lam
+
+    def operator(self, u):
+        """``A u``."""
+        r = u - self.graph.apply(u)
+        return self.confidence * u + self.lam * (r - self.graph.apply_t(r))
+
+    @staticmethod
+    def dot(a, b):
+        """``<a, b>``: a float32 sum, then float64 for the scalar algebra."""
+        return (a * b).sum().astype(np.float64)
+
+    @staticmethod
+    def advance(u, residual, direction, ad, rr, dad):
+        """The step along ``direction``, in place: ``alpha = rr / dad``, ``u += alpha d``,
+        ``residual -= alpha A d``."""
+        alpha = _safe_ratio(rr, dad)
+        u += alpha * direction
+        residual -= alpha * ad
+
+    @staticmethod
+    def new_direction(residual, direction, rr_new, rr):
+        """The next search direction, ``residual + (rr_new / rr) direction``."""
+        return residual + _safe_ratio(rr_new, rr) * direction
 
 
 def _check_strength(strength):
@@ -249,21 +268,18 @@ def smooth_chroma(gray, chroma, strength=1.0, confidence=None, iterations=100, t
     c = c[None]
     graph = NeighbourGraph(affinity_weights(gray))
     lam = np.float32(value)  # not np.float32(strength), which refuses a CuPy 0-d array
+    if xp is np:
+        steps = CGSteps(graph, c, lam)
+    else:
+        from .edge_aware_gpu import KernelSteps
 
-    def operator(u):
-        r = u - graph.apply(u)
-        return c * u + lam * (r - graph.apply_t(r))
-
-    def dot(a, b):
-        # float32 sum, then float64 for the scalar algebra; stays on the device under CuPy
-        return (a * b).sum().astype(np.float64)
-
+        steps = KernelSteps(graph, c, lam)
     b = c * u0
     u = u0.copy()
-    residual = b - operator(u)
+    residual = b - steps.operator(u)
     direction = residual.copy()
-    rr = dot(residual, residual)
-    stop = (tol**2) * dot(b, b)
+    rr = steps.dot(residual, residual)
+    stop = (tol**2) * steps.dot(b, b)
     # Testing convergence reads a scalar back to the host; on the GPU that stalls the queue,
     # so it is tested every few steps there (the extra steps only refine the solution).
     if check_every is None:
@@ -271,12 +287,10 @@ def smooth_chroma(gray, chroma, strength=1.0, confidence=None, iterations=100, t
     for step in range(iterations):
         if step % check_every == 0 and bool(rr <= stop):
             break
-        ad = operator(direction)
-        alpha = _safe_ratio(rr, dot(direction, ad), xp)
-        u += alpha * direction
-        residual -= alpha * ad
-        rr_new = dot(residual, residual)
-        direction = residual + _safe_ratio(rr_new, rr, xp) * direction
+        ad = steps.operator(direction)
+        steps.advance(u, residual, direction, ad, rr, steps.dot(direction, ad))
+        rr_new = steps.dot(residual, residual)
+        direction = steps.new_direction(residual, direction, rr_new, rr)
         rr = rr_new
     return xp.ascontiguousarray(u.transpose(1, 2, 0))
 

@@ -95,17 +95,57 @@ def test_gpu_zero_d_strength_and_temperature_and_nan_chunks_work_as_on_cpu():
     np.testing.assert_allclose(cupy.asnumpy(gpu_weights), cpu_weights, rtol=1e-5, atol=1e-6)
 
 
-def test_the_gpu_neighbour_graph_gathers_and_matches_the_cpu_slices():
+def test_the_gpu_neighbour_sums_match_the_cpu_slices():
     import cupy
 
-    gray = rgb_to_gray(_photo(64)).astype(np.float32)
-    u = np.random.default_rng(1).standard_normal((2,) + gray.shape).astype(np.float32)
-    cpu = NeighbourGraph(affinity_weights(gray))
-    gpu = NeighbourGraph(affinity_weights(cupy.asarray(gray)))
-    assert gpu.gather and not cpu.gather
-    for name in ("apply", "apply_t"):
-        np.testing.assert_allclose(cupy.asnumpy(getattr(gpu, name)(cupy.asarray(u))),
-                                   getattr(cpu, name)(u), rtol=1e-5, atol=1e-5)
+    # odd sizes too: the kernel finds each pixel's neighbours by index arithmetic
+    rng = np.random.default_rng(1)
+    for h, w in ((1, 1), (1, 6), (5, 1), (7, 9), (30, 17), (64, 96)):
+        gray = rng.uniform(0, 255, (h, w)).astype(np.float32)
+        u = rng.standard_normal((2, h, w)).astype(np.float32)
+        cpu = NeighbourGraph(affinity_weights(gray))
+        gpu = NeighbourGraph(affinity_weights(cupy.asarray(gray)))
+        for name in ("apply", "apply_t"):
+            got = getattr(gpu, name)(cupy.asarray(u))
+            assert isinstance(got, cupy.ndarray) and got.dtype == np.float32
+            np.testing.assert_allclose(cupy.asnumpy(got), getattr(cpu, name)(u), rtol=1e-5, atol=1e-5)
+    # float64 planes: W^T is W's adjoint to float64 precision; float64 weights keep float32
+    # planes float32; planes of another shape are refused, not read out of bounds
+    weights = affinity_weights(cupy.asarray(gray)).astype(np.float64)
+    graph = NeighbourGraph(weights)
+    a, b = (cupy.asarray(rng.standard_normal((2, h, w))) for _ in range(2))
+    assert np.isclose(float((b * graph.apply(a)).sum()), float((a * graph.apply_t(b)).sum()), rtol=1e-10)
+    assert graph.apply(cupy.asarray(u)).dtype == np.float32
+    with pytest.raises(ValueError, match="do not match the graph's"):
+        graph.apply(cupy.asarray(u).transpose(0, 2, 1).copy())
+
+
+def test_the_gpu_conjugate_gradient_steps_match_the_cpu_ones():
+    import cupy
+
+    from colorize.edge_aware import CGSteps
+    from colorize.edge_aware_gpu import KernelSteps
+
+    rng = np.random.default_rng(4)
+    gray = rng.uniform(0, 255, (23, 31)).astype(np.float32)
+    c = rng.uniform(0.5, 2.0, (1, 23, 31)).astype(np.float32)
+    u, r, d = (rng.standard_normal((2, 23, 31)).astype(np.float32) for _ in range(3))
+    lam = np.float32(50.0)
+    cpu = CGSteps(NeighbourGraph(affinity_weights(gray)), c, lam)
+    gpu = KernelSteps(NeighbourGraph(affinity_weights(cupy.asarray(gray))), cupy.asarray(c), lam)
+    ad = cpu.operator(d)
+    np.testing.assert_allclose(cupy.asnumpy(gpu.operator(cupy.asarray(d))), ad, rtol=1e-4, atol=1e-3)
+    assert np.isclose(float(gpu.dot(cupy.asarray(u), cupy.asarray(d))), cpu.dot(u, d), rtol=1e-5)
+    for rr, dad in ((3.0, 2.0), (0.0, 0.0), (1.0, -1.0)):
+        cu, cr = u.copy(), r.copy()
+        gu, gr = cupy.asarray(u), cupy.asarray(r)
+        cpu.advance(cu, cr, d, ad, np.float64(rr), np.float64(dad))
+        gpu.advance(gu, gr, cupy.asarray(d), cupy.asarray(ad), cupy.asarray(rr), cupy.asarray(dad))
+        np.testing.assert_allclose(cupy.asnumpy(gu), cu, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(cupy.asnumpy(gr), cr, rtol=1e-6, atol=1e-6)
+        expected = cpu.new_direction(r, d, np.float64(dad), np.float64(rr))
+        got = gpu.new_direction(cupy.asarray(r), cupy.asarray(d), cupy.asarray(dad), cupy.asarray(rr))
+        np.testing.assert_allclose(cupy.asnumpy(got), expected, rtol=1e-6, atol=1e-6)
 
 
 def test_propagation_of_known_colours_gpu_matches_cpu():
