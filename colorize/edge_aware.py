@@ -116,7 +116,8 @@ class NeighbourGraph:
     channels last, NumPy would broadcast the weights over an axis of length 2 and spend its
     time on loop overhead: this layout makes the conjugate-gradient step about 4x faster.)
     On CuPy the same sums are one kernel (:func:`colorize.edge_aware_gpu.neighbour_sum`),
-    which adds the 8 terms in the same order.
+    which adds the 8 terms in the same order (a fused multiply-add may round the last bit
+    differently).
     """
 
     def __init__(self, weights):
@@ -191,15 +192,16 @@ class CGSteps:
 
     @staticmethod
     def advance(u, residual, direction, ad, rr, dad):
-        """The step along ``direction``, in place: ``alpha = rr / dad``, ``u += alpha d``,
-        ``residual -= alpha A d``."""
+        """The step along ``direction``, in place: ``alpha = rr / dad`` (0 unless
+        ``dad > 0``), ``u += alpha d``, ``residual -= alpha A d``."""
         alpha = _safe_ratio(rr, dad)
         u += alpha * direction
         residual -= alpha * ad
 
     @staticmethod
     def new_direction(residual, direction, rr_new, rr):
-        """The next search direction, ``residual + (rr_new / rr) direction``."""
+        """The next search direction, ``residual + (rr_new / rr) direction`` (the ratio 0
+        unless ``rr > 0``), as a new array."""
         return residual + _safe_ratio(rr_new, rr) * direction
 
 

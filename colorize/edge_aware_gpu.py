@@ -68,11 +68,17 @@ _NEW_DIRECTION = cupy.ElementwiseKernel(
 def neighbour_sum(weights, u, sign):
     """``sum_k weights[k][r] u[r + sign d_k]`` for (C, H, W) ``u`` and (8, H, W) ``weights``,
     zero outside the image: ``NeighbourGraph``'s sums in one launch. Returns ``u``'s dtype."""
+    # the kernel indexes the planes by hand: any other shape would read outside them
+    if u.ndim != 3 or weights.ndim != 3 or weights.shape[0] != 8:
+        raise ValueError(f"neighbour sums take (C, H, W) planes and (8, H, W) weights, got "
+                         f"{tuple(u.shape)} and {tuple(weights.shape)}")
     c, h, w = u.shape
     if (h, w) != tuple(weights.shape[1:]):
-        # the kernel indexes the planes by hand: a mismatch would read outside them
         raise ValueError(f"planes of shape {(h, w)} do not match the graph's "
                          f"{tuple(weights.shape[1:])}")
+    if u.dtype.kind != "f":
+        # as on NumPy, which cannot write the weighted sums into integer planes
+        raise TypeError(f"neighbour sums need floating-point planes, got {u.dtype}")
     u = cupy.ascontiguousarray(u)
     weights = cupy.ascontiguousarray(weights.astype(u.dtype, copy=False))
     total = cupy.empty_like(u)
@@ -103,5 +109,6 @@ class KernelSteps:
 
     @staticmethod
     def new_direction(residual, direction, rr_new, rr):
+        # unlike CGSteps.new_direction, ``direction`` is overwritten and returned
         _NEW_DIRECTION(rr_new, rr, residual, direction)
         return direction

@@ -118,6 +118,13 @@ def test_the_gpu_neighbour_sums_match_the_cpu_slices():
     assert graph.apply(cupy.asarray(u)).dtype == np.float32
     with pytest.raises(ValueError, match="do not match the graph's"):
         graph.apply(cupy.asarray(u).transpose(0, 2, 1).copy())
+    # the kernel indexes by hand: too few weight planes and integer planes are refused first
+    from colorize.edge_aware_gpu import neighbour_sum
+
+    with pytest.raises(ValueError, match=r"\(8, H, W\) weights"):
+        neighbour_sum(weights[:7], cupy.asarray(u), 1)
+    with pytest.raises(TypeError, match="floating-point planes"):
+        neighbour_sum(weights, cupy.asarray(u).astype(np.int32), 1)
 
 
 def test_the_gpu_conjugate_gradient_steps_match_the_cpu_ones():

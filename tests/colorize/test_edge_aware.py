@@ -65,6 +65,11 @@ def test_graph_operator_matches_its_definition_pixel_by_pixel():
     np.testing.assert_allclose(NeighbourGraph(w).apply(u), expected, rtol=1e-12, atol=1e-12)
 
 
+def test_offsets_are_in_the_order_the_gpu_kernel_computes():
+    # colorize/edge_aware_gpu.py finds offset k as (m / 3 - 1, m % 3 - 1), m = k + (k >= 4)
+    assert OFFSETS == tuple((m // 3 - 1, m % 3 - 1) for m in range(9) if m != 4)
+
+
 def test_shift():
     a = np.arange(12).reshape(3, 4)
     b = shift(a, 1, -1)
