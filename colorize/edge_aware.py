@@ -161,7 +161,7 @@ _GPU_CHECK_EVERY = 8
 
 
 def _safe_ratio(num, den):
-    """``num / den`` as float32, and 0 where ``den`` is 0 (NumPy scalars).
+    """``num / den`` as float32, and 0 where ``den`` is not positive (NumPy scalars).
 
     A system solved exactly between two convergence tests then stays where it is instead of
     turning into NaN.
